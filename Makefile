@@ -1,0 +1,74 @@
+# fleetgrid: every target runs with Node 24 LTS. When the machine's node is older, Node 24
+# comes from the npm registry's node@24 package (it ships the binary) into .cache/node24.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+ROOT := $(CURDIR)
+CACHE := $(ROOT)/.cache
+NODE24_DIR := $(CACHE)/node24
+NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+ifeq ($(shell [ "$(NODE_MAJOR)" -ge 24 ] 2>/dev/null && echo yes),yes)
+NODE_STAMP :=
+else
+export PATH := $(NODE24_DIR)/node_modules/.bin:$(PATH)
+NODE_STAMP := $(NODE24_DIR)/.installed
+endif
+export npm_config_loglevel := error
+export npm_config_fund := false
+export npm_config_audit := false
+export npm_config_update_notifier := false
+
+.PHONY: help setup up down status demo test test-unit test-int typecheck lint bench clean
+
+help: ## list the targets
+	@echo "fleetgrid: streaming telemetry pipeline"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(NODE24_DIR)/.installed:
+	@echo "[setup] node $$(node --version 2>/dev/null || echo none) is older than 24: installing Node 24 LTS from the npm registry"
+	@mkdir -p $(NODE24_DIR)
+	@cd $(NODE24_DIR) && npm install --no-save --prefix . node@24 >/dev/null
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json $(NODE_STAMP)
+	@echo "[setup] installing npm packages with node $$(node --version)"
+	@npm ci --no-audit --no-fund >/dev/null
+	@touch $@
+
+setup: $(NODE_STAMP) node_modules/.installed ## install Node 24, npm packages, the stack's jars and Debian packages
+	@bash infra/local/setup-debian.sh
+	@bash infra/local/stack.sh fetch
+
+up: setup ## start Kafka, the schema registry and Redis on loopback (idempotent)
+	@bash infra/local/stack.sh up
+
+down: ## stop what `make up` started
+	@bash infra/local/stack.sh down
+
+status: ## show which local services answer
+	@bash infra/local/stack.sh status
+
+demo: up ## run the whole pipeline on the local defaults
+	@node bin/fleetgrid.mjs demo
+
+typecheck: setup
+	@npx tsc -p tsconfig.json
+
+lint: setup
+	@npx biome check .
+
+test-unit: setup
+	@npx vitest run --project unit
+
+test-int: up
+	@npx vitest run --project integration
+
+test: up ## type-check, lint, then every unit and integration test against the real stack
+	@echo "[test] type-check"; npx tsc -p tsconfig.json
+	@echo "[test] lint"; npx biome check .
+	@echo "[test] unit and integration tests"; npx vitest run
+
+bench: up ## per-stage benchmarks and a short end-to-end load test; see docs/BENCHMARKS.md
+	@node bench/run.ts
+
+clean: down ## stop the stack and delete data (keeps downloaded caches)
+	rm -rf .data

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Debian packages the stack and tests need; installs only what is missing.
+set -euo pipefail
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v redis-cli >/dev/null || need+=(redis-tools)
+command -v java >/dev/null || need+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || need+=(maven)
+command -v curl >/dev/null || need+=(curl)
+for extra in ${FLEETGRID_EXTRA_DEBS:-}; do need+=("$extra"); done
+((${#need[@]} == 0)) && exit 0
+echo "[setup] installing Debian packages: ${need[*]}"
+sudo=""
+[[ $(id -u) -eq 0 ]] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
