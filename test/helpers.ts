@@ -1,0 +1,101 @@
+/**
+ * Helpers for integration tests against the real local stack (make up). Each test gets
+ * a unique topic prefix, so its topics, registry subjects and consumer groups never
+ * meet another test's; `cleanup()` deletes what it created.
+ */
+import { randomUUID } from 'node:crypto';
+import { type AppConfig, loadConfig } from '../lib/config.ts';
+import { createKafkaClient, type KafkaAdmin, type KafkaClient } from '../lib/kafka.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
+import { ensureTopics, type TopicNames, topicNames, topicSpecs } from '../lib/topics.ts';
+
+export interface TestStack {
+  prefix: string;
+  config: AppConfig;
+  topics: TopicNames;
+  kafka: KafkaClient;
+  admin: KafkaAdmin;
+  log: Logger;
+  /** A consumer group id unique to this test. */
+  group(name: string): string;
+  cleanup(): Promise<void>;
+}
+
+/** A unique prefix such as `t-windows-1a2b3c4d.` for topics, subjects and groups. */
+export function uniquePrefix(name: string): string {
+  return `t-${name.replace(/[^a-zA-Z0-9-]/g, '-').slice(0, 40)}-${randomUUID().slice(0, 8)}.`;
+}
+
+export async function createTestStack(
+  name: string,
+  options: { partitions?: number } = {},
+): Promise<TestStack> {
+  const prefix = uniquePrefix(name);
+  const config = { ...loadConfig({ ...process.env, TOPIC_PREFIX: prefix }) };
+  const log = createLogger(`test-${name}`, process.env.TEST_LOG_LEVEL ?? 'warn');
+  const kafka = createKafkaClient(config.kafka, { log });
+  const admin = kafka.admin();
+  await admin.connect();
+  const specs = topicSpecs(prefix, options.partitions ?? 3);
+  await ensureTopics(admin, specs);
+  return {
+    prefix,
+    config,
+    topics: topicNames(prefix),
+    kafka,
+    admin,
+    log,
+    group: (groupName) => `${prefix}${groupName}`,
+    async cleanup() {
+      try {
+        await admin.deleteTopics({ topics: specs.map((spec) => spec.name), timeout: 10_000 });
+      } catch {
+        // Deleting is tidiness, not part of any assertion.
+      }
+      await admin.disconnect();
+    },
+  };
+}
+
+/** Reads every message of `topic` from the beginning until `count` arrived or `timeoutMs` passed. */
+export async function consumeAll(
+  stack: TestStack,
+  topic: string,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<
+  {
+    partition: number;
+    offset: string;
+    key: Buffer | null;
+    value: Buffer | null;
+    headers: Record<string, string>;
+  }[]
+> {
+  const { headersToStrings } = await import('../lib/kafka.ts');
+  const consumer = stack.kafka.consumer({
+    groupId: stack.group(`reader-${randomUUID().slice(0, 6)}`),
+    maxWaitTimeMs: 100,
+  });
+  const out: Awaited<ReturnType<typeof consumeAll>> = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const done = Promise.withResolvers<void>();
+  const timer = setTimeout(() => done.resolve(), timeoutMs);
+  await consumer.run({
+    eachMessage: async ({ partition, message }) => {
+      out.push({
+        partition,
+        offset: message.offset,
+        key: message.key,
+        value: message.value,
+        headers: headersToStrings(message.headers),
+      });
+      if (out.length >= count) done.resolve();
+    },
+  });
+  await done.promise;
+  clearTimeout(timer);
+  await consumer.disconnect();
+  return out;
+}
