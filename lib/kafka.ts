@@ -79,6 +79,21 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 // the partitioner explicitly below, so the notice says nothing new.
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
+// kafkajs 2.2 computes a negative timer delay on Node >= 23 (a harmless clamp to 1 ms)
+// and Node warns about it on every connection; keep every other warning.
+if (!process.listeners('warning').some((listener) => listener.name === 'fleetgridWarningFilter')) {
+  const defaults = process.listeners('warning');
+  process.removeAllListeners('warning');
+  process.on('warning', function fleetgridWarningFilter(warning) {
+    if (warning.name === 'TimeoutNegativeWarning') return;
+    for (const listener of defaults) listener.call(process, warning);
+  });
+}
+
+/** Client errors that happen in normal operation (group start-up, rebalances); logged as warnings. */
+const TRANSIENT =
+  /coordinator is (not available|loading)|Restarting the consumer|rebalanc|not the correct coordinator|leadership election/i;
+
 export function createKafkaClient(config: KafkaConfig, deps: { log: Logger }): KafkaClient {
   const log = deps.log.child({ component: 'kafka' });
   const kafka = new Kafka({
@@ -95,7 +110,12 @@ export function createKafkaClient(config: KafkaConfig, deps: { log: Logger }): K
       () =>
       ({ level, label, log: entry }) => {
         const { message, ...rest } = entry;
-        log[LEVELS[level] ?? 'info']({ kafkaLevel: label, ...rest }, message);
+        const severity = LEVELS[level] ?? 'info';
+        const text = `${message} ${String(rest.error ?? '')} ${String(rest.stack ?? '').split('\n')[0]}`;
+        log[severity === 'error' && TRANSIENT.test(text) ? 'warn' : severity](
+          { kafkaLevel: label, ...rest },
+          message,
+        );
       },
   });
 

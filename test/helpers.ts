@@ -32,7 +32,7 @@ export async function createTestStack(
 ): Promise<TestStack> {
   const prefix = uniquePrefix(name);
   const config = { ...loadConfig({ ...process.env, TOPIC_PREFIX: prefix }) };
-  const log = createLogger(`test-${name}`, process.env.TEST_LOG_LEVEL ?? 'warn');
+  const log = createLogger(`test-${name}`, process.env.TEST_LOG_LEVEL ?? 'error');
   const kafka = createKafkaClient(config.kafka, { log });
   const admin = kafka.admin();
   await admin.connect();
