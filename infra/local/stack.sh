@@ -24,11 +24,12 @@ APICURIO_VERSION="$(sed -n 's#.*<apicurio.version>\(.*\)</apicurio.version>.*#\1
 KAFKA_LIBS="$CACHE/kafka-$KAFKA_VERSION/libs"
 APICURIO_HOME="$CACHE/apicurio-$APICURIO_VERSION"
 
-KAFKA_PORT=9092
-CONTROLLER_PORT=9093
-REGISTRY_PORT=8081
-REGISTRY_MANAGEMENT_PORT=8091
-REDIS_PORT=6379
+# Ports can be moved, e.g. to run a second stack beside the first for a cold-start check.
+KAFKA_PORT="${STACK_KAFKA_PORT:-9092}"
+CONTROLLER_PORT="${STACK_CONTROLLER_PORT:-9093}"
+REGISTRY_PORT="${STACK_REGISTRY_PORT:-8081}"
+REGISTRY_MANAGEMENT_PORT="${STACK_REGISTRY_MANAGEMENT_PORT:-8091}"
+REDIS_PORT="${STACK_REDIS_PORT:-6379}"
 REGISTRY_URL="http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7"
 
 # Heaps for a 2-core, 24 GB machine that also runs the Node services and chDB.
@@ -99,7 +100,8 @@ start_kafka() {
   mkdir -p "$dir" "$LOGS"
   local cp="$KAFKA_LIBS/*"
   local props="$DATA/kafka.properties"
-  sed "s#^log.dirs=.*##" "$HERE/kafka.properties" >"$props"
+  sed -e "s#^log.dirs=.*##" -e "s#127.0.0.1:9092#127.0.0.1:$KAFKA_PORT#g" -e "s#127.0.0.1:9093#127.0.0.1:$CONTROLLER_PORT#g" \
+    "$HERE/kafka.properties" >"$props"
   echo "log.dirs=$dir/log" >>"$props"
   if [[ ! -f "$dir/log/meta.properties" ]]; then
     log "formatting Kafka storage (first start)"
@@ -119,7 +121,7 @@ start_kafka() {
 }
 
 registry_healthy() {
-  curl -fsS -o /dev/null --max-time 2 "$REGISTRY_URL/subjects"
+  curl -fs -o /dev/null --max-time 2 "$REGISTRY_URL/subjects"
 }
 
 start_registry() {
