@@ -1,0 +1,116 @@
+/**
+ * The embedded backend: the ClickHouse engine in this process (chDB), with its data in
+ * `config.dataDir`. Inserts hand the JSONEachRow buffer to the engine zero-copy and its
+ * parser runs on a libuv thread, so the event loop never parses or blocks on a batch.
+ *
+ * chDB binds one data directory per process and locks it (`status` file): a second
+ * process cannot open it, not even read-only (tested, see docs/sinks.md). The owning
+ * process therefore serves reads to others through sinks/query-server.ts.
+ */
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { ClickHouseConfig } from '../../lib/config.ts';
+import { FleetgridError } from '../../lib/errors.ts';
+import {
+  assertIdentifier,
+  type ClickHouseBackend,
+  type InsertOptions,
+  type QueryParams,
+  toClickHouseError,
+  toJsonEachRow,
+} from '../backend.ts';
+
+type Chdb = typeof import('chdb');
+type ChdbSession = InstanceType<Chdb['Session']>;
+
+const require = createRequire(import.meta.url);
+
+export async function createEmbeddedBackend(
+  config: Extract<ClickHouseConfig, { mode: 'embedded' }>,
+): Promise<ClickHouseBackend> {
+  const chdb = require('chdb') as Chdb;
+  const database = assertIdentifier(config.database);
+  mkdirSync(config.dataDir, { recursive: true });
+  let session: ChdbSession;
+  try {
+    session = new chdb.Session(config.dataDir, {
+      // Load tables before the first query instead of racing with it.
+      connectionArgs: ['--async_load_databases=0'],
+    });
+  } catch (error) {
+    // Another process owns the directory: that will not pass by retrying here.
+    throw new FleetgridError(
+      'CLICKHOUSE_UNAVAILABLE',
+      `cannot open embedded ClickHouse at ${config.dataDir} (is another fleetgrid sink running on it?): ${
+        error instanceof Error ? error.message : String(error)
+      }`,
+      { cause: error, retriable: false },
+    );
+  }
+  try {
+    await session.queryAsync(`CREATE DATABASE IF NOT EXISTS ${database}`);
+    await session.queryAsync(`USE ${database}`);
+  } catch (error) {
+    session.close();
+    throw toClickHouseError('open database', error);
+  }
+  let closed = false;
+
+  async function run(sql: string, params: QueryParams | undefined, format: string) {
+    if (closed) throw new FleetgridError('INTERNAL', 'embedded ClickHouse backend is closed');
+    return params && Object.keys(params).length > 0
+      ? session.queryBindAsync(sql, params, { format })
+      : session.queryAsync(sql, { format });
+  }
+
+  return {
+    mode: 'embedded',
+    database,
+    async query<T>(sql: string, params?: QueryParams) {
+      try {
+        const result = await run(sql, params, 'JSONEachRow');
+        const text = result.text();
+        if (text.length === 0) return [];
+        return text
+          .split('\n')
+          .filter((line) => line.length > 0)
+          .map((line) => JSON.parse(line) as T);
+      } catch (error) {
+        throw toClickHouseError('query', error);
+      }
+    },
+    async exec(sql, params) {
+      try {
+        await run(sql, params, 'JSONEachRow');
+      } catch (error) {
+        throw toClickHouseError('exec', error);
+      }
+    },
+    async insert(table, rows, options: InsertOptions = {}) {
+      if (closed) throw new FleetgridError('INTERNAL', 'embedded ClickHouse backend is closed');
+      const { payload, rows: count } = toJsonEachRow(rows);
+      if (count === 0) return { rows: 0 };
+      try {
+        await session.insert({
+          table: `${database}.${assertIdentifier(table)}`,
+          values: payload,
+          format: 'JSONEachRow',
+          settings: options.dedupToken
+            ? { insert_deduplicate: 1, insert_deduplication_token: options.dedupToken }
+            : {},
+        });
+      } catch (error) {
+        throw toClickHouseError(`insert into ${table}`, error);
+      }
+      return { rows: count };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      session.close();
+      // The engine may still finish work behind a closed session; wait so that the same
+      // process (tests, replay) can open a session again.
+      await chdb.drainPending();
+    },
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * The server backend: a ClickHouse server over HTTP(S) through @clickhouse/client.
+ * `async_insert=0` because the sink already batches and needs the insert acknowledged
+ * (and deduplicated by its token) before it commits offsets; an async insert would be
+ * acknowledged before it is durable in a part.
+ */
+import { Readable } from 'node:stream';
+import { createClient } from '@clickhouse/client';
+import type { ClickHouseConfig } from '../../lib/config.ts';
+import {
+  assertIdentifier,
+  type ClickHouseBackend,
+  type InsertOptions,
+  type QueryParams,
+  toClickHouseError,
+  toJsonEachRow,
+} from '../backend.ts';
+
+export function createServerBackend(
+  config: Extract<ClickHouseConfig, { mode: 'server' }>,
+  options: { database?: string; requestTimeoutMs?: number } = {},
+): ClickHouseBackend {
+  const database = assertIdentifier(options.database ?? config.database);
+  // The database must exist before a client can name it as default; a bootstrap client
+  // without a database creates it on first use.
+  const base = {
+    url: config.url,
+    username: config.user,
+    password: config.password,
+    request_timeout: options.requestTimeoutMs ?? 60_000,
+    clickhouse_settings: { async_insert: 0 as const, wait_end_of_query: 1 as const },
+  };
+  let client: ReturnType<typeof createClient> | undefined;
+  let ready: Promise<ReturnType<typeof createClient>> | undefined;
+
+  function connect() {
+    ready ??= (async () => {
+      const bootstrap = createClient(base);
+      try {
+        await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
+      } finally {
+        await bootstrap.close();
+      }
+      client = createClient({ ...base, database });
+      return client;
+    })().catch((error: unknown) => {
+      ready = undefined;
+      throw error;
+    });
+    return ready;
+  }
+
+  return {
+    mode: 'server',
+    database,
+    async query<T>(sql: string, params?: QueryParams) {
+      try {
+        const c = await connect();
+        const result = await c.query({ query: sql, query_params: params ?? {}, format: 'JSONEachRow' });
+        return (await result.json()) as T[];
+      } catch (error) {
+        throw toClickHouseError('query', error);
+      }
+    },
+    async exec(sql, params) {
+      try {
+        const c = await connect();
+        await c.command({ query: sql, query_params: params ?? {} });
+      } catch (error) {
+        throw toClickHouseError('exec', error);
+      }
+    },
+    async insert(table, rows, insertOptions: InsertOptions = {}) {
+      const { payload, rows: count } = toJsonEachRow(rows);
+      if (count === 0) return { rows: 0 };
+      try {
+        const c = await connect();
+        // exec with a raw values stream: the buffer goes to the server as it is, with no
+        // re-serialisation by the client.
+        const result = await c.exec({
+          query: `INSERT INTO ${assertIdentifier(table)} FORMAT JSONEachRow`,
+          values: Readable.from([payload]),
+          clickhouse_settings: insertOptions.dedupToken
+            ? { insert_deduplicate: 1, insert_deduplication_token: insertOptions.dedupToken }
+            : {},
+        });
+        result.stream.resume();
+        await new Promise<void>((resolve, reject) => {
+          result.stream.once('end', resolve).once('error', reject);
+        });
+      } catch (error) {
+        throw toClickHouseError(`insert into ${table}`, error);
+      }
+      return { rows: count };
+    },
+    async close() {
+      await client?.close();
+    },
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * Options of the ClickHouse sink (DESIGN §5: strict, defaults filled in). Connection
+ * settings come from the process environment (lib/config.ts `clickhouse`); these are the
+ * knobs of batching, backpressure and retention.
+ */
+import { z } from 'zod';
+import { parseComponentConfig } from '../lib/config.ts';
+
+export const SINK_GROUP_ID = 'fleetgrid-sink-clickhouse';
+
+const schema = z.strictObject({
+  groupId: z.string().min(1).default(SINK_GROUP_ID),
+  /** Flush a partition's batch once it holds this many rows… */
+  batchMaxRows: z.number().int().positive().default(50_000),
+  /** …or this many bytes of JSON rows… */
+  batchMaxBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(32 * 1024 * 1024),
+  /** …or when its oldest row waited this long. */
+  lingerMs: z.number().int().positive().default(1_000),
+  /** A partition is paused when its buffer holds this much (rows or bytes)… */
+  highWaterRows: z.number().int().positive().default(100_000),
+  highWaterBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(64 * 1024 * 1024),
+  /** …and resumed once it is below this share of the high-water marks. */
+  lowWaterRatio: z.number().gt(0).lt(1).default(0.5),
+  retryBaseMs: z.number().int().positive().default(200),
+  retryCapMs: z.number().int().positive().default(30_000),
+  rawTtlDays: z.number().int().positive().default(30),
+  aggregatesTtlDays: z.number().int().positive().default(400),
+  /** Port of /metrics; 0 picks a free one, undefined serves none. */
+  metricsPort: z.number().int().min(0).max(65_535).optional(),
+  /** Embedded mode: port of the read-only query endpoint on 127.0.0.1 (see docs/sinks.md). */
+  queryPort: z.number().int().min(0).max(65_535).default(8124),
+  /** Read the topics from the beginning when the group has no committed offset. */
+  fromBeginning: z.boolean().default(true),
+});
+
+export type SinkConfig = z.output<typeof schema>;
+export type SinkConfigInput = z.input<typeof schema>;
+
+export function parseSinkConfig(input: unknown = {}): SinkConfig {
+  return parseComponentConfig('sink', schema, input);
+}
+
+/** Migration placeholders filled from the config. */
+export function migrationVariables(config: SinkConfig): Record<string, string> {
+  return { RAW_TTL_DAYS: String(config.rawTtlDays), AGG_TTL_DAYS: String(config.aggregatesTtlDays) };
+}
