@@ -11,6 +11,7 @@ export default defineConfig({
           include: ['{lib,schemas,producers,processors,sinks,query,loadtest,infra,cli}/**/*.test.ts'],
           exclude: ['**/node_modules/**', '**/*.int.test.ts'],
           environment: 'node',
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -22,6 +23,8 @@ export default defineConfig({
           hookTimeout: 120_000,
           // The stack is shared by every test file; a 2-core machine runs two at a time.
           maxWorkers: 2,
+          // After the unit tests: a broken pure core should fail fast, before the slow tests.
+          sequence: { groupOrder: 1 },
         },
       },
     ],
