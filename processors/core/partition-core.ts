@@ -1,0 +1,381 @@
+/**
+ * Implementation of PartitionCore (see index.ts for the contract and the semantics).
+ *
+ * Data layout, chosen for a partition holding ~1,000 devices × 1 h of retained windows:
+ * - per device: its windows by start, its DeviceState, its alert machines;
+ * - windows are also grouped in buckets by start (one bucket per window period), kept
+ *   in a sorted array, so closing and evicting by stream time touches only the buckets
+ *   that are due instead of scanning every device;
+ * - heartbeat_lost is checked against a lower bound of the earliest deadline, so the
+ *   full device scan runs about once per silence period, not per event.
+ */
+import { FleetgridError } from '../../lib/errors.ts';
+import type { DeviceKindSymbol, DeviceState, RawEvent } from '../../schemas/types.ts';
+import { type AlertEngine, createAlertEngine, type DeviceMachines } from '../alerts/engine.ts';
+import { ALERT_RULES_VERSION } from '../alerts/rules.ts';
+import { copyDeviceState, createDeviceState, foldEvent } from '../state/device-state.ts';
+import {
+  addToWindow,
+  createWindow,
+  kindOf,
+  restoreWindow,
+  snapshotWindow,
+  toAggregate,
+  type WindowMath,
+  type WindowSnapshot,
+  type WindowState,
+  windowEnergyKwh,
+} from '../windows/window.ts';
+import type { CoreConfig } from './config.ts';
+import type { CoreOutput, CoreStats, PartitionCore } from './index.ts';
+
+const DAY_MS = 86_400_000;
+const SNAPSHOT_VERSION = 1;
+
+interface DeviceRecord {
+  readonly deviceId: string;
+  readonly kind: DeviceKindSymbol;
+  readonly windows: Map<number, WindowState>;
+  readonly state: DeviceState;
+  machines: DeviceMachines;
+  /** UTC day (start, epoch ms) that state.energyTodayKwh refers to; -1 before the first window. */
+  energyDay: number;
+}
+
+interface Bucket {
+  readonly start: number;
+  readonly members: DeviceRecord[];
+}
+
+interface DeviceSnapshot {
+  state: DeviceState;
+  machines: DeviceMachines;
+  energyDay: number;
+  windows: WindowSnapshot[];
+}
+
+interface CoreSnapshot {
+  v: number;
+  rulesVersion: number;
+  windowSizeMs: number;
+  streamTime: number;
+  devices: DeviceSnapshot[];
+}
+
+function emptyOutput(): CoreOutput {
+  return { aggregates: [], alerts: [], deviceStates: [], rejected: [] };
+}
+
+export function createPartitionCoreImpl(config: CoreConfig, restored?: unknown): PartitionCore {
+  const size = config.windowSizeMs;
+  const math: WindowMath = {
+    windowSizeMs: size,
+    sampleIntervalMs: config.sampleIntervalMs,
+    idleSpeedKmh: config.idleSpeedKmh,
+  };
+  const engine: AlertEngine = createAlertEngine();
+  const heartbeatKinds = new Set(engine.rules.filter((r) => r.type === 'heartbeat').map((r) => r.kind));
+  const minSilenceMs = Math.min(
+    ...engine.rules.map((r) => (r.type === 'heartbeat' ? r.silenceMs : Number.POSITIVE_INFINITY)),
+  );
+
+  const devices = new Map<string, DeviceRecord>();
+  const buckets = new Map<number, Bucket>();
+  /** Bucket starts, ascending. Buckets before index `firstOpen` are closed (emitted). */
+  const starts: number[] = [];
+  let firstOpen = 0;
+  let streamTime = 0;
+  /** Lower bound of the earliest heartbeat deadline of any device. */
+  let nextHeartbeatCheck = Number.NEGATIVE_INFINITY;
+  // Idleness, in processing time; not checkpointed (a restarted core measures afresh).
+  let idleSince: number | null = null;
+  let idleBaseStreamTime = 0;
+  const counters = { applied: 0, duplicates: 0, late: 0, tooLate: 0 };
+
+  function bucketFor(start: number): Bucket {
+    let bucket = buckets.get(start);
+    if (bucket) return bucket;
+    bucket = { start, members: [] };
+    buckets.set(start, bucket);
+    // Almost always appended: events come roughly in time order.
+    let at = starts.length;
+    while (at > 0 && (starts[at - 1] as number) > start) at--;
+    starts.splice(at, 0, start);
+    if (at < firstOpen) firstOpen++;
+    return bucket;
+  }
+
+  function deviceFor(event: RawEvent): DeviceRecord {
+    const v = event.value;
+    let device = devices.get(v.deviceId);
+    if (!device) {
+      const kind = kindOf(event);
+      device = {
+        deviceId: v.deviceId,
+        kind,
+        windows: new Map(),
+        state: createDeviceState(v.deviceId, v.siteId, kind),
+        machines: {},
+        energyDay: -1,
+      };
+      devices.set(v.deviceId, device);
+    }
+    return device;
+  }
+
+  function isDue(start: number): boolean {
+    return start + size + config.graceMs <= streamTime;
+  }
+
+  function emit(device: DeviceRecord, window: WindowState, out: CoreOutput): void {
+    out.aggregates.push(toAggregate(window, device.deviceId, device.state.siteId, math));
+  }
+
+  /** Emits revision 0 of every window whose end + grace stream time has reached, oldest first. */
+  function closeDue(out: CoreOutput): void {
+    while (firstOpen < starts.length && isDue(starts[firstOpen] as number)) {
+      const bucket = buckets.get(starts[firstOpen] as number) as Bucket;
+      // Sorted so the output order does not depend on arrival order or on a restore.
+      const members = bucket.members.slice().sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1));
+      for (const device of members) {
+        const window = device.windows.get(bucket.start) as WindowState;
+        if (window.revision >= 0) continue;
+        window.revision = 0;
+        emit(device, window, out);
+      }
+      firstOpen++;
+    }
+  }
+
+  /** Drops windows that no acceptable event can reach any more: end <= streamTime - maxLateness. */
+  function evict(): void {
+    const horizon = streamTime - config.maxLatenessMs;
+    while (starts.length > 0 && (starts[0] as number) + size <= horizon) {
+      const start = starts.shift() as number;
+      const bucket = buckets.get(start) as Bucket;
+      for (const device of bucket.members) device.windows.delete(start);
+      buckets.delete(start);
+      if (firstOpen > 0) firstOpen--;
+    }
+  }
+
+  function checkHeartbeats(out: CoreOutput, changed: Set<DeviceRecord>): void {
+    if (streamTime < nextHeartbeatCheck) return;
+    let next = Number.POSITIVE_INFINITY;
+    for (const device of devices.values()) {
+      if (!heartbeatKinds.has(device.kind)) continue;
+      const before = out.alerts.length;
+      const due = engine.onStreamTime(
+        device.state,
+        device.machines,
+        device.state.lastSeen,
+        device.state.engineOn === true,
+        streamTime,
+        out.alerts,
+      );
+      if (due < next) next = due;
+      if (out.alerts.length > before) {
+        device.state.openAlerts = engine.openRules(device.machines);
+        changed.add(device);
+      }
+    }
+    nextHeartbeatCheck = next;
+  }
+
+  function advanceTo(time: number, out: CoreOutput, changed: Set<DeviceRecord>): void {
+    if (time <= streamTime) return;
+    streamTime = time;
+    closeDue(out);
+    evict();
+    checkHeartbeats(out, changed);
+  }
+
+  function flushStates(out: CoreOutput, changed: Set<DeviceRecord>): void {
+    for (const device of changed) out.deviceStates.push(copyDeviceState(device.state));
+  }
+
+  /** Keeps energyTodayKwh equal to the sum of the energy of the device's windows of its newest UTC day. */
+  function trackEnergy(device: DeviceRecord, window: WindowState, delta: number): void {
+    const day = Math.floor(window.start / DAY_MS) * DAY_MS;
+    if (day === device.energyDay) {
+      device.state.energyTodayKwh = (device.state.energyTodayKwh ?? 0) + delta;
+    } else if (day > device.energyDay) {
+      device.energyDay = day;
+      let total = 0;
+      for (const w of device.windows.values()) {
+        if (w.start >= day && w.start < day + DAY_MS) total += windowEnergyKwh(w, math);
+      }
+      device.state.energyTodayKwh = total;
+    }
+  }
+
+  function apply(event: RawEvent, nowMs?: number): CoreOutput {
+    const out = emptyOutput();
+    if (nowMs === undefined) {
+      idleSince = null;
+    } else {
+      idleSince = nowMs;
+      idleBaseStreamTime = streamTime;
+    }
+    const v = event.value;
+    if (streamTime > 0 && v.ts < streamTime - config.maxLatenessMs) {
+      counters.tooLate++;
+      out.rejected.push({
+        event,
+        error: new FleetgridError(
+          'TOO_LATE',
+          `${event.type} ${v.deviceId} at ${new Date(v.ts).toISOString()} is ${streamTime - v.ts} ms behind stream time; max lateness is ${config.maxLatenessMs} ms`,
+          { details: { deviceId: v.deviceId, eventId: v.eventId, ts: v.ts, streamTime } },
+        ),
+      });
+      return out;
+    }
+    const device = deviceFor(event);
+    if (kindOf(event) !== device.kind) {
+      out.rejected.push({
+        event,
+        error: new FleetgridError(
+          'DECODE_UNEXPECTED_TYPE',
+          `${event.type} for device ${v.deviceId}, which is a ${device.kind}`,
+          { details: { deviceId: v.deviceId, eventId: v.eventId } },
+        ),
+      });
+      return out;
+    }
+    const start = Math.floor(v.ts / size) * size;
+    let window = device.windows.get(start);
+    if (!window) {
+      window = createWindow(device.kind, start);
+      device.windows.set(start, window);
+      bucketFor(start).members.push(device);
+    }
+    const energyBefore = device.kind === 'TRUCK' ? 0 : windowEnergyKwh(window, math);
+    if (!addToWindow(window, event, math)) {
+      counters.duplicates++;
+      return out;
+    }
+    counters.applied++;
+    const changed = new Set<DeviceRecord>([device]);
+    if (window.revision >= 0 || isDue(start)) {
+      // Late: the window was already emitted (or was due before it existed); re-emit it now.
+      window.revision++;
+      counters.late++;
+      emit(device, window, out);
+    }
+    if (device.kind !== 'TRUCK') trackEnergy(device, window, windowEnergyKwh(window, math) - energyBefore);
+    if (foldEvent(device.state, event)) {
+      // Alert machines see each device's events in event-time order; older ones only feed windows.
+      const before = out.alerts.length;
+      engine.onEvent(device.state, device.machines, event, out.alerts);
+      if (out.alerts.length > before) device.state.openAlerts = engine.openRules(device.machines);
+      if (heartbeatKinds.has(device.kind) && device.state.engineOn === true) {
+        nextHeartbeatCheck = Math.min(nextHeartbeatCheck, device.state.lastSeen + minSilenceMs);
+      }
+    }
+    advanceTo(v.ts, out, changed);
+    flushStates(out, changed);
+    return out;
+  }
+
+  function onTimer(nowMs: number): CoreOutput {
+    const out = emptyOutput();
+    if (idleSince === null) {
+      idleSince = nowMs;
+      idleBaseStreamTime = streamTime;
+      return out;
+    }
+    const idleMs = nowMs - idleSince;
+    if (idleMs < config.idleTimeoutMs || streamTime === 0) return out;
+    const changed = new Set<DeviceRecord>();
+    advanceTo(idleBaseStreamTime + idleMs, out, changed);
+    flushStates(out, changed);
+    return out;
+  }
+
+  function snapshot(): CoreSnapshot {
+    const list: DeviceSnapshot[] = [];
+    for (const device of devices.values()) {
+      const windows: WindowSnapshot[] = [];
+      for (const window of device.windows.values()) windows.push(snapshotWindow(window));
+      list.push({
+        state: copyDeviceState(device.state),
+        machines: structuredClone(device.machines),
+        energyDay: device.energyDay,
+        windows,
+      });
+    }
+    return {
+      v: SNAPSHOT_VERSION,
+      rulesVersion: ALERT_RULES_VERSION,
+      windowSizeMs: size,
+      streamTime,
+      devices: list,
+    };
+  }
+
+  function restore(input: unknown): void {
+    const s = input as Partial<CoreSnapshot> | null;
+    if (!s || typeof s !== 'object' || s.v !== SNAPSHOT_VERSION || !Array.isArray(s.devices)) {
+      throw new FleetgridError('INVALID_ARGUMENT', 'not a processor core snapshot of version 1');
+    }
+    if (s.windowSizeMs !== size) {
+      throw new FleetgridError(
+        'INVALID_ARGUMENT',
+        `snapshot windows are ${s.windowSizeMs} ms, config says ${size} ms: reset the checkpoints to change the window size`,
+      );
+    }
+    streamTime = s.streamTime ?? 0;
+    // Machines written under other rules would be misread: those devices start their machines afresh.
+    const keepMachines = s.rulesVersion === ALERT_RULES_VERSION;
+    for (const d of s.devices) {
+      const state = copyDeviceState(d.state);
+      const device: DeviceRecord = {
+        deviceId: state.deviceId,
+        kind: state.kind,
+        windows: new Map(),
+        state,
+        machines: keepMachines ? structuredClone(d.machines) : {},
+        energyDay: d.energyDay,
+      };
+      if (!keepMachines) state.openAlerts = [];
+      devices.set(device.deviceId, device);
+      for (const ws of d.windows) {
+        const window = restoreWindow(device.kind, ws);
+        device.windows.set(window.start, window);
+        bucketFor(window.start).members.push(device);
+      }
+    }
+    firstOpen = 0;
+    while (firstOpen < starts.length && isDue(starts[firstOpen] as number)) firstOpen++;
+  }
+
+  if (restored !== undefined && restored !== null) restore(restored);
+
+  return {
+    apply,
+    onTimer,
+    get streamTime() {
+      return streamTime;
+    },
+    snapshot,
+    stats(): CoreStats {
+      let open = 0;
+      let retained = 0;
+      let dedupEntries = 0;
+      for (const device of devices.values()) {
+        for (const window of device.windows.values()) {
+          if (window.revision < 0) open++;
+          else retained++;
+          dedupEntries += window.seqs.length / 2;
+        }
+      }
+      return {
+        openWindows: open,
+        retainedWindows: retained,
+        devices: devices.size,
+        dedupEntries,
+        ...counters,
+      };
+    },
+  };
+}
