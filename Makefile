@@ -67,7 +67,7 @@ test-int: up
 test: up ## type-check, lint, then every unit and integration test against the real stack
 	@echo "[test] type-check"; npx tsc -p tsconfig.json
 	@echo "[test] lint"; npx biome check .
-	@echo "[test] unit and integration tests"; npx vitest run
+	@echo "[test] unit and integration tests"; mkdir -p .data; npx vitest run --reporter=default --reporter=json --outputFile.json=.data/test-results.json
 
 bench: up ## per-stage benchmarks and a short end-to-end load test; see docs/BENCHMARKS.md
 	@node bench/run.ts
