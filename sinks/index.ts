@@ -1,0 +1,11 @@
+/**
+ * Public surface of the sinks component: the sink service, replay, the backends and the
+ * query-side access (`createQueryBackend`) that the query API uses in both modes.
+ */
+export type { ClickHouseBackend, InsertOptions, QueryParams } from './backend.ts';
+export { createBackend, toClickHouseError } from './backend.ts';
+export { parseSinkConfig, SINK_GROUP_ID, type SinkConfig } from './config.ts';
+export { migrate } from './migrate.ts';
+export { createQueryBackend, DEFAULT_EMBEDDED_QUERY_URL, type QueryBackendOptions } from './query-client.ts';
+export { DEAD_LETTERS_TABLE, RAW_TABLES, RECORD_TABLES, TOPIC_TABLES } from './rows.ts';
+export { type ClickHouseSink, createClickHouseSink } from './runner.ts';

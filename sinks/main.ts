@@ -1,0 +1,41 @@
+/**
+ * Process wiring of the CLI commands: environment config, logger, Kafka, serde, metrics.
+ * Kept apart from cli.ts so that importing the CLI loads none of it.
+ */
+import { loadConfig } from '../lib/config.ts';
+import { createKafkaClient } from '../lib/kafka.ts';
+import { runUntilSignal } from '../lib/lifecycle.ts';
+import { createLogger } from '../lib/log.ts';
+import { createMetricsRegistry } from '../lib/metrics.ts';
+import { topicNames } from '../lib/topics.ts';
+import { createSerde } from '../schemas/serde.ts';
+import { parseSinkConfig, type SinkConfigInput } from './config.ts';
+import { createClickHouseSink } from './runner.ts';
+
+export async function runSink(options: SinkConfigInput): Promise<void> {
+  const app = loadConfig();
+  const log = createLogger('sink', app.logLevel);
+  const config = parseSinkConfig(options);
+  const kafka = createKafkaClient(app.kafka, { log });
+  const serde = createSerde(app.registry, { topics: topicNames(app.topicPrefix) });
+  const registry = createMetricsRegistry('sink');
+  const sink = createClickHouseSink(app, config, { kafka, serde, log, registry });
+  await runUntilSignal(sink, log);
+}
+
+export async function runReplay(projection: string, from: string | undefined): Promise<void> {
+  const app = loadConfig();
+  const log = createLogger('replay', app.logLevel);
+  const kafka = createKafkaClient(app.kafka, { log });
+  const serde = createSerde(app.registry, { topics: topicNames(app.topicPrefix) });
+  const { replayProjection, parseFrom } = await import('./replay.ts');
+  const result = await replayProjection(app, {
+    projection,
+    from: parseFrom(from),
+    kafka,
+    serde,
+    log,
+    progress: process.stderr,
+  });
+  console.log(JSON.stringify(result));
+}

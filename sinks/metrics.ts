@@ -1,0 +1,103 @@
+/**
+ * The sink's metrics (DESIGN §3 "every decision is a metric"). Queues are pairs of
+ * counters (added/removed), so the buffered amount is their difference and no gauge can
+ * go stale. Invariant: received = written + dead_lettered + buffered (in flight).
+ */
+import { Counter, Histogram, type Registry } from '../lib/metrics.ts';
+
+export interface SinkMetrics {
+  received: Counter<'topic'>;
+  written: Counter<'table'>;
+  deadLettered: Counter<'topic' | 'code'>;
+  insertSeconds: Histogram<'table'>;
+  insertRetries: Counter<'table' | 'code'>;
+  bisections: Counter<'table'>;
+  batches: Counter<'topic'>;
+  pauses: Counter<'topic'>;
+  resumes: Counter<'topic'>;
+  bufferedRowsAdded: Counter;
+  bufferedRowsRemoved: Counter;
+  bufferedBytesAdded: Counter;
+  bufferedBytesRemoved: Counter;
+}
+
+export function createSinkMetrics(registry: Registry, prefix = 'fleetgrid_sink'): SinkMetrics {
+  const registers = [registry];
+  return {
+    received: new Counter({
+      name: `${prefix}_received_records_total`,
+      help: 'Records read from Kafka, per topic',
+      labelNames: ['topic'],
+      registers,
+    }),
+    written: new Counter({
+      name: `${prefix}_written_rows_total`,
+      help: 'Rows acknowledged by ClickHouse, per table',
+      labelNames: ['table'],
+      registers,
+    }),
+    deadLettered: new Counter({
+      name: `${prefix}_dead_lettered_records_total`,
+      help: 'Records sent to the DLQ topic, per source topic and error code',
+      labelNames: ['topic', 'code'],
+      registers,
+    }),
+    insertSeconds: new Histogram({
+      name: `${prefix}_insert_duration_seconds`,
+      help: 'Duration of one ClickHouse insert attempt',
+      labelNames: ['table'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    insertRetries: new Counter({
+      name: `${prefix}_insert_retries_total`,
+      help: 'Retries of retriable ClickHouse or Kafka failures, per table (or "commit"/"dlq") and error code',
+      labelNames: ['table', 'code'],
+      registers,
+    }),
+    bisections: new Counter({
+      name: `${prefix}_bisections_total`,
+      help: 'Inserts rejected as bad data and split to isolate the bad rows',
+      labelNames: ['table'],
+      registers,
+    }),
+    batches: new Counter({
+      name: `${prefix}_committed_batches_total`,
+      help: 'Batches written and committed',
+      labelNames: ['topic'],
+      registers,
+    }),
+    pauses: new Counter({
+      name: `${prefix}_partition_pauses_total`,
+      help: 'Partitions paused because their buffer reached the high-water mark',
+      labelNames: ['topic'],
+      registers,
+    }),
+    resumes: new Counter({
+      name: `${prefix}_partition_resumes_total`,
+      help: 'Paused partitions resumed below the low-water mark (paused now = pauses - resumes)',
+      labelNames: ['topic'],
+      registers,
+    }),
+    bufferedRowsAdded: new Counter({
+      name: `${prefix}_buffered_rows_added_total`,
+      help: 'Records added to partition buffers',
+      registers,
+    }),
+    bufferedRowsRemoved: new Counter({
+      name: `${prefix}_buffered_rows_removed_total`,
+      help: 'Records removed from partition buffers (written, dead-lettered or dropped on revoke)',
+      registers,
+    }),
+    bufferedBytesAdded: new Counter({
+      name: `${prefix}_buffered_bytes_added_total`,
+      help: 'Bytes added to partition buffers',
+      registers,
+    }),
+    bufferedBytesRemoved: new Counter({
+      name: `${prefix}_buffered_bytes_removed_total`,
+      help: 'Bytes removed from partition buffers',
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,284 @@
+/**
+ * Row mapping, pure: a decoded record (or a DLQ record) becomes one JSONEachRow line of
+ * its table, with snake_case columns as in sinks/migrations and docs/sinks.md. Times stay
+ * epoch milliseconds (ClickHouse reads an integer into DateTime64(3) as milliseconds).
+ * Hand-written per record instead of generic case conversion: it is the hot path, and a
+ * renamed field must be a visible change here, not a silent new column.
+ */
+import { DLQ_HEADERS } from '../lib/dlq.ts';
+import { FleetgridError } from '../lib/errors.ts';
+import type { TopicKey } from '../lib/topics.ts';
+import { RECORD_TOPICS } from '../schemas/catalog.ts';
+import type { Decoded } from '../schemas/serde.ts';
+import type {
+  Alert,
+  DeviceState,
+  DiagnosticReported,
+  EngineStateChanged,
+  RecordName,
+  SolarTelemetry,
+  TruckTelemetry,
+  TurbineTelemetry,
+  WindowAggregate,
+} from '../schemas/types.ts';
+
+export const RECORD_TABLES = {
+  TruckTelemetry: 'truck_telemetry',
+  EngineStateChanged: 'truck_engine_events',
+  DiagnosticReported: 'truck_diagnostics',
+  TurbineTelemetry: 'turbine_telemetry',
+  SolarTelemetry: 'solar_telemetry',
+  WindowAggregate: 'aggregates_1m',
+  Alert: 'alerts',
+  DeviceState: 'device_state',
+} as const satisfies Record<RecordName, string>;
+
+export const DEAD_LETTERS_TABLE = 'dead_letters';
+export type TableName = (typeof RECORD_TABLES)[RecordName] | typeof DEAD_LETTERS_TABLE;
+
+export const RAW_TABLES = [
+  'truck_telemetry',
+  'truck_engine_events',
+  'truck_diagnostics',
+  'turbine_telemetry',
+  'solar_telemetry',
+] as const;
+
+/** Tables that each topic feeds: what `replay --projection` rebuilds from which topic. */
+export const TOPIC_TABLES: Record<TopicKey, readonly TableName[]> = {
+  truck: ['truck_telemetry', 'truck_engine_events', 'truck_diagnostics'],
+  turbine: ['turbine_telemetry'],
+  solar: ['solar_telemetry'],
+  aggregates: ['aggregates_1m'],
+  alerts: ['alerts'],
+  deviceState: ['device_state'],
+  dlq: [DEAD_LETTERS_TABLE],
+};
+
+export interface KafkaPosition {
+  partition: number;
+  offset: string;
+}
+
+export interface MappedRow {
+  table: TableName;
+  line: string;
+}
+
+/** Lines end in '\n' so a batch is their concatenation. */
+export function mapRecord(topicKey: TopicKey, decoded: Decoded, at: KafkaPosition): MappedRow {
+  if (RECORD_TOPICS[decoded.record] !== topicKey) {
+    throw new FleetgridError(
+      'DECODE_UNEXPECTED_TYPE',
+      `${decoded.record} does not belong on the ${topicKey} topic`,
+      { details: { record: decoded.record, schemaId: decoded.schemaId } },
+    );
+  }
+  const kafka = { schema_id: decoded.schemaId, kafka_partition: at.partition, kafka_offset: at.offset };
+  const table = RECORD_TABLES[decoded.record];
+  return { table, line: `${JSON.stringify(toRow(decoded.record, decoded.value, kafka))}\n` };
+}
+
+type Lineage = { schema_id: number; kafka_partition: number; kafka_offset: string };
+
+function toRow(record: RecordName, value: Decoded['value'], k: Lineage): Record<string, unknown> {
+  switch (record) {
+    case 'TruckTelemetry': {
+      const v = value as TruckTelemetry;
+      return {
+        event_id: v.eventId,
+        device_id: v.deviceId,
+        site_id: v.siteId,
+        ts: v.ts,
+        seq: v.seq,
+        lat: v.lat,
+        lon: v.lon,
+        speed_kmh: v.speedKmh,
+        heading_deg: v.headingDeg,
+        engine_temp_c: v.engineTempC,
+        fuel_pct: v.fuelPct,
+        odometer_km: v.odometerKm,
+        engine_on: v.engineOn,
+        cargo_temp_c: v.cargoTempC ?? null,
+        ...k,
+      };
+    }
+    case 'EngineStateChanged': {
+      const v = value as EngineStateChanged;
+      return {
+        event_id: v.eventId,
+        device_id: v.deviceId,
+        site_id: v.siteId,
+        ts: v.ts,
+        seq: v.seq,
+        engine_on: v.engineOn,
+        ...k,
+      };
+    }
+    case 'DiagnosticReported': {
+      const v = value as DiagnosticReported;
+      return {
+        event_id: v.eventId,
+        device_id: v.deviceId,
+        site_id: v.siteId,
+        ts: v.ts,
+        seq: v.seq,
+        code: v.code,
+        severity: v.severity,
+        description: v.description,
+        active: v.active,
+        ...k,
+      };
+    }
+    case 'TurbineTelemetry': {
+      const v = value as TurbineTelemetry;
+      return {
+        event_id: v.eventId,
+        device_id: v.deviceId,
+        site_id: v.siteId,
+        ts: v.ts,
+        seq: v.seq,
+        wind_speed_ms: v.windSpeedMs,
+        rotor_rpm: v.rotorRpm,
+        power_kw: v.powerKw,
+        pitch_deg: v.pitchDeg,
+        nacelle_temp_c: v.nacelleTempC,
+        vibration_mm_s: v.vibrationMmS,
+        status: v.status,
+        ...k,
+      };
+    }
+    case 'SolarTelemetry': {
+      const v = value as SolarTelemetry;
+      return {
+        event_id: v.eventId,
+        device_id: v.deviceId,
+        site_id: v.siteId,
+        ts: v.ts,
+        seq: v.seq,
+        irradiance_wm2: v.irradianceWm2,
+        panel_temp_c: v.panelTempC,
+        dc_voltage_v: v.dcVoltageV,
+        dc_current_a: v.dcCurrentA,
+        ac_power_w: v.acPowerW,
+        status: v.status,
+        ...k,
+      };
+    }
+    case 'WindowAggregate': {
+      const v = value as WindowAggregate;
+      const count: Record<string, number> = {};
+      const min: Record<string, number> = {};
+      const max: Record<string, number> = {};
+      const sum: Record<string, number> = {};
+      for (const f of v.fields) {
+        count[f.name] = f.count;
+        min[f.name] = f.min;
+        max[f.name] = f.max;
+        sum[f.name] = f.sum;
+      }
+      return {
+        device_id: v.deviceId,
+        site_id: v.siteId,
+        kind: v.kind,
+        window_start: v.windowStart,
+        window_end: v.windowEnd,
+        revision: v.revision,
+        event_count: v.eventCount,
+        first_event_ts: v.firstEventTs,
+        last_event_ts: v.lastEventTs,
+        field_count: count,
+        field_min: min,
+        field_max: max,
+        field_sum: sum,
+        derived: v.derived,
+        kafka_partition: k.kafka_partition,
+        kafka_offset: k.kafka_offset,
+      };
+    }
+    case 'Alert': {
+      const v = value as Alert;
+      return {
+        alert_id: v.alertId,
+        rule: v.rule,
+        device_id: v.deviceId,
+        site_id: v.siteId,
+        kind: v.kind,
+        state: v.state,
+        severity: v.severity,
+        raised_at: v.raisedAt,
+        resolved_at: v.resolvedAt,
+        ts: v.ts,
+        value: v.value,
+        threshold: v.threshold,
+        message: v.message,
+        kafka_partition: k.kafka_partition,
+        kafka_offset: k.kafka_offset,
+      };
+    }
+    case 'DeviceState': {
+      const v = value as DeviceState;
+      return {
+        device_id: v.deviceId,
+        site_id: v.siteId,
+        kind: v.kind,
+        last_seen: v.lastSeen,
+        last_event_id: v.lastEventId,
+        seq: v.seq,
+        event_count: v.eventCount,
+        lat: v.lat,
+        lon: v.lon,
+        speed_kmh: v.speedKmh,
+        heading_deg: v.headingDeg,
+        engine_on: v.engineOn,
+        engine_temp_c: v.engineTempC,
+        fuel_pct: v.fuelPct,
+        odometer_km: v.odometerKm,
+        cargo_temp_c: v.cargoTempC,
+        active_diagnostic_codes: v.activeDiagnosticCodes,
+        status: v.status,
+        power_kw: v.powerKw,
+        wind_speed_ms: v.windSpeedMs,
+        ac_power_w: v.acPowerW,
+        irradiance_wm2: v.irradianceWm2,
+        energy_today_kwh: v.energyTodayKwh,
+        open_alerts: v.openAlerts,
+        kafka_partition: k.kafka_partition,
+        kafka_offset: k.kafka_offset,
+      };
+    }
+  }
+}
+
+export interface DlqRecord extends KafkaPosition {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+/**
+ * A record of the DLQ topic becomes a dead_letters row. Never throws: whatever its headers
+ * say (or do not say), the record is loaded, because dead-lettering it again would loop.
+ */
+export function mapDeadLetter(record: DlqRecord): MappedRow {
+  const h = record.headers;
+  const int = (text: string | undefined, fallback: number) => {
+    const n = Number(text);
+    return Number.isInteger(n) ? n : fallback;
+  };
+  const row = {
+    error_code: h[DLQ_HEADERS.code] ?? 'UNKNOWN',
+    error_message: h[DLQ_HEADERS.message] ?? '',
+    stage: h[DLQ_HEADERS.stage] ?? '',
+    source_topic: h[DLQ_HEADERS.sourceTopic] ?? '',
+    source_partition: int(h[DLQ_HEADERS.sourcePartition], -1),
+    source_offset: int(h[DLQ_HEADERS.sourceOffset], -1),
+    failed_at: Math.max(0, int(h[DLQ_HEADERS.failedAt], 0)),
+    dlq_partition: record.partition,
+    dlq_offset: record.offset,
+    key: record.key ? record.key.toString('utf8') : '',
+    value_base64: record.value ? record.value.toString('base64') : '',
+    value_size: record.value ? record.value.length : 0,
+  };
+  return { table: DEAD_LETTERS_TABLE, line: `${JSON.stringify(row)}\n` };
+}
