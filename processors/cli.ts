@@ -1,0 +1,45 @@
+/**
+ * `fleetgrid process`: runs one member of the processor group until SIGTERM/SIGINT, then
+ * drains (flush, checkpoint, commit, leave the group). Run more copies to share the
+ * partitions. Heavy modules (kafkajs, ioredis, avsc) load inside the action only.
+ */
+import type { Command } from 'commander';
+
+interface ProcessOptions {
+  metricsPort?: string;
+  windowSize?: string;
+  grace?: string;
+  maxLateness?: string;
+  idleTimeout?: string;
+  checkpointInterval?: string;
+  timerInterval?: string;
+  sessionTimeout?: string;
+  heartbeatInterval?: string;
+  watchdogTimeout?: string;
+  partitions?: string;
+  group?: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('process')
+    .description('run the stateful processors: windows, alerts and device state (consumer group member)')
+    .option('--metrics-port <n>', 'serve /metrics on this port (0 = a free one)')
+    .option('--window-size <duration>', 'tumbling window size, e.g. 60s')
+    .option('--grace <duration>', 'how long after a window end it stays open, e.g. 30s')
+    .option('--max-lateness <duration>', 'late events up to this re-emit a window; later ones go to the DLQ')
+    .option('--idle-timeout <duration>', 'processing time without events before idle windows close')
+    .option('--checkpoint-interval <duration>', 'how often state and offsets are checkpointed to Redis')
+    .option('--timer-interval <duration>', 'how often the idle/stream-time timer runs')
+    .option('--session-timeout <duration>', 'Kafka group session timeout')
+    .option('--heartbeat-interval <duration>', 'Kafka group heartbeat interval')
+    .option('--watchdog-timeout <duration>', 'restart a consumer without progress for this long')
+    .option('--partitions <n>', 'partitions per topic when creating missing topics')
+    .option('--group <id>', 'consumer group id (prefixed with TOPIC_PREFIX)')
+    .action(async (options: ProcessOptions) => {
+      const { runProcessCommand } = await import('./runner/main.ts');
+      await runProcessCommand(options);
+    });
+}
+
+export type { ProcessOptions };

@@ -1,0 +1,74 @@
+/**
+ * The body of `fleetgrid process`, loaded lazily by processors/cli.ts: builds the
+ * dependencies from the environment (lib/config) and the command-line options, and runs
+ * the processor until a signal drains it.
+ */
+import { Redis } from 'ioredis';
+import { loadConfig } from '../../lib/config.ts';
+import { createKafkaClient } from '../../lib/kafka.ts';
+import { runUntilSignal } from '../../lib/lifecycle.ts';
+import { createLogger } from '../../lib/log.ts';
+import { createMetricsRegistry } from '../../lib/metrics.ts';
+import { topicNames } from '../../lib/topics.ts';
+import { createSerde } from '../../schemas/serde.ts';
+import type { ProcessOptions } from '../cli.ts';
+import { parseDuration, parseProcessorConfig } from '../config.ts';
+import { createProcessor } from './processor.ts';
+
+/** Command-line options → processor config input (only what was given; the rest defaults). */
+export function optionsToConfig(options: ProcessOptions): Record<string, unknown> {
+  const core: Record<string, unknown> = {};
+  if (options.windowSize) core.windowSizeMs = parseDuration(options.windowSize);
+  if (options.grace) core.graceMs = parseDuration(options.grace);
+  if (options.maxLateness) core.maxLatenessMs = parseDuration(options.maxLateness);
+  if (options.idleTimeout) core.idleTimeoutMs = parseDuration(options.idleTimeout);
+  const input: Record<string, unknown> = { core };
+  const durations: [keyof ProcessOptions, string][] = [
+    ['checkpointInterval', 'checkpointIntervalMs'],
+    ['timerInterval', 'timerIntervalMs'],
+    ['sessionTimeout', 'sessionTimeoutMs'],
+    ['heartbeatInterval', 'heartbeatIntervalMs'],
+    ['watchdogTimeout', 'watchdogTimeoutMs'],
+  ];
+  for (const [option, key] of durations) {
+    const value = options[option];
+    if (value) input[key] = parseDuration(value);
+  }
+  if (options.metricsPort !== undefined) input.metricsPort = Number(options.metricsPort);
+  if (options.partitions !== undefined) input.partitions = Number(options.partitions);
+  if (options.group) input.groupId = options.group;
+  return input;
+}
+
+export async function runProcessCommand(options: ProcessOptions): Promise<void> {
+  const app = loadConfig();
+  const config = parseProcessorConfig(optionsToConfig(options));
+  const log = createLogger('processor', app.logLevel);
+  const kafka = createKafkaClient(app.kafka, { log });
+  // Commands queue while Redis is away; our own retries bound how long we wait.
+  const redis = new Redis(app.redis.url, { maxRetriesPerRequest: 3, lazyConnect: false });
+  redis.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
+  const serde = createSerde(app.registry, { topics: topicNames(app.topicPrefix) });
+  const metrics = createMetricsRegistry('processor');
+  const processor = createProcessor(
+    { ...config, topicPrefix: app.topicPrefix },
+    { kafka, redis, serde, metrics, log },
+  );
+  try {
+    await runUntilSignal(
+      {
+        start: async () => {
+          await processor.start();
+          // One machine-readable line so scripts and tests know the member is up and where.
+          process.stdout.write(
+            `${JSON.stringify({ ready: true, groupId: processor.groupId, metricsPort: processor.metricsPort })}\n`,
+          );
+        },
+        stop: () => processor.stop(),
+      },
+      log,
+    );
+  } finally {
+    await redis.quit().catch(() => {});
+  }
+}

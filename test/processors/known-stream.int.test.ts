@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Serde } from '../../schemas/serde.ts';
+import type { RawEvent } from '../../schemas/types.ts';
+import { createTestStack, type TestStack } from '../helpers.ts';
+import {
+  alertSet,
+  coreConfig,
+  createTestSerde,
+  generateStream,
+  newestRevisions,
+  processorOutputs,
+  produceEvents,
+  referenceOutputs,
+  startProcessor,
+  T0,
+  truck,
+  waitCaughtUp,
+} from './helpers.ts';
+
+describe('fleetgrid process on a known stream', () => {
+  let stack: TestStack;
+  let serde: Serde;
+
+  beforeAll(async () => {
+    stack = await createTestStack('proc-known', { partitions: 3 });
+    serde = await createTestSerde(stack);
+  });
+  afterAll(async () => {
+    await stack.cleanup();
+  });
+
+  it('yields exactly the expected aggregates and alerts, hand-checked for a tiny stream and equal to the in-memory reference', async () => {
+    // Hand-checked truck: window [T0, T0+60s) holds speeds 50, 70, 100 × 7 (ts 0..45 s step 5 s,
+    // the 100s from 15 s on), then it keeps going at 100 until 60 s, and one event at 80 s
+    // (stream time T0+80 s ≥ end + grace = T0+70 s) closes the first window.
+    const hand: RawEvent[] = [];
+    const speeds = [50, 70, 60, 100, 100, 100, 100, 100, 100, 100, 100, 100];
+    speeds.forEach((speedKmh, i) => hand.push(truck('hand-1', i, T0 + i * 5_000, { speedKmh })));
+    hand.push(truck('hand-1', 12, T0 + 80_000, { speedKmh: 80 }));
+    const stream = [...hand, ...generateStream({ seed: 7, minutes: 6, trucks: 4, turbines: 2, solars: 2 })];
+    await produceEvents(stack, serde, stream);
+
+    const running = await startProcessor(stack, serde);
+    try {
+      await waitCaughtUp(stack, running.processor.groupId);
+    } finally {
+      await running.stop();
+    }
+    const actual = await processorOutputs(stack, serde);
+
+    const first = actual.aggregates.find((a) => a.deviceId === 'hand-1' && a.windowStart === T0);
+    expect(first).toBeDefined();
+    expect(first!.windowEnd).toBe(T0 + 60_000);
+    expect(first!.eventCount).toBe(12);
+    const speed = first!.fields.find((f) => f.name === 'speedKmh')!;
+    expect(speed).toMatchObject({ count: 12, min: 50, max: 100, sum: 50 + 70 + 60 + 9 * 100 });
+    // Above 90 km/h from 15 s on; 30 s later (45 s) the overspeed alert is raised; 80 km/h at
+    // 80 s (≤ 85) resolves it.
+    const overspeed = actual.alerts.filter((a) => a.deviceId === 'hand-1' && a.rule === 'truck.overspeed');
+    expect(overspeed.map((a) => [a.state, a.raisedAt])).toEqual([
+      ['RAISED', T0 + 45_000],
+      ['RESOLVED', T0 + 45_000],
+    ]);
+    expect(overspeed[1]!.resolvedAt).toBe(T0 + 80_000);
+
+    const expected = await referenceOutputs(stack, serde, coreConfig());
+    expect(expected.aggregates.length).toBeGreaterThan(20);
+    expect(expected.alerts.length).toBeGreaterThan(2);
+    // Without crashes there is no replay: exactly the reference records, in the same per-key order.
+    expect(actual.aggregates.length).toBe(expected.aggregates.length);
+    expect(newestRevisions(actual.aggregates)).toEqual(newestRevisions(expected.aggregates));
+    expect(alertSet(actual.alerts)).toEqual(alertSet(expected.alerts));
+  });
+});
