@@ -302,8 +302,8 @@ export async function referenceOutputs(stack: TestStack, serde: Serde, core: Cor
       } catch {
         continue; // bad input: dead-lettered by the processor, no outputs
       }
-      let c = cores.get(record.partition);
-      if (!c) cores.set(record.partition, (c = createPartitionCore(core)));
+      const c = cores.get(record.partition) ?? createPartitionCore(core);
+      cores.set(record.partition, c);
       const out = c.apply(event, 0);
       result.aggregates.push(...out.aggregates);
       result.alerts.push(...out.alerts);

@@ -35,7 +35,7 @@ describe('fleetgrid process on a known stream', () => {
     // (stream time T0+80 s ≥ end + grace = T0+70 s) closes the first window.
     const hand: RawEvent[] = [];
     const speeds = [50, 70, 60, 100, 100, 100, 100, 100, 100, 100, 100, 100];
-    speeds.forEach((speedKmh, i) => hand.push(truck('hand-1', i, T0 + i * 5_000, { speedKmh })));
+    for (const [i, speedKmh] of speeds.entries()) hand.push(truck('hand-1', i, T0 + i * 5_000, { speedKmh }));
     hand.push(truck('hand-1', 12, T0 + 80_000, { speedKmh: 80 }));
     const stream = [...hand, ...generateStream({ seed: 7, minutes: 6, trucks: 4, turbines: 2, solars: 2 })];
     await produceEvents(stack, serde, stream);
