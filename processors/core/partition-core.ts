@@ -210,13 +210,15 @@ export function createPartitionCoreImpl(config: CoreConfig, restored?: unknown):
   }
 
   function apply(event: RawEvent, nowMs?: number): CoreOutput {
+    const out = applyEvent(event);
+    // Any event, even a duplicate or a rejected one, shows the partition is not idle.
+    idleSince = nowMs ?? null;
+    idleBaseStreamTime = streamTime;
+    return out;
+  }
+
+  function applyEvent(event: RawEvent): CoreOutput {
     const out = emptyOutput();
-    if (nowMs === undefined) {
-      idleSince = null;
-    } else {
-      idleSince = nowMs;
-      idleBaseStreamTime = streamTime;
-    }
     const v = event.value;
     if (streamTime > 0 && v.ts < streamTime - config.maxLatenessMs) {
       counters.tooLate++;
