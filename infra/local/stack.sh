@@ -30,6 +30,7 @@ CONTROLLER_PORT="${STACK_CONTROLLER_PORT:-9093}"
 REGISTRY_PORT="${STACK_REGISTRY_PORT:-8081}"
 REGISTRY_MANAGEMENT_PORT="${STACK_REGISTRY_MANAGEMENT_PORT:-8091}"
 REDIS_PORT="${STACK_REDIS_PORT:-6379}"
+PROMETHEUS_PORT="${STACK_PROMETHEUS_PORT:-9090}"
 REGISTRY_URL="http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7"
 
 # Heaps for a 2-core, 24 GB machine that also runs the Node services and chDB.
@@ -181,12 +182,41 @@ start_redis() {
   wait_for redis 30 redis_healthy
 }
 
+prometheus_healthy() {
+  curl -fs -o /dev/null --max-time 2 "http://127.0.0.1:$PROMETHEUS_PORT/-/ready"
+}
+
+# Prometheus scrapes the fleetgrid services' /metrics (infra/prometheus/prometheus.yml,
+# fixed ports, docs/dashboards.md) and evaluates the fitness-function rules. It only
+# observes: without the Debian package the stack still runs, with a warning.
+start_prometheus() {
+  if port_open "$PROMETHEUS_PORT"; then
+    log "prometheus already answers on 127.0.0.1:$PROMETHEUS_PORT; reusing it"
+    wait_for prometheus 30 prometheus_healthy
+    return 0
+  fi
+  if ! command -v prometheus >/dev/null; then
+    log "warning: prometheus is not installed (make setup installs Debian's package); skipping it"
+    return 0
+  fi
+  mkdir -p "$DATA/prometheus" "$LOGS"
+  log "starting Prometheus on 127.0.0.1:$PROMETHEUS_PORT"
+  # --web.enable-lifecycle lets `curl -X POST .../-/reload` pick up edited rules without a restart.
+  nohup prometheus --config.file="$ROOT/infra/prometheus/prometheus.yml" \
+    --storage.tsdb.path="$DATA/prometheus" --storage.tsdb.retention.time=7d \
+    --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" --web.enable-lifecycle \
+    >>"$LOGS/prometheus.log" 2>&1 &
+  echo $! >"$PIDS/prometheus.pid"
+  wait_for prometheus 60 prometheus_healthy
+}
+
 up() {
   mkdir -p "$PIDS" "$LOGS"
   fetch
   start_redis
   start_kafka
   start_registry
+  start_prometheus
   endpoints
 }
 
@@ -196,6 +226,7 @@ fleetgrid local stack is up:
   Kafka            127.0.0.1:$KAFKA_PORT          (Apache Kafka $KAFKA_VERSION, KRaft)
   Schema registry  $REGISTRY_URL   (Apicurio $APICURIO_VERSION)
   Redis            redis://127.0.0.1:$REDIS_PORT
+  Prometheus       http://127.0.0.1:$PROMETHEUS_PORT   (scrapes the services' /metrics)
   Data and logs    $DATA
 EOF
 }
@@ -219,6 +250,7 @@ stop_one() {
 
 down() {
   # Reverse order of start: the registry uses Kafka-free storage, but clients of both go first.
+  stop_one prometheus
   stop_one registry
   stop_one kafka
   stop_one redis
@@ -226,16 +258,17 @@ down() {
 
 status() {
   local rc=0
-  for svc in kafka registry redis; do
+  for svc in kafka registry redis prometheus; do
     local healthy=no owner=foreign
     case "$svc" in
       kafka) port_open "$KAFKA_PORT" && healthy=yes ;;
       registry) registry_healthy && healthy=yes ;;
       redis) redis_healthy && healthy=yes ;;
+      prometheus) prometheus_healthy && healthy=yes ;;
     esac
     pid_alive "$svc" && owner="started by make up"
     [[ $healthy == no ]] && { owner="-"; rc=1; }
-    printf '%-9s %-4s %s\n' "$svc" "$healthy" "$owner"
+    printf '%-10s %-4s %s\n' "$svc" "$healthy" "$owner"
   done
   return $rc
 }
