@@ -86,16 +86,6 @@ function thresholdOf(predicates: readonly Predicate[], field: string): number | 
   return predicates.find((p) => p.field === field)?.value ?? null;
 }
 
-/** The device's machine for a rule, created on first use. */
-function machineOf<T extends MachineState>(machines: DeviceMachines, id: string, init: () => T): T {
-  let machine = machines[id];
-  if (machine === undefined) {
-    machine = init();
-    machines[id] = machine;
-  }
-  return machine as T;
-}
-
 export interface AlertEngine {
   readonly rules: readonly AlertRule[];
   /** Feeds one distinct event of the device, in event-time order, to its kind's rules. */
@@ -159,12 +149,16 @@ export function createAlertEngine(rules: readonly AlertRule[] = ALERT_RULES): Al
     event: RawEvent,
     out: Alert[],
   ): void {
-    const m = machineOf<SustainedState>(machines, rule.id, () => ({
-      raised: false,
-      raisedAt: 0,
-      runStart: null,
-      runSamples: 0,
-    }));
+    let m = machines[rule.id] as SustainedState | undefined;
+    if (m === undefined) {
+      m = {
+        raised: false,
+        raisedAt: 0,
+        runStart: null,
+        runSamples: 0,
+      };
+      machines[rule.id] = m;
+    }
     const ts = event.value.ts;
     const value = fieldOf(event, rule.valueField);
     // A sample without the measured field (cargoTempC of a dry truck) says nothing.
@@ -221,7 +215,11 @@ export function createAlertEngine(rules: readonly AlertRule[] = ALERT_RULES): Al
     event: RawEvent,
     out: Alert[],
   ) {
-    const m = machineOf<DropState>(machines, rule.id, () => ({ prevTs: null, prevValue: 0 }));
+    let m = machines[rule.id] as DropState | undefined;
+    if (m === undefined) {
+      m = { prevTs: null, prevValue: 0 };
+      machines[rule.id] = m;
+    }
     const value = fieldOf(event, rule.field);
     if (value === null) return;
     const ts = event.value.ts;
@@ -285,15 +283,19 @@ export function createAlertEngine(rules: readonly AlertRule[] = ALERT_RULES): Al
     out: Alert[],
   ): void {
     if (event.type !== 'TurbineTelemetry') return;
-    const m = machineOf<PowerCurveState>(machines, rule.id, () => ({
-      raised: false,
-      raisedAt: 0,
-      periodStart: null,
-      powerSum: 0,
-      windSum: 0,
-      samples: 0,
-      allInStatus: true,
-    }));
+    let m = machines[rule.id] as PowerCurveState | undefined;
+    if (m === undefined) {
+      m = {
+        raised: false,
+        raisedAt: 0,
+        periodStart: null,
+        powerSum: 0,
+        windSum: 0,
+        samples: 0,
+        allInStatus: true,
+      };
+      machines[rule.id] = m;
+    }
     const t = event.value;
     const period = Math.floor(t.ts / rule.periodMs) * rule.periodMs;
     if (m.periodStart !== period) {
@@ -352,7 +354,11 @@ export function createAlertEngine(rules: readonly AlertRule[] = ALERT_RULES): Al
     onStreamTime(subject, machines, lastSeen, engineOn, streamTime, out) {
       let next = Number.POSITIVE_INFINITY;
       for (const rule of heartbeats[subject.kind]) {
-        const m = machineOf<HeartbeatState>(machines, rule.id, () => ({ raised: false, raisedAt: 0 }));
+        let m = machines[rule.id] as HeartbeatState | undefined;
+        if (m === undefined) {
+          m = { raised: false, raisedAt: 0 };
+          machines[rule.id] = m;
+        }
         if (m.raised || !engineOn) continue;
         const deadline = lastSeen + rule.silenceMs;
         if (streamTime >= deadline) {

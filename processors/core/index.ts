@@ -17,9 +17,12 @@
  * - Duplicates (same device and seq in the same window: a resend repeats eventId, seq
  *   and ts) change nothing and emit nothing.
  * - Idle: if no event was applied for idleTimeoutMs of processing time, each onTimer
- *   sets streamTime = max(streamTime, streamTimeWhenIdleBegan + idle time elapsed), as if
- *   event time kept flowing with the wall clock, which closes windows and lets
- *   heartbeat_lost fire on a silent partition.
+ *   sets streamTime = max(streamTime, min(streamTimeWhenIdleBegan + idle time elapsed,
+ *   maxEventTs + max(size + grace, heartbeat silence))): event time keeps flowing with
+ *   the wall clock, which closes the open windows and lets heartbeat_lost fire on a
+ *   silent partition, but not further, so a long pause cannot make later events late.
+ *   The runner calls onTimer only for partitions that are caught up and not paused: a
+ *   partition blocked by backpressure or lag is not idle.
  */
 import type { FleetgridError } from '../../lib/errors.ts';
 import type { Alert, DeviceState, RawEvent, WindowAggregate } from '../../schemas/types.ts';

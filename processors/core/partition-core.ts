@@ -59,6 +59,7 @@ interface CoreSnapshot {
   rulesVersion: number;
   windowSizeMs: number;
   streamTime: number;
+  maxEventTs: number;
   devices: DeviceSnapshot[];
 }
 
@@ -75,6 +76,16 @@ export function createPartitionCoreImpl(config: CoreConfig, restored?: unknown):
   };
   const engine: AlertEngine = createAlertEngine();
   const heartbeatKinds = new Set(engine.rules.filter((r) => r.type === 'heartbeat').map((r) => r.kind));
+  /**
+   * The idle timer moves stream time at most this far past the newest event: enough to
+   * close every open window and to notice a lost heartbeat, but not so far that a
+   * producer that pauses for hours and resumes with event times continuing from before
+   * (a replay, simulated time) would find all its events TOO_LATE.
+   */
+  const idleAdvanceCapMs = Math.max(
+    size + config.graceMs,
+    ...engine.rules.map((r) => (r.type === 'heartbeat' ? r.silenceMs : 0)),
+  );
   const minSilenceMs = Math.min(
     ...engine.rules.map((r) => (r.type === 'heartbeat' ? r.silenceMs : Number.POSITIVE_INFINITY)),
   );
@@ -85,6 +96,8 @@ export function createPartitionCoreImpl(config: CoreConfig, restored?: unknown):
   const starts: number[] = [];
   let firstOpen = 0;
   let streamTime = 0;
+  /** Max event ts applied: stream time without the idle timer's advances. */
+  let maxEventTs = 0;
   /** Lower bound of the earliest heartbeat deadline of any device. */
   let nextHeartbeatCheck = Number.NEGATIVE_INFINITY;
   // Idleness, in processing time; not checkpointed (a restarted core measures afresh).
@@ -274,6 +287,7 @@ export function createPartitionCoreImpl(config: CoreConfig, restored?: unknown):
         nextHeartbeatCheck = Math.min(nextHeartbeatCheck, device.state.lastSeen + minSilenceMs);
       }
     }
+    if (v.ts > maxEventTs) maxEventTs = v.ts;
     advanceTo(v.ts, out, changed);
     flushStates(out, changed);
     return out;
@@ -289,7 +303,7 @@ export function createPartitionCoreImpl(config: CoreConfig, restored?: unknown):
     const idleMs = nowMs - idleSince;
     if (idleMs < config.idleTimeoutMs || streamTime === 0) return out;
     const changed = new Set<DeviceRecord>();
-    advanceTo(idleBaseStreamTime + idleMs, out, changed);
+    advanceTo(Math.min(idleBaseStreamTime + idleMs, maxEventTs + idleAdvanceCapMs), out, changed);
     flushStates(out, changed);
     return out;
   }
@@ -311,6 +325,7 @@ export function createPartitionCoreImpl(config: CoreConfig, restored?: unknown):
       rulesVersion: ALERT_RULES_VERSION,
       windowSizeMs: size,
       streamTime,
+      maxEventTs,
       devices: list,
     };
   }
@@ -327,6 +342,7 @@ export function createPartitionCoreImpl(config: CoreConfig, restored?: unknown):
       );
     }
     streamTime = s.streamTime ?? 0;
+    maxEventTs = s.maxEventTs ?? streamTime;
     // Machines written under other rules would be misread: those devices start their machines afresh.
     const keepMachines = s.rulesVersion === ALERT_RULES_VERSION;
     for (const d of s.devices) {

@@ -135,6 +135,15 @@ describe('event-time windows', () => {
     expect(core.streamTime).toBe(T0 + 95_000);
   });
 
+  it('advances stream time by idleness no further than size + grace past the newest event', () => {
+    const core = createPartitionCore(DEFAULT_CORE_CONFIG);
+    core.apply(turbine('w1', T0 + 50_000, { seq: 0 }), 0);
+    core.onTimer(3_600_000 * 5);
+    expect(core.streamTime).toBe(T0 + 50_000 + MIN + 30_000);
+    // so an event that continues where the device stopped is not too late after a long pause
+    expect(core.apply(turbine('w1', T0 + 51_000, { seq: 1 })).rejected).toEqual([]);
+  });
+
   it('measures idleness from the first timer tick when apply gets no processing time', () => {
     const core = createPartitionCore(DEFAULT_CORE_CONFIG);
     core.apply(turbine('w1', T0 + 50_000, { seq: 0 }));
