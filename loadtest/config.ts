@@ -1,0 +1,71 @@
+/**
+ * Options of `fleetgrid loadtest` (DESIGN §5: strict, defaults filled in). Connection
+ * settings come from the environment (lib/config.ts); these say what load to offer, how to
+ * judge it, and whether to start the pipeline's services for the run.
+ */
+import { z } from 'zod';
+import { parseComponentConfig } from '../lib/config.ts';
+import { PROFILE_NAMES } from './profiles.ts';
+
+const positive = z.number().positive();
+const seconds = z.number().positive();
+
+const schema = z.strictObject({
+  profile: z.enum(PROFILE_NAMES).default('constant'),
+  /** Events/s: the constant rate, the base of a spike or of the first step, the diurnal peak. */
+  rate: positive.default(1_000),
+  durationS: seconds.default(60),
+  devices: z.number().int().positive().default(300),
+  seed: z.number().int().default(42),
+  spikeFactor: positive.default(10),
+  spikeAtS: z.number().nonnegative().optional(),
+  spikeForS: seconds.optional(),
+  /** step: rate added per step (default: `rate`) and each step's length. */
+  stepRate: positive.optional(),
+  stepS: seconds.optional(),
+  /** Where the JSON and HTML go; the default is reports/loadtest-<run id>/ (git-ignored). */
+  reportDir: z.string().optional(),
+  /** Spawn `fleetgrid process` and a sink for this run, on a private topic prefix and data dir. */
+  startPipeline: z.boolean().default(false),
+  /** Partitions per topic when the load test creates the topics. */
+  partitions: z.number().int().positive().default(6),
+  /** The processors' window size and grace: passed to a started processor, and the base of aggregate freshness. */
+  windowSizeS: seconds.default(60),
+  graceS: z.number().nonnegative().default(30),
+  /** Consumer groups whose lag is watched; default: the processors' and the sink's. */
+  groups: z.array(z.string().min(1)).optional(),
+  /** /metrics URLs of services not started by the load test (external pipeline). */
+  metricsUrls: z.array(z.url()).default([]),
+  /** Embedded mode: the sink's read-only query endpoint (external pipeline). */
+  queryUrl: z.url().optional(),
+  /** After the load: how long to wait for the pipeline to catch up before reconciling. */
+  drainTimeoutS: seconds.default(120),
+  /** Run Kafka's ProducerPerformance first, with this many records (0: skip). */
+  baselineRecords: z.number().int().nonnegative().default(0),
+  /** Judging a rate: the definition of "sustainable" (docs/loadtest.md). */
+  p99MaxMs: positive.default(2_000),
+  maxLagGrowthShare: positive.default(0.05),
+  maxLagS: positive.default(30),
+  minAchievedShare: positive.max(1).default(0.95),
+  /** Producer: concurrent produce requests in flight (bounded, so memory is too). */
+  maxInFlight: z.number().int().positive().default(8),
+  /** Show the live status line on stderr (default: when stderr is a TTY). */
+  progress: z.boolean().optional(),
+  /** Delete the run's topics, groups, Redis keys and data dir at the end (started pipeline only). */
+  cleanup: z.boolean().default(true),
+});
+
+export type LoadTestConfig = z.output<typeof schema>;
+export type LoadTestConfigInput = z.input<typeof schema>;
+
+export function parseLoadTestConfig(input: unknown = {}): LoadTestConfig {
+  return parseComponentConfig('loadtest', schema, input);
+}
+
+/** Devices per kind for N devices: the mix of a mixed fleet operator (half trucks). */
+export function deviceMix(devices: number): { trucks: number; turbines: number; solar: number } {
+  const trucks = Math.max(1, Math.round(devices * 0.5));
+  const turbines = Math.max(devices >= 3 ? 1 : 0, Math.round(devices * 0.2));
+  const solar = Math.max(0, devices - trucks - turbines);
+  return { trucks, turbines, solar };
+}

@@ -1,0 +1,116 @@
+/**
+ * Parsers of what the load test observes from outside the pipeline (pure, unit-tested):
+ * Prometheus text exposition (the services' /metrics), Linux /proc (CPU and RSS of each
+ * process) and the summary line of Kafka's ProducerPerformance tool.
+ */
+
+export interface MetricSample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/;
+const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
+
+/** Parses Prometheus text format 0.0.4 (comments and blank lines skipped). */
+export function parsePrometheusText(text: string): MetricSample[] {
+  const out: MetricSample[] = [];
+  for (const line of text.split('\n')) {
+    if (line.length === 0 || line.startsWith('#')) continue;
+    const match = SAMPLE.exec(line);
+    if (!match) continue;
+    const labels: Record<string, string> = {};
+    for (const label of (match[3] ?? '').matchAll(LABEL))
+      labels[label[1] as string] = (label[2] as string).replace(/\\(.)/g, (_m, c: string) =>
+        c === 'n' ? '\n' : c,
+      );
+    const raw = match[4] as string;
+    const value =
+      raw === '+Inf' ? Number.POSITIVE_INFINITY : raw === '-Inf' ? Number.NEGATIVE_INFINITY : Number(raw);
+    out.push({ name: match[1] as string, labels, value });
+  }
+  return out;
+}
+
+/** Sum of every sample of `name` (all label sets). */
+export function sumMetric(samples: readonly MetricSample[], name: string): number {
+  return samples.filter((s) => s.name === name).reduce((sum, s) => sum + s.value, 0);
+}
+
+/**
+ * The backpressure figures the load test reads from each service: pause decisions
+ * (counters) and, where a service exports one, the partitions paused right now.
+ */
+export const PAUSE_COUNTERS = ['fleetgrid_processor_pauses_total', 'fleetgrid_sink_partition_pauses_total'];
+export const PAUSED_GAUGES = ['fleetgrid_processor_paused_partitions'];
+
+export function backpressureOf(samples: readonly MetricSample[]): { pauses: number; paused: number } {
+  return {
+    pauses: PAUSE_COUNTERS.reduce((sum, name) => sum + sumMetric(samples, name), 0),
+    paused: PAUSED_GAUGES.reduce((sum, name) => sum + sumMetric(samples, name), 0),
+  };
+}
+
+/**
+ * CPU time (seconds, user + system) from /proc/<pid>/stat. The command name (field 2) may
+ * hold spaces and parentheses, so fields are counted after its last ')'.
+ */
+export function parseProcStat(text: string, clockTicksPerS = 100): { cpuS: number } | undefined {
+  const end = text.lastIndexOf(')');
+  if (end < 0) return undefined;
+  const fields = text.slice(end + 2).split(' ');
+  // After the name: state(3) ppid(4) … utime(14) stime(15), i.e. indexes 11 and 12 here.
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined;
+  return { cpuS: (utime + stime) / clockTicksPerS };
+}
+
+/** Resident set size (bytes) from /proc/<pid>/status. */
+export function parseProcStatusRss(text: string): number | undefined {
+  const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(text);
+  return match ? Number(match[1]) * 1024 : undefined;
+}
+
+export interface ProducerPerfSummary {
+  records: number;
+  recordsPerS: number;
+  mbPerS: number;
+  avgLatencyMs: number;
+  maxLatencyMs: number;
+  p50Ms: number | undefined;
+  p95Ms: number | undefined;
+  p99Ms: number | undefined;
+}
+
+/**
+ * The final summary of org.apache.kafka.tools.ProducerPerformance, e.g.
+ * `100000 records sent, 45045.0 records/sec (43.99 MB/sec), 423.5 ms avg latency, 812.0 ms
+ * max latency, 420 ms 50th, 700 ms 95th, 780 ms 99th, 810 ms 99.9th.` (the interim lines
+ * lack the percentiles, so the last line with them wins).
+ */
+export function parseProducerPerformance(output: string): ProducerPerfSummary | undefined {
+  const line = output
+    .split('\n')
+    .reverse()
+    .find((l) => /records sent/.test(l) && /50th/.test(l));
+  if (!line) return undefined;
+  const num = (re: RegExp) => {
+    const match = re.exec(line);
+    return match ? Number(match[1]) : undefined;
+  };
+  const records = num(/^(\d+) records sent/);
+  const recordsPerS = num(/([\d.]+) records\/sec/);
+  if (records === undefined || recordsPerS === undefined) return undefined;
+  return {
+    records,
+    recordsPerS,
+    mbPerS: num(/\(([\d.]+) MB\/sec\)/) ?? 0,
+    avgLatencyMs: num(/([\d.]+) ms avg latency/) ?? 0,
+    maxLatencyMs: num(/([\d.]+) ms max latency/) ?? 0,
+    p50Ms: num(/(\d+) ms 50th/),
+    p95Ms: num(/(\d+) ms 95th/),
+    p99Ms: num(/(\d+) ms 99th/),
+  };
+}

@@ -1,0 +1,396 @@
+/**
+ * The load-test report: its model (what the JSON holds, field by field), and the HTML page
+ * rendered from it with inline SVG charts (no chart library, no CDN: the page opens from
+ * disk on a machine without network). Pure: the runner collects, this file shapes.
+ */
+import type { Phase, Profile } from './profiles.ts';
+import type { ProducerPerfSummary } from './probes.ts';
+import type { Reconciliation } from './reconcile.ts';
+import type { Percentiles } from './stats.ts';
+
+export const REPORT_VERSION = 1;
+
+/** One sample per second of the run. `t` is seconds since the start of the load. */
+export interface SeriesPoint {
+  t: number;
+  /** Offered and achieved (acknowledged by Kafka) events/s over the last interval. */
+  offeredPerS: number;
+  achievedPerS: number;
+  /** Records behind per consumer group. */
+  lag: Record<string, number>;
+  /** Backpressure pause decisions so far (all services) and partitions paused now. */
+  pauses: number;
+  paused: number;
+  /** Produce errors so far. */
+  errors: number;
+  /** CPU in % of one core and RSS in MiB, per process name. */
+  cpuPct: Record<string, number>;
+  rssMiB: Record<string, number>;
+}
+
+/** Freshness per second of event time: what the charts draw. */
+export interface FreshnessPoint {
+  t: number;
+  count: number;
+  p50Ms: number | undefined;
+  p99Ms: number | undefined;
+}
+
+export interface PhaseReport extends Phase {
+  offered: number;
+  produced: number;
+  achievedRate: number;
+  rawFreshness: Percentiles;
+  lag: Record<string, { bounded: boolean; growthPerS: number; maxLag: number; reason: string | undefined }>;
+  sustainable: boolean | undefined;
+  reasons: string[];
+}
+
+export interface ProcessReport {
+  name: string;
+  pid: number;
+  cpuAvgPct: number;
+  cpuMaxPct: number;
+  rssMaxMiB: number;
+}
+
+export interface BaselineReport {
+  tool: 'org.apache.kafka.tools.ProducerPerformance';
+  command: string;
+  recordSize: number;
+  acks: string;
+  result: ProducerPerfSummary | undefined;
+  /** End-to-end sustained (or achieved) rate ÷ the broker's raw produce rate. */
+  ratio: number | undefined;
+  error: string | undefined;
+}
+
+export interface LoadTestReport {
+  version: typeof REPORT_VERSION;
+  runId: string;
+  startedAt: string;
+  endedAt: string;
+  command: string;
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; os: string; node: string };
+  settings: {
+    profile: Profile;
+    devices: number;
+    partitions: number;
+    topicPrefix: string;
+    pipeline: 'started' | 'external';
+    windowSizeMs: number;
+    graceMs: number;
+    groups: string[];
+  };
+  totals: {
+    offered: number;
+    produced: number;
+    sendErrors: number;
+    avgRecordBytes: number;
+    loadSeconds: number;
+    drainSeconds: number;
+    achievedPerS: number;
+  };
+  freshness: {
+    /** Event time → row visible (ingested_at) for raw events. */
+    raw: Percentiles;
+    /** Window end + grace → aggregate row visible, first revision of each window. */
+    aggregates: Percentiles;
+    rawSeries: FreshnessPoint[];
+    aggregatesSeries: FreshnessPoint[];
+  };
+  series: SeriesPoint[];
+  phases: PhaseReport[];
+  backpressure: { pauses: number; maxPaused: number };
+  processes: ProcessReport[];
+  step:
+    | {
+        highestSustainableRate: number | undefined;
+        firstUnsustainable: { rate: number; reasons: string[] } | undefined;
+      }
+    | undefined;
+  spike: { recoverySeconds: number | undefined; thresholdLag: number; spikeEndS: number } | undefined;
+  baseline: BaselineReport | undefined;
+  reconciliation: Reconciliation | undefined;
+  notes: string[];
+}
+
+// ---------------------------------------------------------------------------------------
+// HTML
+
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
+
+export interface ChartSeries {
+  name: string;
+  points: { x: number; y: number | undefined }[];
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** A "nice" upper bound for an axis: 1, 2 or 5 × 10^k at or above `max`. */
+export function niceCeil(max: number): number {
+  if (!(max > 0)) return 1;
+  const power = 10 ** Math.floor(Math.log10(max));
+  for (const step of [1, 2, 5, 10]) if (step * power >= max) return step * power;
+  return 10 * power;
+}
+
+function formatTick(value: number): string {
+  if (value >= 1e6) return `${+(value / 1e6).toFixed(1)}M`;
+  if (value >= 1e3) return `${+(value / 1e3).toFixed(1)}k`;
+  return `${+value.toFixed(2)}`;
+}
+
+/** An SVG line chart; a gap in a series (y undefined) breaks its line. */
+export function svgLineChart(
+  title: string,
+  yLabel: string,
+  series: ChartSeries[],
+  width = 760,
+  height = 240,
+): string {
+  const left = 60;
+  const right = 150;
+  const top = 28;
+  const bottom = 32;
+  const plotW = width - left - right;
+  const plotH = height - top - bottom;
+  const xs = series.flatMap((s) => s.points.map((p) => p.x));
+  const ys = series.flatMap((s) => s.points.flatMap((p) => (p.y === undefined ? [] : [p.y])));
+  const xMin = xs.length ? Math.min(...xs) : 0;
+  const xMax = xs.length ? Math.max(...xs) : 1;
+  const yMax = niceCeil(ys.length ? Math.max(...ys) : 1);
+  const sx = (x: number) => left + (xMax === xMin ? 0 : ((x - xMin) / (xMax - xMin)) * plotW);
+  const sy = (y: number) => top + plotH - (y / yMax) * plotH;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${escapeHtml(title)}">`,
+    `<text x="${left}" y="16" font-size="13" font-weight="bold">${escapeHtml(title)}</text>`,
+    `<text x="12" y="${top + plotH / 2}" font-size="11" transform="rotate(-90 12 ${top + plotH / 2})" text-anchor="middle">${escapeHtml(yLabel)}</text>`,
+  ];
+  for (let i = 0; i <= 4; i++) {
+    const y = (yMax * i) / 4;
+    parts.push(
+      `<line x1="${left}" x2="${left + plotW}" y1="${sy(y).toFixed(1)}" y2="${sy(y).toFixed(1)}" stroke="#ddd"/>`,
+      `<text x="${left - 4}" y="${(sy(y) + 4).toFixed(1)}" font-size="10" text-anchor="end">${formatTick(y)}</text>`,
+    );
+  }
+  for (let i = 0; i <= 5; i++) {
+    const x = xMin + ((xMax - xMin) * i) / 5;
+    parts.push(
+      `<text x="${sx(x).toFixed(1)}" y="${top + plotH + 14}" font-size="10" text-anchor="middle">${formatTick(Math.round(x))}s</text>`,
+    );
+  }
+  parts.push(`<rect x="${left}" y="${top}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`);
+  series.forEach((s, index) => {
+    const color = COLORS[index % COLORS.length];
+    let d = '';
+    let pen = false;
+    for (const p of s.points) {
+      if (p.y === undefined || !Number.isFinite(p.y)) {
+        pen = false;
+        continue;
+      }
+      d += `${pen ? 'L' : 'M'}${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`;
+      pen = true;
+    }
+    if (d) parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.5"/>`);
+    const ly = top + 12 + index * 16;
+    parts.push(
+      `<line x1="${left + plotW + 10}" x2="${left + plotW + 26}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2"/>`,
+      `<text x="${left + plotW + 30}" y="${ly}" font-size="11">${escapeHtml(s.name.slice(0, 22))}</text>`,
+    );
+  });
+  parts.push('</svg>');
+  return parts.join('');
+}
+
+const fmt = (value: number | undefined, digits = 0) =>
+  value === undefined || !Number.isFinite(value)
+    ? '–'
+    : value.toLocaleString('en-US', { maximumFractionDigits: digits });
+
+const pct = (p: Percentiles, key: 'p50' | 'p95' | 'p99') => {
+  const r = p[key];
+  return r ? `${r.atLeast ? '≥ ' : ''}${fmt(r.ms)} ms` : '–';
+};
+
+function table(headers: string[], rows: (string | number)[][]): string {
+  const th = headers.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
+  const body = rows
+    .map((row) => `<tr>${row.map((cell) => `<td>${escapeHtml(String(cell))}</td>`).join('')}</tr>`)
+    .join('');
+  return `<table><thead><tr>${th}</tr></thead><tbody>${body}</tbody></table>`;
+}
+
+export function renderHtml(report: LoadTestReport): string {
+  const { series } = report;
+  const groups = report.settings.groups;
+  const procNames = report.processes.map((p) => p.name);
+  const charts = [
+    svgLineChart('Produce rate', 'events/s', [
+      { name: 'offered', points: series.map((p) => ({ x: p.t, y: p.offeredPerS })) },
+      { name: 'achieved', points: series.map((p) => ({ x: p.t, y: p.achievedPerS })) },
+    ]),
+    svgLineChart(
+      'Consumer lag',
+      'records',
+      groups.map((g) => ({ name: g, points: series.map((p) => ({ x: p.t, y: p.lag[g] })) })),
+    ),
+    svgLineChart('Raw freshness (by event time)', 'ms', [
+      { name: 'p50', points: report.freshness.rawSeries.map((p) => ({ x: p.t, y: p.p50Ms })) },
+      { name: 'p99', points: report.freshness.rawSeries.map((p) => ({ x: p.t, y: p.p99Ms })) },
+    ]),
+    svgLineChart('Aggregate freshness (from window end + grace)', 'ms', [
+      { name: 'p50', points: report.freshness.aggregatesSeries.map((p) => ({ x: p.t, y: p.p50Ms })) },
+      { name: 'p99', points: report.freshness.aggregatesSeries.map((p) => ({ x: p.t, y: p.p99Ms })) },
+    ]),
+    svgLineChart(
+      'CPU',
+      '% of one core',
+      procNames.map((n) => ({ name: n, points: series.map((p) => ({ x: p.t, y: p.cpuPct[n] })) })),
+    ),
+    svgLineChart(
+      'Resident memory',
+      'MiB',
+      procNames.map((n) => ({ name: n, points: series.map((p) => ({ x: p.t, y: p.rssMiB[n] })) })),
+    ),
+  ];
+  const r = report.reconciliation;
+  const s = report.settings;
+  const sections = [
+    `<h1>fleetgrid load test — ${escapeHtml(s.profile.name)} ${fmt(s.profile.rate)}/s, ${fmt(s.profile.durationS)} s, ${fmt(s.devices)} devices</h1>`,
+    `<p>Run <code>${escapeHtml(report.runId)}</code>, ${escapeHtml(report.startedAt)} → ${escapeHtml(report.endedAt)} on ${report.machine.cpus} × ${escapeHtml(report.machine.cpuModel)}, ${fmt(report.machine.memoryGiB, 1)} GiB, node ${escapeHtml(report.machine.node)}.<br><code>${escapeHtml(report.command)}</code></p>`,
+    '<h2>Summary</h2>',
+    table(
+      ['figure', 'value'],
+      [
+        ['offered events', fmt(report.totals.offered)],
+        ['produced (acked) events', fmt(report.totals.produced)],
+        ['achieved produce rate', `${fmt(report.totals.achievedPerS)}/s`],
+        ['send errors', fmt(report.totals.sendErrors)],
+        ['average record size', `${fmt(report.totals.avgRecordBytes)} B`],
+        [
+          'raw freshness p50 / p95 / p99',
+          `${pct(report.freshness.raw, 'p50')} / ${pct(report.freshness.raw, 'p95')} / ${pct(report.freshness.raw, 'p99')}`,
+        ],
+        [
+          'aggregate freshness p50 / p95 / p99',
+          `${pct(report.freshness.aggregates, 'p50')} / ${pct(report.freshness.aggregates, 'p95')} / ${pct(report.freshness.aggregates, 'p99')}`,
+        ],
+        ['backpressure pauses', fmt(report.backpressure.pauses)],
+        ...(report.step
+          ? [
+              [
+                'highest sustainable rate',
+                report.step.highestSustainableRate === undefined
+                  ? 'none of the steps'
+                  : `${fmt(report.step.highestSustainableRate)}/s`,
+              ],
+            ]
+          : []),
+        ...(report.spike
+          ? [
+              [
+                'spike recovery',
+                report.spike.recoverySeconds === undefined
+                  ? 'not recovered in the run'
+                  : `${fmt(report.spike.recoverySeconds, 1)} s after the spike`,
+              ],
+            ]
+          : []),
+        ...(report.baseline?.result
+          ? [
+              [
+                'broker baseline (ProducerPerformance)',
+                `${fmt(report.baseline.result.recordsPerS)}/s at ${report.baseline.recordSize} B; ratio ${fmt(report.baseline.ratio, 3)}`,
+              ],
+            ]
+          : []),
+        [
+          'reconciliation',
+          r
+            ? r.ok
+              ? 'OK: nothing lost, nothing duplicated'
+              : `FAILED: lost ${r.lost}, duplicates ${r.duplicates}, unexpected ${r.unexpected}`
+            : 'not run',
+        ],
+      ],
+    ),
+    '<h2>Charts</h2>',
+    ...charts.map((c) => `<div class="chart">${c}</div>`),
+    '<h2>Phases</h2>',
+    table(
+      ['phase', 'offered/s', 'achieved/s', 'raw p50', 'raw p99', 'lag', 'sustainable'],
+      report.phases.map((p) => [
+        p.label,
+        fmt(p.rate),
+        fmt(p.achievedRate),
+        pct(p.rawFreshness, 'p50'),
+        pct(p.rawFreshness, 'p99'),
+        Object.entries(p.lag)
+          .map(([g, v]) => `${g}: max ${fmt(v.maxLag)}, +${fmt(v.growthPerS)}/s`)
+          .join('; '),
+        p.sustainable === undefined ? '–' : p.sustainable ? 'yes' : `no: ${p.reasons.join('; ')}`,
+      ]),
+    ),
+    '<h2>Processes</h2>',
+    table(
+      ['process', 'pid', 'CPU avg %', 'CPU max %', 'RSS max MiB'],
+      report.processes.map((p) => [p.name, p.pid, fmt(p.cpuAvgPct), fmt(p.cpuMaxPct), fmt(p.rssMaxMiB)]),
+    ),
+    '<h2>Reconciliation</h2>',
+    r
+      ? table(
+          [
+            'kind',
+            'produced',
+            'stored rows',
+            'stored distinct',
+            'dead-lettered',
+            'lost',
+            'duplicates',
+            'unexpected',
+          ],
+          r.kinds.map((k) => [
+            k.kind,
+            k.produced,
+            k.storedRows,
+            k.storedDistinct,
+            k.deadLettered,
+            k.lost,
+            k.duplicates,
+            k.unexpected,
+          ]),
+        ) +
+        `<p>${r.devicesChecked} devices checked, ${r.deviceMismatchCount} with a count or seq range that differs.</p>`
+      : '<p>not run</p>',
+    report.baseline
+      ? `<h2>Broker baseline</h2><p><code>${escapeHtml(report.baseline.command)}</code></p>${
+          report.baseline.result
+            ? table(
+                ['records', 'records/s', 'MB/s', 'avg ms', 'p99 ms'],
+                [
+                  [
+                    report.baseline.result.records,
+                    fmt(report.baseline.result.recordsPerS),
+                    fmt(report.baseline.result.mbPerS, 2),
+                    fmt(report.baseline.result.avgLatencyMs, 1),
+                    fmt(report.baseline.result.p99Ms),
+                  ],
+                ],
+              )
+            : `<p>failed: ${escapeHtml(report.baseline.error ?? 'no output')}</p>`
+        }`
+      : '',
+    report.notes.length
+      ? `<h2>Notes</h2><ul>${report.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`
+      : '',
+  ];
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>fleetgrid load test ${escapeHtml(report.runId)}</title><style>
+body{font-family:system-ui,sans-serif;margin:24px;max-width:1000px;color:#222}
+table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}
+th{background:#f4f4f4}code{font-size:12px}.chart{margin:8px 0}
+</style></head><body>${sections.join('\n')}</body></html>\n`;
+}
