@@ -178,7 +178,9 @@ export function createClickHouseSink(app: AppConfig, config: SinkConfig, deps: S
     }
     try {
       const decoded = await decode(base.value);
-      if (RAW_KEYS.has(topicKey)) validateRawEvent(decoded as unknown as RawEvent, now());
+      if (RAW_KEYS.has(topicKey)) {
+        validateRawEvent({ type: decoded.record, value: decoded.value } as RawEvent, now());
+      }
       const mapped = mapRecord(topicKey, decoded, { partition, offset: message.offset });
       return { kind: 'row', ...base, table: mapped.table, line: mapped.line };
     } catch (error) {

@@ -34,8 +34,10 @@ export async function createEmbeddedBackend(
   let session: ChdbSession;
   try {
     session = new chdb.Session(config.dataDir, {
-      // Load tables before the first query instead of racing with it.
-      connectionArgs: ['--async_load_databases=0'],
+      // Load tables before the first query instead of racing with it; quote 64-bit
+      // integers in JSON like the server does by default, so both backends return the
+      // same shapes and no UInt64 loses precision in a JS number.
+      connectionArgs: ['--async_load_databases=0', '--output_format_json_quote_64bit_integers=1'],
     });
   } catch (error) {
     // Another process owns the directory: that will not pass by retrying here.

@@ -28,7 +28,11 @@ export function createServerBackend(
     username: config.user,
     password: config.password,
     request_timeout: options.requestTimeoutMs ?? 60_000,
-    clickhouse_settings: { async_insert: 0 as const, wait_end_of_query: 1 as const },
+    clickhouse_settings: {
+      async_insert: 0 as const,
+      wait_end_of_query: 1 as const,
+      output_format_json_quote_64bit_integers: 1 as const,
+    },
   };
   let client: ReturnType<typeof createClient> | undefined;
   let ready: Promise<ReturnType<typeof createClient>> | undefined;

@@ -1,0 +1,54 @@
+/**
+ * Starts the sink in-process against a test stack and a temporary embedded data dir.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AppConfig } from '../../lib/config.ts';
+import { createMetricsRegistry, type Registry } from '../../lib/metrics.ts';
+import { createSerde } from '../../schemas/serde.ts';
+import type { ClickHouseBackend } from '../../sinks/backend.ts';
+import { parseSinkConfig, type SinkConfigInput } from '../../sinks/config.ts';
+import { type ClickHouseSink, createClickHouseSink } from '../../sinks/runner.ts';
+import type { TestStack } from '../helpers.ts';
+
+export function tempDataDir(name: string): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), `fleetgrid-${name}-`));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function embeddedConfig(stack: TestStack, dataDir: string): AppConfig {
+  return { ...stack.config, clickhouse: { mode: 'embedded', dataDir, database: 'fleetgrid' } };
+}
+
+export interface RunningSink {
+  sink: ClickHouseSink;
+  registry: Registry;
+  stop(): Promise<void>;
+}
+
+export async function startSink(
+  stack: TestStack,
+  app: AppConfig,
+  options: SinkConfigInput = {},
+  backend?: ClickHouseBackend,
+): Promise<RunningSink> {
+  const registry = createMetricsRegistry('sink-test', { defaultMetrics: false });
+  const serde = createSerde(app.registry, { topics: stack.topics });
+  const sink = createClickHouseSink(
+    app,
+    parseSinkConfig({ groupId: stack.group('sink'), lingerMs: 100, queryPort: 0, ...options }),
+    { kafka: stack.kafka, serde, log: stack.log, registry, ...(backend ? { backend } : {}) },
+  );
+  await sink.start();
+  return { sink, registry, stop: () => sink.stop() };
+}
+
+export async function count(
+  backend: ClickHouseBackend,
+  sql: string,
+  params?: Record<string, unknown>,
+): Promise<number> {
+  const rows = await backend.query<{ n: string | number }>(sql, params);
+  return Number(rows[0]?.n ?? 0);
+}
