@@ -224,6 +224,15 @@ describe('alert rules', () => {
     expect(states).toEqual([[], [], ['truck.engine_overheat'], []]);
   });
 
+  it('feeds the machines only events newer than the device has seen, so reordering cannot fake a run', () => {
+    const alerts = run([
+      truck('t1', T0 + 2 * S, { seq: 2, engineTempC: 106 }),
+      truck('t1', T0, { seq: 0, engineTempC: 107 }),
+      truck('t1', T0 + S, { seq: 1, engineTempC: 108 }),
+    ]);
+    expect(alerts).toEqual([]);
+  });
+
   it('derives the same alertId from the same rule, device and raise time only', () => {
     const id = alertIdOf('truck.overspeed', 't1', T0);
     expect(id).toBe(alertIdOf('truck.overspeed', 't1', T0));

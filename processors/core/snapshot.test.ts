@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { RawEvent } from '../../schemas/types.ts';
 import { parseCoreConfig } from './config.ts';
 import { type CoreOutput, createPartitionCore, DEFAULT_CORE_CONFIG, type PartitionCore } from './index.ts';
-import { randomStream, T0, turbine } from './testing.ts';
+import { randomStream, T0, truck, turbine } from './testing.ts';
 
 /** 2 minutes of max lateness, so a 5-minute stream has too-late events too. */
 const config = parseCoreConfig({ maxLatenessMs: 120_000 });
@@ -85,6 +85,19 @@ describe('snapshot and restore', () => {
     expect(stats).toMatchObject({ devices: 1_000, dedupEntries: 10_000 });
     const bytes = JSON.stringify(core.snapshot()).length;
     expect(bytes / (stats.openWindows + stats.retainedWindows)).toBeLessThan(400);
+  });
+
+  it('keeps windows and states but restarts the alert machines of a snapshot written under other rules', () => {
+    const core = createPartitionCore(DEFAULT_CORE_CONFIG);
+    for (const [seq, engineTempC] of [106, 107, 108].entries())
+      core.apply(truck('t1', T0 + seq * 1_000, { seq, engineTempC }));
+    const snapshot = { ...(core.snapshot() as Record<string, unknown>), rulesVersion: -1 };
+    const restored = createPartitionCore(DEFAULT_CORE_CONFIG, snapshot);
+    expect(restored.stats()).toMatchObject({ devices: 1, openWindows: 1 });
+    const out = restored.apply(truck('t1', T0 + 3_000, { seq: 3, engineTempC: 90 }));
+    // the RAISED alert of the old machine is not resolved by the new one
+    expect(out.alerts).toEqual([]);
+    expect(out.deviceStates[0]).toMatchObject({ eventCount: 4, openAlerts: [] });
   });
 
   it('refuses a snapshot taken with another window size', () => {

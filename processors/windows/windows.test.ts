@@ -202,6 +202,14 @@ describe('event-time windows', () => {
     expect(window?.derived).toEqual({ coveredSeconds: 60, energyKwh: 0.2 });
   });
 
+  it('rejects an event of another kind for a known device id without changing its state', () => {
+    const core = createPartitionCore(DEFAULT_CORE_CONFIG);
+    core.apply(truck('x1', T0, { seq: 0 }));
+    const out = core.apply(turbine('x1', T0 + 1_000, { seq: 1 }));
+    expect(out.rejected.map((r) => r.error.code)).toEqual(['DECODE_UNEXPECTED_TYPE']);
+    expect(core.stats()).toMatchObject({ applied: 1, devices: 1 });
+  });
+
   it('emits the windows closed by one event in window order, then by device id', () => {
     const core = createPartitionCore(DEFAULT_CORE_CONFIG);
     core.apply(turbine('w2', T0 + 1_000, { seq: 0 }));
