@@ -72,6 +72,7 @@ export async function migrate(
   variables: Record<string, string>,
   migrations = loadMigrations(),
   now = Date.now,
+  options: { reapply?: boolean } = {},
 ): Promise<MigrationReport> {
   await backend.exec(
     `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC')) ENGINE = MergeTree ORDER BY version`,
@@ -89,6 +90,12 @@ export async function migrate(
           'CONFIG_INVALID',
           `migration ${migration.version}_${migration.name} changed after it was applied (checksum ${recorded.slice(0, 12)} → ${migration.checksum.slice(0, 12)}); add a new migration instead`,
         );
+      }
+      // Re-running an applied file is safe (IF NOT EXISTS): replay uses it to recreate a
+      // projection that an operator dropped.
+      if (options.reapply) {
+        for (const statement of splitStatements(renderSql(migration.sql, variables)))
+          await backend.exec(statement);
       }
       report.skipped.push(migration.version);
       continue;
