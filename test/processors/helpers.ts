@@ -5,7 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import type { OutgoingMessage } from '../../lib/kafka.ts';
-import { createMetricsRegistry } from '../../lib/metrics.ts';
+import { createMetricsRegistry, type Registry } from '../../lib/metrics.ts';
 import type { DeviceKind } from '../../lib/topics.ts';
 import { type CoreConfig, createPartitionCore, parseCoreConfig } from '../../processors/core/index.ts';
 import { type ProcessorConfigInput, parseProcessorConfig } from '../../processors/config.ts';
@@ -345,6 +345,7 @@ export function alertSet(alerts: Alert[]): string[] {
 export interface RunningProcessor {
   processor: Processor;
   redis: Redis;
+  metrics: Registry;
   stop(): Promise<void>;
 }
 
@@ -411,3 +412,16 @@ export async function waitCaughtUp(stack: TestStack, groupId: string, timeoutMs 
 
 export const coreConfig = () => parseCoreConfig(TEST_CORE);
 export { KIND_OF };
+
+/** Polls `condition` every 100 ms until it holds or `timeoutMs` passes. */
+export async function waitFor(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
