@@ -367,20 +367,16 @@ export async function startProcessor(
     ...overrides,
   });
   const redis = new Redis(stack.config.redis.url, { maxRetriesPerRequest: 3 });
+  const metrics = createMetricsRegistry('processor-test', { defaultMetrics: false });
   const processor = createProcessor(
     { ...config, topicPrefix: stack.prefix },
-    {
-      kafka: stack.kafka,
-      redis,
-      serde,
-      metrics: createMetricsRegistry('processor-test', { defaultMetrics: false }),
-      log: stack.log,
-    },
+    { kafka: stack.kafka, redis, serde, metrics, log: stack.log },
   );
   await processor.start();
   return {
     processor,
     redis,
+    metrics,
     async stop() {
       await processor.stop();
       await redis.quit();
