@@ -78,6 +78,7 @@ export interface PartitionCore {
   readonly streamTime: number;
   /** JSON-safe, compact snapshot of ALL state (windows, dedup, alert machines, device states). */
   snapshot(): unknown;
+  /** Sizes and counters for metrics; walks every window (O(windows)): call it per scrape, not per event. */
   stats(): CoreStats;
 }
 
