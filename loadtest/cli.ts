@@ -1,0 +1,143 @@
+/**
+ * `fleetgrid loadtest`: offers a load profile to the pipeline and writes a report (JSON and
+ * HTML). Nothing heavy at top level: the runner (Kafka client, serde, …) loads inside the
+ * action so `fleetgrid --help` stays fast. Exit code 0 when the run reconciled (nothing
+ * lost, nothing duplicated), 1 otherwise.
+ */
+import type { Command } from 'commander';
+
+function number(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new Error(`not a number: ${value}`);
+  return n;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+interface LoadTestOptions {
+  profile: string;
+  rate: number;
+  duration: number;
+  devices: number;
+  report?: string;
+  startPipeline?: boolean;
+  seed?: number;
+  spikeFactor?: number;
+  spikeAt?: number;
+  spikeFor?: number;
+  stepRate?: number;
+  stepDuration?: number;
+  partitions?: number;
+  windowSize?: number;
+  grace?: number;
+  group?: string[];
+  metricsUrl?: string[];
+  queryUrl?: string;
+  drainTimeout?: number;
+  baseline?: number;
+  maxInFlight?: number;
+  progress?: boolean;
+  cleanup?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('loadtest')
+    .description('offer a load profile to the pipeline and report rates, lag, freshness and reconciliation')
+    .requiredOption('--profile <name>', 'constant | step | spike | diurnal')
+    .requiredOption('--rate <events/s>', 'constant rate, spike base, first step, or diurnal peak', number)
+    .requiredOption('--duration <s>', 'length of the load in seconds', number)
+    .requiredOption(
+      '--devices <n>',
+      'simulated devices (half trucks, a fifth turbines, the rest solar)',
+      number,
+    )
+    .option('--report <dir>', 'report directory (default reports/loadtest-<time>-<run id>/)')
+    .option('--start-pipeline', 'start `fleetgrid process` and a sink for the run on a private topic prefix')
+    .option('--seed <n>', 'simulation seed', number)
+    .option('--spike-factor <x>', 'spike: multiple of the base rate (default 10)', number)
+    .option('--spike-at <s>', 'spike: start (default 20 % of the duration)', number)
+    .option('--spike-for <s>', 'spike: length (default 10 % of the duration)', number)
+    .option('--step-rate <events/s>', 'step: rate added per step (default --rate)', number)
+    .option('--step-duration <s>', 'step: length of each step (default 30)', number)
+    .option('--partitions <n>', 'partitions per topic when creating topics (default 6)', number)
+    .option(
+      '--window-size <s>',
+      'window size of a started processor; base of aggregate freshness (default 60)',
+      number,
+    )
+    .option('--grace <s>', 'window grace, as above (default 30)', number)
+    .option(
+      '--group <id>',
+      'consumer group to watch (repeatable; default the processors and the sink)',
+      collect,
+    )
+    .option('--metrics-url <url>', '/metrics of a running service, for backpressure (repeatable)', collect)
+    .option(
+      '--query-url <url>',
+      "embedded mode: the running sink's query endpoint (default CLICKHOUSE_QUERY_URL or :8124)",
+    )
+    .option(
+      '--drain-timeout <s>',
+      'after the load, wait this long at most for the pipeline to catch up (default 120)',
+      number,
+    )
+    .option('--baseline <records>', "run Kafka's ProducerPerformance first with this many records", number)
+    .option('--max-in-flight <n>', 'concurrent produce requests (default 8)', number)
+    .option('--progress', 'force the live status line (default: when stderr is a terminal)')
+    .option('--no-cleanup', 'keep the started run’s topics, groups, Redis keys and data dir')
+    .action(async (options: LoadTestOptions) => {
+      const { parseLoadTestConfig } = await import('./config.ts');
+      const { runLoadTest } = await import('./runner.ts');
+      const config = parseLoadTestConfig({
+        profile: options.profile,
+        rate: options.rate,
+        durationS: options.duration,
+        devices: options.devices,
+        startPipeline: options.startPipeline ?? false,
+        cleanup: options.cleanup ?? true,
+        ...defined({
+          reportDir: options.report,
+          seed: options.seed,
+          spikeFactor: options.spikeFactor,
+          spikeAtS: options.spikeAt,
+          spikeForS: options.spikeFor,
+          stepRate: options.stepRate,
+          stepS: options.stepDuration,
+          partitions: options.partitions,
+          windowSizeS: options.windowSize,
+          graceS: options.grace,
+          groups: options.group,
+          metricsUrls: options.metricsUrl,
+          queryUrl: options.queryUrl,
+          drainTimeoutS: options.drainTimeout,
+          baselineRecords: options.baseline,
+          maxInFlight: options.maxInFlight,
+          progress: options.progress,
+        }),
+      });
+      const abort = new AbortController();
+      // First Ctrl-C ends the load early (drain, report and clean-up still run); a second exits.
+      const onSignal = () => {
+        if (abort.signal.aborted) process.exit(130);
+        abort.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      const { report, jsonPath, htmlPath } = await runLoadTest(config, {
+        command: `fleetgrid ${process.argv.slice(2).join(' ')}`,
+        signal: abort.signal,
+      });
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      const { summaryLines } = await import('./summary.ts');
+      process.stdout.write(`${summaryLines(report).join('\n')}\nreport: ${htmlPath}\n        ${jsonPath}\n`);
+      if (report.reconciliation && !report.reconciliation.ok) process.exitCode = 1;
+    });
+}
+
+function defined(values: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
+}

@@ -1,0 +1,755 @@
+/**
+ * `fleetgrid loadtest`: offers a load profile to the pipeline and measures what comes out.
+ *
+ * A run: (1) topics exist on the run's prefix; (2) optionally, Kafka's ProducerPerformance
+ * measures the broker's raw limit with the run's record size; (3) optionally, the
+ * pipeline's services start as children (private prefix, temporary data dir); (4) the load
+ * driver offers the profile while a sampler records, once a second, offered and achieved
+ * rates, consumer lag per group, backpressure counters and CPU/RSS of every process; the
+ * step profile is judged step by step and stops at the first rate that is not sustainable;
+ * (5) after the load, the pipeline drains (lag 0 and every acknowledged event visible, or a
+ * timeout); (6) freshness histograms and the reconciliation are read from ClickHouse;
+ * (7) the services stop, the run's topics, groups, Redis keys and data dir are removed; (8)
+ * the report (JSON and HTML) is written. Decisions and formulas: docs/loadtest.md.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, freemem, tmpdir, totalmem, type } from 'node:os';
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadConfig, PROJECT_ROOT } from '../lib/config.ts';
+import { toFleetgridError } from '../lib/errors.ts';
+import { createKafkaClient, type KafkaAdmin } from '../lib/kafka.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
+import { ensureTopics, topicNames, topicSpecs } from '../lib/topics.ts';
+import { createSerde } from '../schemas/serde.ts';
+import type { ClickHouseBackend } from '../sinks/backend.ts';
+import { createQueryBackend, createRemoteBackend } from '../sinks/query-client.ts';
+import { runBrokerBaseline } from './baseline.ts';
+import type { LoadTestConfig } from './config.ts';
+import { createLoadDriver, sampleRecordBytes } from './driver.ts';
+import {
+  aggregateFreshness,
+  createProcessSampler,
+  findStackProcesses,
+  pipelineGroups,
+  rawFreshness,
+  type SecondHistograms,
+  sampleLag,
+  scrapeBackpressure,
+  storedRawCount,
+  storedTally,
+  type WatchedGroup,
+  type WatchedProcess,
+} from './observe.ts';
+import { startPipeline, type StartedPipeline } from './pipeline.ts';
+import { buildProfile, type Phase, phases, type Profile } from './profiles.ts';
+import { formatProgress, groupLabel } from './progress.ts';
+import { type Reconciliation, reconcile } from './reconcile.ts';
+import {
+  type BaselineReport,
+  type FreshnessPoint,
+  type LoadTestReport,
+  type PhaseReport,
+  type ProcessReport,
+  REPORT_VERSION,
+  renderHtml,
+  type SeriesPoint,
+} from './report.ts';
+import {
+  type Histogram,
+  histogramCount,
+  histogramPercentile,
+  judgeLag,
+  judgeSustainable,
+  type LagSample,
+  type LagVerdict,
+  mergeHistograms,
+  recoveryTime,
+  type SustainVerdict,
+  summarize,
+} from './stats.ts';
+
+/** The sink's dead-letter stage (sinks/runner.ts SINK_STAGE), kept as text so no sink code loads here. */
+const SINK_STAGE = 'sink-clickhouse';
+
+export interface LoadTestResult {
+  report: LoadTestReport;
+  reportDir: string;
+  jsonPath: string;
+  htmlPath: string;
+}
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  /** The command line, for the report. */
+  command?: string;
+  /** Aborting ends the load early; the drain, reconciliation and clean-up still run. */
+  signal?: AbortSignal;
+  /** Where the live status line goes (default process.stderr). */
+  progressStream?: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+interface StepEvaluation {
+  phase: Phase;
+  verdict: SustainVerdict;
+  rawP99: ReturnType<typeof histogramPercentile>;
+  lag: Record<string, LagVerdict>;
+  achievedRate: number;
+}
+
+const SAMPLE_MS = 1_000;
+const TICK_MS = 10;
+
+export async function runLoadTest(config: LoadTestConfig, options: RunOptions = {}): Promise<LoadTestResult> {
+  const env = options.env ?? process.env;
+  const runId = `lt${randomUUID().replace(/-/g, '').slice(0, 8)}`;
+  const startedAt = new Date();
+  const reportDir = resolve(
+    config.reportDir ??
+      resolve(PROJECT_ROOT, 'reports', `loadtest-${startedAt.toISOString().replace(/[:.]/g, '-')}-${runId}`),
+  );
+  mkdirSync(reportDir, { recursive: true });
+  const prefix = config.startPipeline ? `${runId}.` : (env.TOPIC_PREFIX ?? '');
+  const dataDir = config.startPipeline ? mkdtempSync(resolve(tmpdir(), `fleetgrid-${runId}-`)) : undefined;
+  const app = loadConfig({
+    ...env,
+    TOPIC_PREFIX: prefix,
+    ...(dataDir ? { FLEETGRID_DATA_DIR: dataDir } : {}),
+  });
+  // The status line owns stderr while it runs: only warnings and errors are logged.
+  const log = createLogger('loadtest', env.LOG_LEVEL ?? 'warn');
+  const topics = topicNames(prefix);
+  const profile: Profile = buildProfile({
+    name: config.profile,
+    rate: config.rate,
+    durationS: config.durationS,
+    spikeFactor: config.spikeFactor,
+    spikeAtS: config.spikeAtS,
+    spikeForS: config.spikeForS,
+    stepRate: config.stepRate,
+    stepS: config.stepS,
+  });
+  const notes: string[] = [];
+  const kafka = createKafkaClient(app.kafka, { log });
+  const admin = kafka.admin();
+  const producer = kafka.producer({ maxInFlightRequests: 5 });
+  let pipeline: StartedPipeline | undefined;
+  let backend: ClickHouseBackend | undefined;
+  const stream = options.progressStream ?? process.stderr;
+  const showProgress = config.progress ?? Boolean(stream.isTTY);
+
+  try {
+    await admin.connect();
+    await ensureTopics(admin, topicSpecs(prefix, config.partitions));
+    const serde = createSerde(app.registry, { topics });
+    await serde.registerAll();
+
+    // (2) The broker baseline, before anything else loads the machine.
+    let baseline: BaselineReport | undefined;
+    if (config.baselineRecords > 0) {
+      const recordSize = sampleRecordBytes(serde, topics, config.devices, config.seed, runId);
+      progressLine(
+        stream,
+        showProgress,
+        `broker baseline: ${config.baselineRecords} records of ${Math.round(recordSize)} B…`,
+      );
+      baseline = await runBrokerBaseline({
+        admin,
+        brokers: app.kafka.brokers,
+        topic: `${prefix}${runId}.baseline`,
+        partitions: config.partitions,
+        records: config.baselineRecords,
+        recordSize,
+      });
+      if (baseline.error) notes.push(`broker baseline failed: ${baseline.error.split('\n')[0]}`);
+    }
+
+    // (3) The pipeline.
+    let groups: WatchedGroup[];
+    const metricsUrls = [...config.metricsUrls];
+    const processes: WatchedProcess[] = [{ name: 'loadtest', pid: process.pid }];
+    if (config.startPipeline) {
+      progressLine(stream, showProgress, `starting the pipeline on prefix ${prefix}…`);
+      pipeline = await startPipeline({
+        topicPrefix: prefix,
+        dataDir: dataDir as string,
+        partitions: config.partitions,
+        windowSizeS: config.windowSizeS,
+        graceS: config.graceS,
+        logDir: reportDir,
+        env,
+      });
+      groups = pipelineGroups(topics, prefix, pipeline.sink.groupId);
+      for (const child of [pipeline.processor, pipeline.sink]) {
+        if (child.metricsUrl) metricsUrls.push(child.metricsUrl);
+        processes.push({ name: child.name, pid: child.pid });
+      }
+      backend =
+        app.clickhouse.mode === 'embedded' && pipeline.sink.queryUrl
+          ? createRemoteBackend(pipeline.sink.queryUrl, app.clickhouse.database)
+          : await createQueryBackend(app);
+    } else {
+      groups = config.groups
+        ? config.groups.map((groupId) => ({ groupId, topics: Object.values(topics) }))
+        : pipelineGroups(topics, prefix, 'fleetgrid-sink-clickhouse');
+      backend = await createQueryBackend(app, config.queryUrl ? { url: config.queryUrl } : {});
+    }
+    processes.push(...findStackProcesses());
+    const groupIds = groups.map((g) => g.groupId);
+
+    // (4) The load.
+    await producer.connect();
+    const startMs = Date.now();
+    let sendError: string | undefined;
+    const driver = createLoadDriver(
+      {
+        profile,
+        devices: config.devices,
+        seed: config.seed,
+        runTag: runId,
+        startMs,
+        topics,
+        maxInFlight: config.maxInFlight,
+        onError: (error) => {
+          sendError ??= toFleetgridError(error, 'KAFKA_UNAVAILABLE').message;
+        },
+      },
+      { producer, serde },
+    );
+    const series: SeriesPoint[] = [];
+    const sampler = createProcessSampler(processes);
+    sampler.sample(startMs);
+    const phaseList = phases(profile);
+    const evaluations = new Map<number, StepEvaluation>();
+    const pendingEvaluationsFor = new Set<number>();
+    let stopLoad = false;
+    let loading = true;
+    let liveP99: { ms: number; atLeast: boolean } | undefined;
+    let previous = { t: 0, offered: 0, acked: 0 };
+    let sampling: Promise<void> | undefined;
+
+    const elapsed = () => (Date.now() - startMs) / 1_000;
+    const takeSample = async () => {
+      const now = Date.now();
+      const t = (now - startMs) / 1_000;
+      const stats = driver.stats();
+      const [lag, backpressure] = await Promise.all([
+        sampleLag(admin, groups).catch((error: unknown) => {
+          log.warn({ err: error }, 'lag sample failed');
+          return {} as Record<string, number>;
+        }),
+        scrapeBackpressure(metricsUrls),
+      ]);
+      const { cpuPct, rssMiB } = sampler.sample(now);
+      const dt = Math.max(0.001, t - previous.t);
+      series.push({
+        t: round(t, 2),
+        offeredPerS: loading ? (stats.offered - previous.offered) / dt : 0,
+        achievedPerS: (stats.acked - previous.acked) / dt,
+        lag,
+        pauses: backpressure.pauses,
+        paused: backpressure.paused,
+        errors: stats.errors,
+        cpuPct: roundValues(cpuPct, 1),
+        rssMiB: roundValues(rssMiB, 1),
+      });
+      previous = { t, offered: stats.offered, acked: stats.acked };
+      if (showProgress && backend && Math.floor(t) % 2 === 0)
+        liveP99 = await liveFreshness(backend, driver, runId, startMs, now);
+      if (showProgress) {
+        const last = series.at(-1) as SeriesPoint;
+        const phase = phaseList.find((p) => t >= p.startS && t < p.endS)?.label ?? (loading ? '' : 'drain');
+        stream.write(
+          `\r\x1b[2K${formatProgress(
+            {
+              elapsedS: t,
+              durationS: profile.durationS,
+              phase,
+              offeredPerS: last.offeredPerS,
+              achievedPerS: last.achievedPerS,
+              lag,
+              rawP99Ms: liveP99?.ms,
+              rawP99AtLeast: liveP99?.atLeast ?? false,
+              errors: stats.errors,
+              shed: stats.shed,
+              draining: !loading,
+            },
+            groupLabel,
+          )}`,
+        );
+      }
+    };
+    const sampleTimer = setInterval(() => {
+      if (sampling) return; // a slow sample (busy broker) must not pile up
+      sampling = takeSample()
+        .catch((error: unknown) => log.warn({ err: error }, 'sample failed'))
+        .finally(() => {
+          sampling = undefined;
+        });
+    }, SAMPLE_MS);
+
+    // The step profile: each step is judged once its last events had time to arrive.
+    const evalDelayS = Math.ceil(config.p99MaxMs / 1_000) + 1;
+    const pendingEvaluations: Promise<void>[] = [];
+    const evaluateStep = async (index: number, phase: Phase) => {
+      const warmS = (phase.endS - phase.startS) / 3;
+      const fromS = phase.startS + warmS;
+      const histograms = await rawFreshness(
+        backend as ClickHouseBackend,
+        runId,
+        startMs,
+        startMs + fromS * 1_000,
+        startMs + phase.endS * 1_000,
+      );
+      const evaluation = judgeWindow(
+        phase,
+        fromS,
+        histograms,
+        driver.ackedBySecond,
+        series,
+        groupIds,
+        config,
+        Date.now() - (startMs + phase.endS * 1_000),
+        phase.endS + evalDelayS,
+      );
+      evaluations.set(index, evaluation);
+      if (!evaluation.verdict.sustainable) stopLoad = true;
+    };
+
+    try {
+      while (!stopLoad && !options.signal?.aborted) {
+        const t = elapsed();
+        if (t >= profile.durationS) break;
+        driver.tick(t, Date.now());
+        if (profile.name === 'step') {
+          phaseList.forEach((phase, index) => {
+            if (
+              !evaluations.has(index) &&
+              !pendingEvaluationsFor.has(index) &&
+              t >= phase.endS + evalDelayS
+            ) {
+              pendingEvaluationsFor.add(index);
+              pendingEvaluations.push(
+                evaluateStep(index, phase).catch((error: unknown) => {
+                  notes.push(`step ${index + 1} could not be judged: ${String(error)}`);
+                }),
+              );
+            }
+          });
+        }
+        await sleep(TICK_MS);
+      }
+      loading = false;
+      await driver.flush();
+    } finally {
+      loading = false;
+    }
+    const loadEndMs = Date.now();
+    const loadSeconds = (loadEndMs - startMs) / 1_000;
+    if (options.signal?.aborted) notes.push(`stopped early by a signal after ${round(loadSeconds, 1)} s`);
+    if (sendError) notes.push(`produce errors (first): ${sendError}`);
+
+    // (5) Drain: lag 0 on every group and every acknowledged event visible.
+    progressLine(stream, showProgress, '');
+    const produced = driver.stats().acked;
+    const drainDeadline = Date.now() + config.drainTimeoutS * 1_000;
+    let drained = false;
+    while (Date.now() < drainDeadline) {
+      const lag = await sampleLag(admin, groups).catch(() => undefined);
+      const visible = await storedRawCount(backend, runId).catch(() => -1);
+      if (lag && Object.values(lag).every((v) => v === 0) && visible >= produced) {
+        drained = true;
+        break;
+      }
+      await sleep(1_000);
+    }
+    const drainSeconds = (Date.now() - loadEndMs) / 1_000;
+    if (!drained) notes.push(`the pipeline had not drained ${config.drainTimeoutS} s after the load`);
+    // The remaining step judgements (the last step ends with the load).
+    if (profile.name === 'step') {
+      for (const [index, phase] of phaseList.entries()) {
+        if (evaluations.has(index) || pendingEvaluationsFor.has(index) || phase.startS >= loadSeconds)
+          continue;
+        // A step cut short by the end of the run or a failure earlier: judge what ran of it.
+        const cut = { ...phase, endS: Math.min(phase.endS, loadSeconds) };
+        if (cut.endS - cut.startS < 3) continue;
+        pendingEvaluationsFor.add(index);
+        pendingEvaluations.push(evaluateStep(index, cut).catch(() => {}));
+      }
+    }
+    await Promise.all(pendingEvaluations);
+    clearInterval(sampleTimer);
+    await sampling;
+    if (showProgress) stream.write('\n');
+
+    // (6) Freshness and reconciliation, from ClickHouse.
+    const queriedAt = Date.now();
+    const rawBySecond = await rawFreshness(backend, runId, startMs, startMs, loadEndMs + 1_000);
+    const aggBySecond = await aggregateFreshness(backend, runId, startMs, config.graceS * 1_000, loadEndMs);
+    let reconciliation: Reconciliation | undefined;
+    try {
+      reconciliation = reconcile(driver.tally, await storedTally(backend, runId, topics, SINK_STAGE));
+    } catch (error) {
+      notes.push(`reconciliation failed: ${String(error)}`);
+    }
+    const rawAll = mergeHistograms(rawBySecond.values());
+    const pendingAll = Math.max(0, produced - histogramCount(rawAll));
+
+    // (8) The report (built before the clean-up so a failing clean-up loses nothing).
+    const phaseReports = phaseList
+      .filter((phase) => phase.startS < loadSeconds)
+      .map((phase, index) =>
+        phaseReport(
+          profile,
+          phase,
+          evaluations.get(index),
+          rawBySecond,
+          driver.ackedBySecond,
+          series,
+          groupIds,
+          config,
+          queriedAt - startMs,
+        ),
+      );
+    const step = profile.name === 'step' ? stepSummary(phaseReports) : undefined;
+    const totalLag: LagSample[] = series.map((p) => ({
+      t: p.t,
+      lag: Object.values(p.lag).reduce((a, b) => a + b, 0),
+    }));
+    let spike: LoadTestReport['spike'];
+    if (profile.name === 'spike') {
+      const spikeEndS = profile.spikeAtS + profile.spikeForS;
+      const recovery = recoveryTime(totalLag, {
+        startS: profile.spikeAtS,
+        endS: spikeEndS,
+        baseRate: profile.rate,
+      });
+      spike = { recoverySeconds: recovery.seconds, thresholdLag: recovery.thresholdLag, spikeEndS };
+    }
+    const stats = driver.stats();
+    const achievedPerS = loadSeconds > 0 ? stats.acked / loadSeconds : 0;
+    if (baseline?.result) {
+      const endToEnd = step ? step.highestSustainableRate : achievedPerS;
+      baseline.ratio = endToEnd === undefined ? undefined : round(endToEnd / baseline.result.recordsPerS, 4);
+    }
+    if (stats.shed > 0)
+      notes.push(
+        `${stats.shed} offered events were shed: the load generator could not keep up with the offered rate`,
+      );
+    const report: LoadTestReport = {
+      version: REPORT_VERSION,
+      runId,
+      startedAt: startedAt.toISOString(),
+      endedAt: new Date().toISOString(),
+      command: options.command ?? 'fleetgrid loadtest',
+      machine: machine(),
+      settings: {
+        profile,
+        devices: config.devices,
+        partitions: config.partitions,
+        topicPrefix: prefix,
+        pipeline: config.startPipeline ? 'started' : 'external',
+        windowSizeMs: config.windowSizeS * 1_000,
+        graceMs: config.graceS * 1_000,
+        groups: groupIds,
+      },
+      totals: {
+        offered: stats.offered,
+        produced: stats.acked,
+        sendErrors: stats.errors,
+        avgRecordBytes: round(driver.avgRecordBytes(), 1),
+        loadSeconds: round(loadSeconds, 2),
+        drainSeconds: round(drainSeconds, 2),
+        achievedPerS: round(achievedPerS, 1),
+      },
+      freshness: {
+        raw: summarize(rawAll, pendingAll, queriedAt - loadEndMs),
+        aggregates: summarize(mergeHistograms(aggBySecond.values())),
+        rawSeries: freshnessSeries(rawBySecond),
+        aggregatesSeries: freshnessSeries(aggBySecond),
+      },
+      series,
+      phases: phaseReports,
+      backpressure: {
+        pauses: series.at(-1)?.pauses ?? 0,
+        maxPaused: series.reduce((max, p) => Math.max(max, p.paused), 0),
+      },
+      processes: processReports(processes, series),
+      step,
+      spike,
+      baseline,
+      reconciliation,
+      notes,
+    };
+    const jsonPath = resolve(reportDir, 'report.json');
+    const htmlPath = resolve(reportDir, 'report.html');
+    writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(htmlPath, renderHtml(report));
+    return { report, reportDir, jsonPath, htmlPath };
+  } finally {
+    // (7) Stop and clean up: everything below is tidiness and must not hide a result.
+    await producer.disconnect().catch(() => {});
+    await backend?.close().catch(() => {});
+    if (pipeline)
+      await pipeline.stop().catch((error: unknown) => log.warn({ err: error }, 'stopping the pipeline'));
+    if (config.startPipeline && config.cleanup) await cleanUp(admin, prefix, app.redis.url, dataDir, log);
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+function progressLine(stream: NodeJS.WritableStream, show: boolean, text: string): void {
+  if (show) stream.write(`\r\x1b[2K${text}`);
+}
+
+function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+function roundValues(values: Record<string, number>, digits: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, round(v, digits)]));
+}
+
+function sumSeconds(bySecond: Map<number, number>, fromS: number, toS: number): number {
+  let n = 0;
+  for (const [second, count] of bySecond)
+    if (second >= Math.floor(fromS) && second < Math.ceil(toS)) n += count;
+  return n;
+}
+
+function histogramsIn(bySecond: SecondHistograms, fromS: number, toS: number): Histogram {
+  return mergeHistograms(
+    [...bySecond]
+      .filter(([second]) => second >= Math.floor(fromS) && second < Math.ceil(toS))
+      .map(([, h]) => h),
+  );
+}
+
+function lagVerdicts(
+  series: readonly SeriesPoint[],
+  groups: readonly string[],
+  fromS: number,
+  toS: number,
+  inputRate: number,
+  config: LoadTestConfig,
+): Record<string, LagVerdict> {
+  const window = series.filter((p) => p.t >= fromS && p.t <= toS);
+  return Object.fromEntries(
+    groups.map((group) => [
+      group,
+      judgeLag(
+        window.flatMap((p) => (p.lag[group] === undefined ? [] : [{ t: p.t, lag: p.lag[group] as number }])),
+        inputRate,
+        { maxGrowthShare: config.maxLagGrowthShare, maxLagS: config.maxLagS },
+      ),
+    ]),
+  );
+}
+
+/** Judges [fromS, phase.endS) of a phase: the definition of sustainable (docs/loadtest.md). */
+function judgeWindow(
+  phase: Phase,
+  fromS: number,
+  histograms: SecondHistograms,
+  ackedBySecond: Map<number, number>,
+  series: readonly SeriesPoint[],
+  groups: readonly string[],
+  config: LoadTestConfig,
+  waitedMs: number,
+  lagUntilS: number,
+): StepEvaluation {
+  const h = histogramsIn(histograms, fromS, phase.endS);
+  const acked = sumSeconds(ackedBySecond, fromS, phase.endS);
+  const pending = Math.max(0, acked - histogramCount(h));
+  const rawP99 = histogramPercentile(h, 0.99, pending, waitedMs);
+  const lag = lagVerdicts(series, groups, fromS, lagUntilS, phase.rate, config);
+  const achievedRate = acked / Math.max(0.001, phase.endS - fromS);
+  const verdict = judgeSustainable({
+    offeredRate: phase.rate,
+    achievedRate,
+    lag,
+    rawP99,
+    minAchievedShare: config.minAchievedShare,
+    p99MaxMs: config.p99MaxMs,
+  });
+  return { phase, verdict, rawP99, lag, achievedRate };
+}
+
+function phaseReport(
+  profile: Profile,
+  phase: Phase,
+  evaluation: StepEvaluation | undefined,
+  rawBySecond: SecondHistograms,
+  ackedBySecond: Map<number, number>,
+  series: readonly SeriesPoint[],
+  groups: readonly string[],
+  config: LoadTestConfig,
+  queriedAtS: number,
+): PhaseReport {
+  const h = histogramsIn(rawBySecond, phase.startS, phase.endS);
+  const produced = sumSeconds(ackedBySecond, phase.startS, phase.endS);
+  const pending = Math.max(0, produced - histogramCount(h));
+  const offered = phase.rate * (phase.endS - phase.startS);
+  const base = {
+    ...phase,
+    offered: Math.round(profile.name === 'diurnal' ? offered * 0.55 : offered),
+    produced,
+    achievedRate: round(produced / Math.max(0.001, phase.endS - phase.startS), 1),
+    rawFreshness: summarize(h, pending, (queriedAtS - phase.endS) * 1_000),
+  };
+  if (evaluation) {
+    return {
+      ...base,
+      lag: evaluation.lag,
+      sustainable: evaluation.verdict.sustainable,
+      reasons: evaluation.verdict.reasons,
+    };
+  }
+  // The constant profile is judged over the run after a warm-up third; spikes and days
+  // are not meant to be sustainable rates, so they are only described.
+  if (profile.name === 'constant') {
+    const fromS = phase.startS + (phase.endS - phase.startS) / 3;
+    const judged = judgeWindow(
+      phase,
+      fromS,
+      rawBySecond,
+      ackedBySecond,
+      series,
+      groups,
+      config,
+      0,
+      phase.endS,
+    );
+    return {
+      ...base,
+      lag: judged.lag,
+      sustainable: judged.verdict.sustainable,
+      reasons: judged.verdict.reasons,
+    };
+  }
+  return {
+    ...base,
+    lag: lagVerdicts(series, groups, phase.startS, phase.endS, phase.rate, config),
+    sustainable: undefined,
+    reasons: [],
+  };
+}
+
+/** The highest sustainable rate: the last step that passed before the first that failed. */
+export function stepSummary(
+  reports: readonly Pick<PhaseReport, 'rate' | 'sustainable' | 'reasons'>[],
+): LoadTestReport['step'] {
+  let highest: number | undefined;
+  for (const report of reports) {
+    if (report.sustainable === false)
+      return {
+        highestSustainableRate: highest,
+        firstUnsustainable: { rate: report.rate, reasons: report.reasons },
+      };
+    if (report.sustainable) highest = report.rate;
+  }
+  return { highestSustainableRate: highest, firstUnsustainable: undefined };
+}
+
+function freshnessSeries(bySecond: SecondHistograms): FreshnessPoint[] {
+  return [...bySecond.keys()]
+    .sort((a, b) => a - b)
+    .map((t) => {
+      const h = bySecond.get(t) as Histogram;
+      return {
+        t,
+        count: histogramCount(h),
+        p50Ms: histogramPercentile(h, 0.5)?.ms,
+        p99Ms: histogramPercentile(h, 0.99)?.ms,
+      };
+    });
+}
+
+function processReports(
+  processes: readonly WatchedProcess[],
+  series: readonly SeriesPoint[],
+): ProcessReport[] {
+  return processes.map((p) => {
+    const cpu = series.flatMap((s) => (s.cpuPct[p.name] === undefined ? [] : [s.cpuPct[p.name] as number]));
+    const rss = series.flatMap((s) => (s.rssMiB[p.name] === undefined ? [] : [s.rssMiB[p.name] as number]));
+    return {
+      name: p.name,
+      pid: p.pid,
+      cpuAvgPct: round(cpu.length ? cpu.reduce((a, b) => a + b, 0) / cpu.length : 0, 1),
+      cpuMaxPct: round(cpu.length ? Math.max(...cpu) : 0, 1),
+      rssMaxMiB: round(rss.length ? Math.max(...rss) : 0, 1),
+    };
+  });
+}
+
+/** p99 of the raw events of the last few seconds, counting the ones not visible yet. */
+async function liveFreshness(
+  backend: ClickHouseBackend,
+  driver: { ackedBySecond: Map<number, number> },
+  runId: string,
+  startMs: number,
+  nowMs: number,
+): Promise<{ ms: number; atLeast: boolean } | undefined> {
+  const toS = Math.floor((nowMs - startMs) / 1_000) - 1;
+  const fromS = toS - 3;
+  if (fromS < 0) return undefined;
+  try {
+    const h = histogramsIn(
+      await rawFreshness(backend, runId, startMs, startMs + fromS * 1_000, startMs + toS * 1_000),
+      fromS,
+      toS,
+    );
+    const pending = Math.max(0, sumSeconds(driver.ackedBySecond, fromS, toS) - histogramCount(h));
+    return histogramPercentile(h, 0.99, pending, nowMs - (startMs + toS * 1_000));
+  } catch {
+    return undefined;
+  }
+}
+
+function machine(): LoadTestReport['machine'] {
+  const list = cpus();
+  return {
+    cpus: list.length,
+    cpuModel: list[0]?.model.trim() ?? 'unknown',
+    memoryGiB: round(totalmem() / 1_073_741_824, 1),
+    os: `${type()} (free ${round(freemem() / 1_073_741_824, 1)} GiB at the end)`,
+    node: process.version,
+  };
+}
+
+/** Removes what a started-pipeline run created: its topics, groups, Redis keys and data dir. */
+async function cleanUp(
+  admin: KafkaAdmin,
+  prefix: string,
+  redisUrl: string,
+  dataDir: string | undefined,
+  log: Logger,
+): Promise<void> {
+  try {
+    const ours = (await admin.listTopics()).filter((topic) => topic.startsWith(prefix));
+    if (ours.length > 0) await admin.deleteTopics({ topics: ours, timeout: 15_000 });
+    const groups = (await admin.listGroups()).groups
+      .map((g) => g.groupId)
+      .filter((g) => g.startsWith(prefix));
+    if (groups.length > 0) await admin.deleteGroups(groups);
+  } catch (error) {
+    log.warn({ err: error }, 'could not delete the run topics or groups');
+  }
+  try {
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await redis.connect();
+    // Checkpoint and device-state keys of the processors embed the topic prefix.
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1_000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+    await redis.quit();
+  } catch (error) {
+    log.warn({ err: error }, 'could not delete the run Redis keys');
+  }
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+}

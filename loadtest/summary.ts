@@ -1,0 +1,41 @@
+/** The few lines `fleetgrid loadtest` prints at the end (pure). */
+import type { LoadTestReport } from './report.ts';
+import type { PercentileResult } from './stats.ts';
+
+const n = (value: number | undefined, digits = 0) =>
+  value === undefined ? '–' : value.toLocaleString('en-US', { maximumFractionDigits: digits });
+const p = (r: PercentileResult | undefined) => (r ? `${r.atLeast ? '≥' : ''}${n(r.ms)} ms` : '–');
+
+export function summaryLines(report: LoadTestReport): string[] {
+  const { totals, freshness } = report;
+  const lines = [
+    `load: ${report.settings.profile.name}, offered ${n(totals.offered)} events, produced ${n(totals.produced)} (${n(totals.achievedPerS)}/s), send errors ${totals.sendErrors}`,
+    `raw freshness p50/p95/p99: ${p(freshness.raw.p50)} / ${p(freshness.raw.p95)} / ${p(freshness.raw.p99)}; aggregates: ${p(freshness.aggregates.p50)} / ${p(freshness.aggregates.p95)} / ${p(freshness.aggregates.p99)}`,
+  ];
+  if (report.step)
+    lines.push(
+      `highest sustainable rate: ${report.step.highestSustainableRate === undefined ? 'none' : `${n(report.step.highestSustainableRate)}/s`}${
+        report.step.firstUnsustainable
+          ? ` (${n(report.step.firstUnsustainable.rate)}/s was not: ${report.step.firstUnsustainable.reasons.join('; ')})`
+          : ''
+      }`,
+    );
+  if (report.spike)
+    lines.push(
+      `spike recovery: ${report.spike.recoverySeconds === undefined ? 'lag not back to its earlier level within the run' : `${n(report.spike.recoverySeconds, 1)} s after the spike`}`,
+    );
+  if (report.baseline)
+    lines.push(
+      report.baseline.result
+        ? `broker baseline: ${n(report.baseline.result.recordsPerS)} records/s of ${report.baseline.recordSize} B (acks=all); end-to-end ratio ${n(report.baseline.ratio, 3)}`
+        : `broker baseline failed: ${report.baseline.error ?? ''}`,
+    );
+  const r = report.reconciliation;
+  lines.push(
+    r
+      ? `reconciliation: ${r.ok ? 'OK' : 'FAILED'}: produced ${n(r.produced)} = stored ${n(r.stored)} + dead-lettered ${n(r.deadLettered)}; lost ${r.lost}, duplicates ${r.duplicates}, unexpected ${r.unexpected}`
+      : 'reconciliation: not run',
+  );
+  for (const note of report.notes) lines.push(`note: ${note}`);
+  return lines;
+}
