@@ -1,0 +1,135 @@
+/**
+ * `fleetgrid serve` (the HTTP API) and `fleetgrid query …` (reports through that API).
+ * Nothing heavy is imported here: Fastify, chDB and kafkajs load inside the serve action,
+ * and the query reports only need fetch.
+ */
+import type { Command } from 'commander';
+import type { ServeOptions } from './main.ts';
+
+interface QueryGlobal {
+  url: string;
+  token?: string;
+  json?: boolean;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('serve the query HTTP API, its OpenAPI document (/docs) and the dashboard')
+    .option('--host <host>', 'listen address', '127.0.0.1')
+    .option('--port <n>', 'listen port (0 = a free one)', '8080')
+    .option('--token <token>', 'require this bearer token on /api (default: env API_TOKEN)')
+    .option('--direct', 'embedded mode: open the ClickHouse data directory here (no sink may run)')
+    .option('--ch-query-url <url>', "embedded mode: the sink's read-only query endpoint")
+    .option('--timeout <ms>', 'timeout of one ClickHouse statement')
+    .option('--metrics-url <name=url>', 'a service /metrics to read backpressure from (repeatable)', collect)
+    .action(async (options: ServeOptions) => {
+      const { runServeCommand } = await import('./main.ts');
+      await runServeCommand(options);
+    });
+
+  const query = program
+    .command('query')
+    .description('reports from the query API: tables for people, --json for scripts')
+    .option('--url <url>', 'query API base URL', process.env.FLEETGRID_API_URL ?? 'http://127.0.0.1:8080')
+    .option('--token <token>', 'bearer token (default: env API_TOKEN)')
+    .option('--json', 'print the JSON answer');
+
+  const run = async (
+    report: import('./client.ts').Report,
+    command: Command,
+    args: { id?: string; params: Record<string, string | undefined> },
+  ) => {
+    const global = query.opts<QueryGlobal>();
+    const local = command.opts<{ json?: boolean }>();
+    const { runReport } = await import('./client.ts');
+    await runReport(report, args, {
+      url: global.url,
+      token: global.token ?? process.env.API_TOKEN,
+      json: Boolean(global.json || local.json),
+    });
+  };
+
+  const withJson = (c: Command) => c.option('--json', 'print the JSON answer');
+
+  withJson(
+    query
+      .command('summary')
+      .description('per kind: devices, active devices, events and the kind figures; alerts')
+      .option('--from <iso>', 'start (default: to - 24 h)')
+      .option('--to <iso>', 'end (default: now)'),
+  ).action(async (o: { from?: string; to?: string }, c: Command) =>
+    run('summary', c, { params: { from: o.from, to: o.to } }),
+  );
+
+  withJson(
+    query
+      .command('devices')
+      .description('devices with their latest state')
+      .option('--kind <kind>', 'truck, turbine or solar')
+      .option('--site <siteId>', 'only this site')
+      .option('--limit <n>', 'page size (default 100)')
+      .option('--cursor <cursor>', 'next page'),
+  ).action(async (o: { kind?: string; site?: string; limit?: string; cursor?: string }, c: Command) =>
+    run('devices', c, { params: { kind: o.kind, siteId: o.site, limit: o.limit, cursor: o.cursor } }),
+  );
+
+  withJson(
+    query
+      .command('device <deviceId>')
+      .description('latest state of a device, or --as-of a past moment (folded from its events)')
+      .option('--as-of <iso>', 'rebuild the state as of this time'),
+  ).action(async (deviceId: string, o: { asOf?: string }, c: Command) =>
+    run('device', c, { id: deviceId, params: { asOf: o.asOf } }),
+  );
+
+  withJson(
+    query
+      .command('series <deviceId>')
+      .description('time series of one metric of a device')
+      .requiredOption('--metric <name>', 'Avro field (speedKmh, powerKw, …) or derived figure (energyKwh, …)')
+      .option('--from <iso>', 'start')
+      .option('--to <iso>', 'end')
+      .option('--step <step>', 'raw, 1m, 1h, 1d or auto', 'auto'),
+  ).action(
+    async (deviceId: string, o: { metric: string; from?: string; to?: string; step?: string }, c: Command) =>
+      run('series', c, { id: deviceId, params: { metric: o.metric, from: o.from, to: o.to, step: o.step } }),
+  );
+
+  withJson(
+    query
+      .command('energy <siteId>')
+      .description('energy of the turbines and solar arrays of a site per step')
+      .option('--from <iso>', 'start')
+      .option('--to <iso>', 'end')
+      .option('--step <step>', '1m, 1h, 1d or auto', 'auto'),
+  ).action(async (siteId: string, o: { from?: string; to?: string; step?: string }, c: Command) =>
+    run('energy', c, { id: siteId, params: { from: o.from, to: o.to, step: o.step } }),
+  );
+
+  withJson(
+    query
+      .command('alerts')
+      .description('alerts: open (default), resolved or all')
+      .option('--state <state>', 'open, resolved or all')
+      .option('--rule <rule>', 'e.g. truck.overspeed')
+      .option('--device <deviceId>', 'one device')
+      .option('--from <iso>', 'raised at or after')
+      .option('--to <iso>', 'raised before')
+      .option('--limit <n>', 'at most this many (default 100)'),
+  ).action(
+    async (
+      o: { state?: string; rule?: string; device?: string; from?: string; to?: string; limit?: string },
+      c: Command,
+    ) =>
+      run('alerts', c, {
+        params: { state: o.state, rule: o.rule, deviceId: o.device, from: o.from, to: o.to, limit: o.limit },
+      }),
+  );
+
+  withJson(query.command('health').description('consumer lag, freshness, dead letters, backpressure')).action(
+    async (_o: unknown, c: Command) => run('health', c, { params: {} }),
+  );
+}

@@ -1,0 +1,59 @@
+/**
+ * Options of the query side (`fleetgrid serve`), validated once (DESIGN §5: strict,
+ * defaults filled in). Connection settings for ClickHouse and Kafka come from the process
+ * environment (lib/config.ts); these are the API's own knobs: where it listens, the
+ * bearer token, timeouts and the caps that keep one request from scanning the world.
+ */
+import { z } from 'zod';
+import { parseComponentConfig } from '../lib/config.ts';
+import { SINK_GROUP_ID } from '../sinks/config.ts';
+
+const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+
+const millis = z.number().int().positive();
+
+export const queryConfigSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65_535).default(8080),
+  /** When set, every /api request needs `Authorization: Bearer <token>` (env API_TOKEN). */
+  apiToken: z.string().min(16, 'API_TOKEN must be at least 16 characters').optional(),
+  /** Client-side limit of one ClickHouse statement; also sent as max_execution_time. */
+  queryTimeoutMs: millis.default(10_000),
+  /**
+   * Consumer groups whose lag /pipeline/health reports (TOPIC_PREFIX is prepended, as the
+   * services do). Defaults: the processors' and the sink's groups.
+   */
+  consumerGroups: z.array(z.string().min(1)).default(['fleetgrid-processors', SINK_GROUP_ID]),
+  /** Service /metrics URLs read for the backpressure state, e.g. {sink: 'http://127.0.0.1:9464/metrics'}. */
+  metricsUrls: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), z.url()).default({}),
+  /** Time limit of a health sub-check (Kafka admin, one /metrics fetch): health must answer even when a part is down. */
+  healthCheckTimeoutMs: millis.default(2_000),
+  /** Processors' window math, needed to rebuild energyTodayKwh at asOf and to call a bucket final. */
+  windowSizeMs: millis.default(60_000),
+  sampleIntervalMs: millis.default(1_000),
+  maxLatenessMs: millis.default(HOUR_MS),
+  /** Caps of [from, to) per resolution; a wider range is a 400, not a slow query. */
+  caps: z
+    .strictObject({
+      rawMs: millis.default(HOUR_MS),
+      minuteMs: millis.default(7 * DAY_MS),
+      hourMs: millis.default(92 * DAY_MS),
+      dayMs: millis.default(3_660 * DAY_MS),
+      /** Summary, site energy and alert listing. */
+      reportMs: millis.default(92 * DAY_MS),
+      /** Rows of one raw series answer (the rest is cut and `truncated: true`). */
+      rawPoints: millis.default(10_000),
+    })
+    .prefault({}),
+  /** Static files of the built-in dashboard, served at `/` (the dashboards engineer's folder). */
+  dashboardDir: z.string().optional(),
+});
+
+export type QueryConfig = z.output<typeof queryConfigSchema>;
+export type QueryConfigInput = z.input<typeof queryConfigSchema>;
+export type QueryCaps = QueryConfig['caps'];
+
+export function parseQueryConfig(input: unknown = {}): QueryConfig {
+  return parseComponentConfig('query', queryConfigSchema, input);
+}

@@ -1,0 +1,210 @@
+/**
+ * Terminal rendering of API answers, pure: aligned tables for people (`fleetgrid query …`),
+ * while `--json` prints the answer untouched for scripts. Numbers are right-aligned and
+ * rounded for reading only; the JSON keeps full precision.
+ */
+
+export interface Column {
+  header: string;
+  value: (row: Record<string, unknown>) => unknown;
+  align?: 'left' | 'right';
+}
+
+export function formatValue(value: unknown): string {
+  if (value === null || value === undefined) return '-';
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return String(value);
+    if (Number.isInteger(value)) return String(value);
+    const abs = Math.abs(value);
+    return value.toFixed(abs >= 100 ? 1 : abs >= 1 ? 2 : 4);
+  }
+  if (typeof value === 'boolean') return value ? 'yes' : 'no';
+  if (Array.isArray(value)) return value.length === 0 ? '-' : value.map(formatValue).join(',');
+  return String(value);
+}
+
+export function table(rows: readonly Record<string, unknown>[], columns: readonly Column[]): string {
+  const cells = rows.map((row) => columns.map((c) => formatValue(c.value(row))));
+  const widths = columns.map((c, i) =>
+    Math.max(c.header.length, ...cells.map((r) => (r[i] as string).length)),
+  );
+  const numeric = columns.map(
+    (c, i) =>
+      c.align ??
+      (rows.length > 0 &&
+      rows.every((row) => typeof c.value(row) === 'number' || c.value(row) === null) &&
+      cells.some((r) => r[i] !== '-')
+        ? 'right'
+        : 'left'),
+  );
+  const line = (values: string[]) =>
+    values
+      .map((v, i) =>
+        numeric[i] === 'right' ? v.padStart(widths[i] as number) : v.padEnd(widths[i] as number),
+      )
+      .join('  ')
+      .trimEnd();
+  return [
+    line(columns.map((c) => c.header)),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...cells.map(line),
+  ].join('\n');
+}
+
+const get = (key: string) => (row: Record<string, unknown>) => row[key];
+
+type Json = Record<string, unknown>;
+const obj = (v: unknown) => (v ?? {}) as Json;
+const arr = (v: unknown) => (Array.isArray(v) ? (v as Json[]) : []);
+
+export function renderSummary(s: Json): string {
+  const truck = obj(s.truck);
+  const turbine = obj(s.turbine);
+  const solar = obj(s.solar);
+  const alerts = obj(s.alerts);
+  const kinds = [
+    { kind: 'truck', ...truck },
+    { kind: 'turbine', ...turbine },
+    { kind: 'solar', ...solar },
+  ];
+  return [
+    `Fleet summary ${s.from} → ${s.to}`,
+    '',
+    table(kinds, [
+      { header: 'kind', value: get('kind') },
+      { header: 'devices', value: get('devices') },
+      { header: 'active', value: get('activeDevices') },
+      { header: 'events', value: get('events') },
+    ]),
+    '',
+    `trucks:   avg speed ${formatValue(truck.avgSpeedKmh)} km/h, distance ${formatValue(truck.distanceKm)} km, engine on ${formatValue(truck.engineOnHours)} h, idle ${formatValue(truck.idleHours)} h`,
+    `turbines: energy ${formatValue(turbine.energyKwh)} kWh, availability ${turbine.availability === null ? '-' : `${formatValue(Number(turbine.availability) * 100)} %`}`,
+    `solar:    energy ${formatValue(solar.energyKwh)} kWh`,
+    `alerts:   ${formatValue(alerts.raised)} raised in range, ${formatValue(alerts.open)} open now`,
+  ].join('\n');
+}
+
+export function renderDevices(d: Json): string {
+  const rows = arr(d.devices);
+  const out = table(rows, [
+    { header: 'device', value: get('deviceId') },
+    { header: 'kind', value: get('kind') },
+    { header: 'site', value: get('siteId') },
+    { header: 'last seen', value: get('lastSeen') },
+    { header: 'events', value: get('eventCount') },
+    {
+      header: 'status',
+      value: (r) => r.status ?? (r.engineOn === null ? null : r.engineOn ? 'engine on' : 'engine off'),
+    },
+    { header: 'speed km/h', value: get('speedKmh') },
+    {
+      header: 'power kW',
+      value: (r) =>
+        r.powerKw ?? (r.acPowerW === null || r.acPowerW === undefined ? null : Number(r.acPowerW) / 1000),
+    },
+    { header: 'open alerts', value: get('openAlerts') },
+  ]);
+  return d.nextCursor ? `${out}\n\nmore: --cursor ${d.nextCursor}` : out;
+}
+
+export function renderState(s: Json): string {
+  const state = obj(s.state);
+  const title = s.asOf
+    ? `${s.deviceId} as of ${s.asOf} (folded from its events)`
+    : `${s.deviceId} (latest state)`;
+  const rows = Object.entries(state)
+    .filter(([, v]) => v !== null && !(Array.isArray(v) && v.length === 0))
+    .map(([field, value]) => ({ field, value }));
+  return `${title}\n\n${table(rows, [
+    { header: 'field', value: get('field') },
+    { header: 'value', value: get('value'), align: 'left' },
+  ])}`;
+}
+
+export function renderSeries(s: Json): string {
+  const points = arr(s.points);
+  const head = `${s.deviceId} ${s.metric} step ${s.step} ${s.from} → ${s.to} (${points.length} points${s.truncated ? ', truncated' : ''})`;
+  if (s.step === 'raw')
+    return `${head}\n\n${table(points, [
+      { header: 't', value: get('t') },
+      { header: 'value', value: get('value') },
+    ])}`;
+  return `${head}\n\n${table(points, [
+    { header: 't', value: get('t') },
+    { header: 'count', value: get('count') },
+    { header: 'min', value: get('min') },
+    { header: 'max', value: get('max') },
+    { header: 'avg', value: get('avg') },
+    { header: 'sum', value: get('sum') },
+    { header: 'final', value: get('final') },
+    { header: 'rev', value: get('revision') },
+  ])}`;
+}
+
+export function renderEnergy(e: Json): string {
+  const totals = obj(e.totals);
+  return `${e.siteId} energy step ${e.step} ${e.from} → ${e.to}\n\n${table(arr(e.points), [
+    { header: 't', value: get('t') },
+    { header: 'turbine kWh', value: get('turbineKwh') },
+    { header: 'solar kWh', value: get('solarKwh') },
+    { header: 'total kWh', value: get('totalKwh') },
+  ])}\n\ntotal: ${formatValue(totals.totalKwh)} kWh (turbines ${formatValue(totals.turbineKwh)}, solar ${formatValue(totals.solarKwh)})`;
+}
+
+export function renderAlerts(a: Json): string {
+  return table(arr(a.alerts), [
+    { header: 'raised', value: get('raisedAt') },
+    { header: 'rule', value: get('rule') },
+    { header: 'device', value: get('deviceId') },
+    { header: 'severity', value: get('severity') },
+    { header: 'state', value: get('state') },
+    { header: 'resolved', value: get('resolvedAt') },
+    { header: 'value', value: get('value') },
+    { header: 'message', value: get('message') },
+  ]);
+}
+
+export function renderHealth(h: Json): string {
+  const freshness = obj(h.freshness);
+  const lag = obj(h.consumerLag);
+  const dead = obj(h.deadLetters);
+  const pressure = obj(h.backpressure);
+  const parts = [
+    `Pipeline health at ${h.at}`,
+    '',
+    `freshness: ${freshness.seconds === null ? 'no events stored' : `${formatValue(freshness.seconds)} s (newest event ${freshness.newestEvent})`}`,
+    '',
+    lag.available
+      ? table(arr(lag.groups), [
+          { header: 'consumer group', value: get('groupId') },
+          { header: 'lag', value: get('lag') },
+          { header: 'partitions', value: (r) => arr(r.partitions).length },
+          { header: 'error', value: get('error') },
+        ])
+      : `consumer lag: unavailable (${lag.reason})`,
+    '',
+    `dead letters: ${formatValue(dead.total)}`,
+  ];
+  if (arr(dead.byCode).length > 0)
+    parts.push(
+      table(arr(dead.byCode), [
+        { header: 'code', value: get('code') },
+        { header: 'stage', value: get('stage') },
+        { header: 'records', value: get('records') },
+        { header: 'last', value: get('last') },
+      ]),
+    );
+  parts.push('');
+  parts.push(
+    pressure.available
+      ? table(arr(pressure.services), [
+          { header: 'service', value: get('service') },
+          { header: 'state', value: (r) => r.state ?? 'error' },
+          { header: 'paused partitions', value: get('pausedPartitions') },
+          { header: 'buffered rows', value: get('bufferedRows') },
+          { header: 'error', value: get('error') },
+        ])
+      : `backpressure: unavailable (${pressure.reason})`,
+  );
+  return parts.join('\n');
+}

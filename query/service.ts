@@ -1,0 +1,369 @@
+/**
+ * The read side's use cases, one function per endpoint: validated parameters in, JSON
+ * answers out, ClickHouse through the read-only backend (sinks/query-client.ts). No HTTP
+ * here (server.ts maps routes onto these), so the CLI's numbers and the API's numbers come
+ * from the same code. Every statement runs with a client-side timeout and the matching
+ * max_execution_time; statements of one request run concurrently where independent.
+ */
+import { FleetgridError } from '../lib/errors.ts';
+import type { ClickHouseBackend } from '../sinks/backend.ts';
+import type { DeviceKindSymbol } from '../schemas/types.ts';
+import { isDerivedMetric, KIND_OF_SYMBOL, KIND_SYMBOL, type Kind, metricFor } from './catalog.ts';
+import type { QueryConfig } from './config.ts';
+import {
+  chooseStep,
+  DEFAULT_ALERTS_SPAN_MS,
+  DEFAULT_SERIES_SPAN_MS,
+  DEFAULT_SUMMARY_SPAN_MS,
+  capOf,
+  decodeCursor,
+  encodeCursor,
+  resolveRange,
+  type Step,
+  stepMs,
+  type TimeRange,
+} from './params.ts';
+import * as sql from './sql.ts';
+import { eventFromRow, foldState, stateFromRow, stateView, utcDayStart } from './state.ts';
+
+export interface QueryServiceDeps {
+  backend: ClickHouseBackend;
+  now?: () => number;
+  /** Called once per statement sent (metrics, tests counting statements). */
+  onStatement?: (outcome: 'ok' | 'error' | 'timeout', seconds: number) => void;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const n = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
+const nullableNumber = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+
+/** Rounds a derived figure for display stability (float sums differ in the last bits between engines). */
+const round = (v: number, digits = 6) => {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+};
+
+export type QueryService = ReturnType<typeof createQueryService>;
+
+export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) {
+  const now = deps.now ?? Date.now;
+  const { backend } = deps;
+  const settings = sql.settingsClause(config.queryTimeoutMs);
+
+  async function run<T = Record<string, unknown>>(statement: sql.Statement): Promise<T[]> {
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new FleetgridError('TIMEOUT', `query exceeded ${config.queryTimeoutMs} ms`, { retriable: true }),
+          ),
+        config.queryTimeoutMs,
+      );
+    });
+    try {
+      const rows = await Promise.race([
+        backend.query<T>(statement.sql + settings, statement.params),
+        timeout,
+      ]);
+      deps.onStatement?.('ok', (performance.now() - started) / 1000);
+      return rows;
+    } catch (error) {
+      const timedOut = error instanceof FleetgridError && error.code === 'TIMEOUT';
+      deps.onStatement?.(timedOut ? 'timeout' : 'error', (performance.now() - started) / 1000);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function lookupDevice(deviceId: string): Promise<Record<string, unknown>> {
+    const [row] = await run(sql.deviceStateSql(deviceId));
+    if (!row) throw notFound(`device ${deviceId} is unknown`);
+    return row;
+  }
+
+  function resolveStep(
+    requested: Step | 'auto',
+    range: TimeRange,
+    allowRaw: boolean,
+  ): { step: Step; stepMs: number } {
+    const step =
+      requested === 'auto'
+        ? chooseStep(range.to - range.from, {
+            allowRaw,
+            sampleIntervalMs: config.sampleIntervalMs,
+            caps: config.caps,
+          })
+        : requested;
+    if (step === 'raw' && !allowRaw)
+      throw new FleetgridError(
+        'INVALID_ARGUMENT',
+        'step raw: this metric exists per window only; use 1m, 1h or 1d',
+      );
+    const cap = capOf(step, config.caps);
+    // The generic cap was applied at parsing; each step has its own, tighter for fine steps.
+    resolveRange(range, now(), 1, cap);
+    return { step, stepMs: step === 'raw' ? 0 : stepMs(step, config.sampleIntervalMs) };
+  }
+
+  return {
+    async summary(params: { from?: number | undefined; to?: number | undefined }) {
+      const range = resolveRange(params, now(), DEFAULT_SUMMARY_SPAN_MS, config.caps.reportMs);
+      const [aggregates, devices, alerts] = await Promise.all([
+        run(sql.summaryAggregatesSql(range)),
+        run(sql.summaryDevicesSql()),
+        run(sql.summaryAlertsSql(range)),
+      ]);
+      const agg = (kind: DeviceKindSymbol) => aggregates.find((r) => r.kind === kind) ?? {};
+      const dev = (kind: DeviceKindSymbol) => n(devices.find((r) => r.kind === kind)?.devices);
+      const truck = agg('TRUCK');
+      const turbine = agg('TURBINE');
+      const solar = agg('SOLAR');
+      const speedCount = n(truck.speed_count);
+      const covered = n(turbine.covered_seconds);
+      const alertRow = alerts[0] ?? {};
+      return {
+        from: iso(range.from),
+        to: iso(range.to),
+        truck: {
+          devices: dev('TRUCK'),
+          activeDevices: n(truck.active_devices),
+          events: n(truck.events),
+          avgSpeedKmh: speedCount === 0 ? null : round(n(truck.speed_sum) / speedCount),
+          distanceKm: round(n(truck.distance_km)),
+          engineOnHours: round(n(truck.engine_on_seconds) / 3600),
+          idleHours: round(n(truck.idle_seconds) / 3600),
+        },
+        turbine: {
+          devices: dev('TURBINE'),
+          activeDevices: n(turbine.active_devices),
+          events: n(turbine.events),
+          energyKwh: round(n(turbine.energy_kwh)),
+          availability: covered === 0 ? null : round(n(turbine.available_seconds) / covered),
+        },
+        solar: {
+          devices: dev('SOLAR'),
+          activeDevices: n(solar.active_devices),
+          events: n(solar.events),
+          energyKwh: round(n(solar.energy_kwh)),
+        },
+        alerts: { raised: n(alertRow.raised), open: n(alertRow.open) },
+      };
+    },
+
+    async devices(params: {
+      kind?: Kind | undefined;
+      siteId?: string | undefined;
+      limit?: number | undefined;
+      cursor?: string | undefined;
+    }) {
+      const limit = params.limit ?? 100;
+      const after = params.cursor === undefined ? undefined : decodeCursor(params.cursor);
+      const rows = await run(
+        sql.devicesSql({
+          kind: params.kind === undefined ? undefined : KIND_SYMBOL[params.kind],
+          siteId: params.siteId,
+          after,
+          limit: limit + 1,
+        }),
+      );
+      const page = rows.slice(0, limit).map((row) => stateView(stateFromRow(row)));
+      const last = page.at(-1);
+      return {
+        devices: page,
+        nextCursor: rows.length > limit && last ? encodeCursor(String(last.deviceId)) : null,
+      };
+    },
+
+    async state(deviceId: string, params: { asOf?: number | undefined }) {
+      const row = await lookupDevice(deviceId);
+      const current = stateFromRow(row);
+      if (params.asOf === undefined)
+        return { deviceId, asOf: null, source: 'projection', state: stateView(current) };
+      const asOf = params.asOf;
+      const kind = current.kind;
+      const [countRows, openRows, ...eventSets] = await Promise.all([
+        run(sql.asOfCountSql(deviceId, kind, asOf)),
+        run(sql.asOfOpenAlertsSql(deviceId, asOf)),
+        ...sql.asOfEventsSql(deviceId, kind, asOf, 10_000).map((s) => run(s)),
+      ]);
+      const eventCount = n(countRows[0]?.events);
+      if (eventCount === 0) throw notFound(`device ${deviceId} has no events at or before ${iso(asOf)}`);
+      const events = eventSets.flat().map(eventFromRow);
+      let energyTodayKwh: number | null = null;
+      if (kind !== 'TRUCK') {
+        const lastSeen = Math.max(...events.map((e) => e.value.ts));
+        const [energy] = await run(
+          sql.asOfEnergySql(deviceId, kind, { dayStart: utcDayStart(lastSeen), asOf }, config),
+        );
+        energyTodayKwh = n(energy?.kwh);
+      }
+      const state = foldState({ deviceId, siteId: current.siteId, kind }, events, {
+        eventCount,
+        energyTodayKwh,
+        openAlerts: openRows.map((r) => String(r.rule)),
+      });
+      return { deviceId, asOf: iso(asOf), source: 'event-fold', state: stateView(state) };
+    },
+
+    async series(
+      deviceId: string,
+      params: { metric: string; from?: number | undefined; to?: number | undefined; step: Step | 'auto' },
+    ) {
+      // Parse-level cap: the widest step's; the chosen step's own cap is checked below.
+      // Without `from`, a raw series looks back as far as the raw cap allows, others 24 h.
+      const span = params.step === 'raw' ? config.caps.rawMs : DEFAULT_SERIES_SPAN_MS;
+      const range = resolveRange(params, now(), span, config.caps.dayMs);
+      // The step (and its cap) depends only on whether the metric is per event or per
+      // window, known from its name: a bad range costs no statement, not even the lookup.
+      const { step } = resolveStep(params.step, range, !isDerivedMetric(params.metric));
+      const row = await lookupDevice(deviceId);
+      const kind = String(row.kind) as DeviceKindSymbol;
+      const metric = metricFor(kind, params.metric);
+      if (!metric)
+        throw new FleetgridError(
+          'INVALID_ARGUMENT',
+          `metric ${params.metric} does not exist for a ${KIND_OF_SYMBOL[kind]}`,
+        );
+      const head = {
+        deviceId,
+        kind: KIND_OF_SYMBOL[kind],
+        metric: metric.name,
+        step,
+        from: iso(range.from),
+        to: iso(range.to),
+      };
+      if (step === 'raw') {
+        const cap = config.caps.rawPoints;
+        const rows = await run(sql.seriesRawSql(deviceId, kind, metric, range, cap + 1));
+        return {
+          ...head,
+          truncated: rows.length > cap,
+          points: rows.slice(0, cap).map((r) => ({ t: iso(Number(r.t)), value: Number(r.value) })),
+        };
+      }
+      const width = stepMs(step, config.sampleIntervalMs);
+      const rows = await run(sql.seriesAggregateSql(deviceId, metric, step, range));
+      const at = now();
+      return {
+        ...head,
+        truncated: false,
+        points: rows.map((r) => {
+          const t = Number(r.t);
+          const count = n(r.count);
+          const sum = n(r.sum);
+          return {
+            t: iso(t),
+            count,
+            min: Number(r.min),
+            max: Number(r.max),
+            avg: count === 0 ? null : sum / count,
+            sum,
+            // No window of the bucket can be revised any more once maxLateness has passed its end.
+            final: t + width + config.maxLatenessMs <= at,
+            revision: n(r.revision),
+          };
+        }),
+      };
+    },
+
+    async energy(
+      siteId: string,
+      params: { from?: number | undefined; to?: number | undefined; step: Exclude<Step, 'raw'> | 'auto' },
+    ) {
+      const range = resolveRange(params, now(), DEFAULT_SERIES_SPAN_MS, config.caps.reportMs);
+      const { step } = resolveStep(params.step, range, false);
+      const [exists] = await run(sql.siteExistsSql(siteId));
+      if (n(exists?.devices) === 0) throw notFound(`site ${siteId} is unknown`);
+      const rows = await run(sql.siteEnergySql(siteId, step as Exclude<Step, 'raw'>, range));
+      const points = new Map<number, { turbineKwh: number; solarKwh: number }>();
+      for (const r of rows) {
+        const t = Number(r.t);
+        const point = points.get(t) ?? { turbineKwh: 0, solarKwh: 0 };
+        if (r.kind === 'TURBINE') point.turbineKwh += n(r.kwh);
+        else point.solarKwh += n(r.kwh);
+        points.set(t, point);
+      }
+      const list = [...points.entries()]
+        .sort(([a], [b]) => a - b)
+        .map(([t, p]) => ({
+          t: iso(t),
+          turbineKwh: round(p.turbineKwh),
+          solarKwh: round(p.solarKwh),
+          totalKwh: round(p.turbineKwh + p.solarKwh),
+        }));
+      const turbineKwh = round(list.reduce((s, p) => s + p.turbineKwh, 0));
+      const solarKwh = round(list.reduce((s, p) => s + p.solarKwh, 0));
+      return {
+        siteId,
+        step,
+        from: iso(range.from),
+        to: iso(range.to),
+        totals: { turbineKwh, solarKwh, totalKwh: round(turbineKwh + solarKwh) },
+        points: list,
+      };
+    },
+
+    async alerts(params: {
+      state: 'open' | 'resolved' | 'all';
+      rule?: string | undefined;
+      deviceId?: string | undefined;
+      from?: number | undefined;
+      to?: number | undefined;
+      limit?: number | undefined;
+    }) {
+      // Open alerts are listed whatever their age unless a range is asked for; closed ones default to 7 days.
+      const ranged = params.state !== 'open' || params.from !== undefined || params.to !== undefined;
+      const range = ranged
+        ? resolveRange(params, now(), DEFAULT_ALERTS_SPAN_MS, config.caps.reportMs)
+        : undefined;
+      const limit = params.limit ?? 100;
+      const rows = await run(
+        sql.alertsSql({ state: params.state, rule: params.rule, deviceId: params.deviceId, range, limit }),
+      );
+      return {
+        state: params.state,
+        from: range ? iso(range.from) : null,
+        to: range ? iso(range.to) : null,
+        alerts: rows.map((r) => ({
+          alertId: String(r.alert_id),
+          rule: String(r.rule),
+          deviceId: String(r.device_id),
+          siteId: String(r.site_id),
+          kind: String(r.kind).toLowerCase(),
+          state: String(r.state),
+          severity: String(r.severity),
+          raisedAt: iso(Number(r.raised_at_ms)),
+          resolvedAt:
+            r.resolved_at_ms === null || r.resolved_at_ms === undefined
+              ? null
+              : iso(Number(r.resolved_at_ms)),
+          updatedAt: iso(Number(r.ts_ms)),
+          value: nullableNumber(r.value),
+          threshold: nullableNumber(r.threshold),
+          message: String(r.message),
+        })),
+      };
+    },
+
+    /** Freshness and dead letters (the ClickHouse part of /pipeline/health). */
+    async storedHealth() {
+      const [freshness, deadLetters] = await Promise.all([
+        run(sql.freshnessSql()),
+        run(sql.deadLettersSql()),
+      ]);
+      return { freshness, deadLetters };
+    },
+
+    async ping() {
+      await run({ sql: 'SELECT 1 AS ok', params: {} });
+    },
+  };
+}
+
+export function notFound(message: string): FleetgridError {
+  // INVALID_ARGUMENT with a marker: the closed code set has no NOT_FOUND, and a 404 is a caller problem.
+  return new FleetgridError('INVALID_ARGUMENT', message, { details: { status: 404 } });
+}

@@ -1,0 +1,356 @@
+/**
+ * SQL builders, pure: each returns `{sql, params}`. Every value from a request travels as
+ * a bound parameter (`{name:Type}`); the only text spliced into SQL are identifiers and
+ * expressions picked from the allow-lists of catalog.ts and the fixed maps below, and
+ * integers from our own validated config. Times are bound as epoch milliseconds (Int64)
+ * and converted in SQL, so no date string is ever parsed by ClickHouse from a request.
+ * Tables and columns: docs/sinks.md.
+ */
+import { FleetgridError } from '../lib/errors.ts';
+import type { DeviceKindSymbol } from '../schemas/types.ts';
+import { type MetricInfo, RAW_TABLES, TELEMETRY_TABLE } from './catalog.ts';
+import type { Step, TimeRange } from './params.ts';
+
+export interface Statement {
+  sql: string;
+  params: Record<string, unknown>;
+}
+
+const t = (name: string) => `fromUnixTimestamp64Milli({${name}:Int64}, 'UTC')`;
+
+/** Appended to every statement: the server-side twin of the client-side timeout. */
+export function settingsClause(timeoutMs: number): string {
+  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new FleetgridError('INTERNAL', 'bad timeout');
+  return ` SETTINGS max_execution_time = ${Math.max(1, Math.ceil(timeoutMs / 1000))}`;
+}
+
+function rangeParams(range: TimeRange): Record<string, number> {
+  return { from: range.from, to: range.to };
+}
+
+/** Columns of device_state, in the order the API shows them. */
+const STATE_COLUMNS = `device_id, site_id, kind, toUnixTimestamp64Milli(last_seen) AS last_seen_ms, last_event_id,
+  seq, event_count, lat, lon, speed_kmh, heading_deg, engine_on, engine_temp_c, fuel_pct, odometer_km,
+  cargo_temp_c, active_diagnostic_codes, status, power_kw, wind_speed_ms, ac_power_w, irradiance_wm2,
+  energy_today_kwh, open_alerts`;
+
+/** Per kind, over the 1-minute windows starting in [from, to); formulas in docs/query.md. */
+export function summaryAggregatesSql(range: TimeRange): Statement {
+  return {
+    sql: `SELECT kind,
+  uniqExact(device_id) AS active_devices,
+  sum(event_count) AS events,
+  sum(field_sum['speedKmh']) AS speed_sum,
+  sum(field_count['speedKmh']) AS speed_count,
+  sum(derived['distanceKm']) AS distance_km,
+  sum(derived['engineOnSeconds']) AS engine_on_seconds,
+  sum(derived['idleSeconds']) AS idle_seconds,
+  sum(derived['energyKwh']) AS energy_kwh,
+  sum(derived['availableSeconds']) AS available_seconds,
+  sum(derived['coveredSeconds']) AS covered_seconds
+FROM aggregates_1m FINAL
+WHERE window_start >= ${t('from')} AND window_start < ${t('to')}
+GROUP BY kind`,
+    params: rangeParams(range),
+  };
+}
+
+export function summaryDevicesSql(): Statement {
+  return { sql: 'SELECT kind, count() AS devices FROM device_state FINAL GROUP BY kind', params: {} };
+}
+
+/** Alerts raised in the range, and open now (whatever their raise time). */
+export function summaryAlertsSql(range: TimeRange): Statement {
+  return {
+    sql: `SELECT
+  countIf(raised_at >= ${t('from')} AND raised_at < ${t('to')}) AS raised,
+  countIf(state = 'RAISED') AS open
+FROM alerts FINAL`,
+    params: rangeParams(range),
+  };
+}
+
+export function devicesSql(filter: {
+  kind?: DeviceKindSymbol | undefined;
+  siteId?: string | undefined;
+  after?: string | undefined;
+  limit: number;
+}): Statement {
+  const where: string[] = [];
+  const params: Record<string, unknown> = { limit: filter.limit };
+  if (filter.kind !== undefined) {
+    where.push('kind = {kind:String}');
+    params.kind = filter.kind;
+  }
+  if (filter.siteId !== undefined) {
+    where.push('site_id = {siteId:String}');
+    params.siteId = filter.siteId;
+  }
+  if (filter.after !== undefined) {
+    where.push('device_id > {after:String}');
+    params.after = filter.after;
+  }
+  return {
+    sql: `SELECT ${STATE_COLUMNS}
+FROM device_state FINAL${where.length > 0 ? `\nWHERE ${where.join(' AND ')}` : ''}
+ORDER BY device_id
+LIMIT {limit:UInt32}`,
+    params,
+  };
+}
+
+export function deviceStateSql(deviceId: string): Statement {
+  return {
+    sql: `SELECT ${STATE_COLUMNS}\nFROM device_state FINAL\nWHERE device_id = {deviceId:String}\nLIMIT 1`,
+    params: { deviceId },
+  };
+}
+
+/** The rollup expression of each aggregate step; raw has none. */
+const BUCKET: Record<Exclude<Step, 'raw'>, string> = {
+  '1m': 'toUnixTimestamp64Milli(window_start)',
+  '1h': 'toUnixTimestamp(toStartOfHour(window_start)) * 1000',
+  '1d': 'toUnixTimestamp(toStartOfDay(window_start)) * 1000',
+};
+
+/**
+ * A device's metric per step from aggregates_1m FINAL (the newest revision of each
+ * window), rolled up here rather than through the aggregates_1h/1d views so the device
+ * and time filters prune by the primary key before the grouping (same formulas as the
+ * views). A field's statistics come from the maps; a derived figure is one value per
+ * window, so its count is the number of windows.
+ */
+export function seriesAggregateSql(
+  deviceId: string,
+  metric: MetricInfo,
+  step: Exclude<Step, 'raw'>,
+  range: TimeRange,
+): Statement {
+  const m = '{metric:String}';
+  const stats =
+    metric.source === 'field'
+      ? `sum(field_count[${m}]) AS count, min(field_min[${m}]) AS min, max(field_max[${m}]) AS max, sum(field_sum[${m}]) AS sum`
+      : `count() AS count, min(derived[${m}]) AS min, max(derived[${m}]) AS max, sum(derived[${m}]) AS sum`;
+  const present = metric.source === 'field' ? `mapContains(field_count, ${m})` : `mapContains(derived, ${m})`;
+  return {
+    sql: `SELECT ${BUCKET[step]} AS t, ${stats}, max(revision) AS revision
+FROM aggregates_1m FINAL
+WHERE device_id = {deviceId:String} AND window_start >= ${t('from')} AND window_start < ${t('to')} AND ${present}
+GROUP BY t
+ORDER BY t`,
+    params: { deviceId, metric: metric.name, ...rangeParams(range) },
+  };
+}
+
+/** Raw samples of a field, deduplicated (FINAL folds a device's resends); LIMIT cap + 1 detects truncation. */
+export function seriesRawSql(
+  deviceId: string,
+  kind: DeviceKindSymbol,
+  metric: MetricInfo,
+  range: TimeRange,
+  limit: number,
+): Statement {
+  if (metric.source !== 'field' || metric.column === undefined)
+    throw new FleetgridError('INVALID_ARGUMENT', `${metric.name} has no raw samples; use step 1m, 1h or 1d`);
+  return {
+    sql: `SELECT toUnixTimestamp64Milli(ts) AS t, ${metric.column} AS value
+FROM ${TELEMETRY_TABLE[kind]} FINAL
+WHERE device_id = {deviceId:String} AND ts >= ${t('from')} AND ts < ${t('to')} AND ${metric.column} IS NOT NULL
+ORDER BY ts, seq
+LIMIT {limit:UInt32}`,
+    params: { deviceId, ...rangeParams(range), limit },
+  };
+}
+
+export function siteExistsSql(siteId: string): Statement {
+  return {
+    sql: 'SELECT count() AS devices FROM device_state FINAL WHERE site_id = {siteId:String}',
+    params: { siteId },
+  };
+}
+
+/** Energy of a site's turbines and solar arrays per step: the windows' derived energyKwh. */
+export function siteEnergySql(siteId: string, step: Exclude<Step, 'raw'>, range: TimeRange): Statement {
+  return {
+    sql: `SELECT ${BUCKET[step]} AS t, kind, sum(derived['energyKwh']) AS kwh, uniqExact(device_id) AS devices
+FROM aggregates_1m FINAL
+WHERE site_id = {siteId:String} AND kind IN ('TURBINE', 'SOLAR') AND window_start >= ${t('from')} AND window_start < ${t('to')}
+GROUP BY t, kind
+ORDER BY t, kind`,
+    params: { siteId, ...rangeParams(range) },
+  };
+}
+
+export function alertsSql(filter: {
+  state: 'open' | 'resolved' | 'all';
+  rule?: string | undefined;
+  deviceId?: string | undefined;
+  range?: TimeRange | undefined;
+  limit: number;
+}): Statement {
+  const where: string[] = [];
+  const params: Record<string, unknown> = { limit: filter.limit };
+  if (filter.state !== 'all') {
+    where.push('state = {state:String}');
+    params.state = filter.state === 'open' ? 'RAISED' : 'RESOLVED';
+  }
+  if (filter.rule !== undefined) {
+    where.push('rule = {rule:String}');
+    params.rule = filter.rule;
+  }
+  if (filter.deviceId !== undefined) {
+    where.push('device_id = {deviceId:String}');
+    params.deviceId = filter.deviceId;
+  }
+  if (filter.range !== undefined) {
+    where.push(`raised_at >= ${t('from')} AND raised_at < ${t('to')}`);
+    Object.assign(params, rangeParams(filter.range));
+  }
+  return {
+    sql: `SELECT alert_id, rule, device_id, site_id, kind, state, severity,
+  toUnixTimestamp64Milli(raised_at) AS raised_at_ms, toUnixTimestamp64Milli(resolved_at) AS resolved_at_ms,
+  toUnixTimestamp64Milli(ts) AS ts_ms, value, threshold, message
+FROM alerts FINAL${where.length > 0 ? `\nWHERE ${where.join(' AND ')}` : ''}
+ORDER BY raised_at DESC, alert_id
+LIMIT {limit:UInt32}`,
+    params,
+  };
+}
+
+/** Newest stored event time per raw table, and of the other projections. */
+export function freshnessSql(): Statement {
+  const parts = [
+    ...RAW_TABLES.map(
+      (table) =>
+        `SELECT '${table}' AS source, toUnixTimestamp64Milli(max(ts)) AS newest_ms, count() AS rows FROM ${table}`,
+    ),
+    `SELECT 'aggregates_1m' AS source, toUnixTimestamp64Milli(max(last_event_ts)) AS newest_ms, count() AS rows FROM aggregates_1m`,
+    `SELECT 'device_state' AS source, toUnixTimestamp64Milli(max(last_seen)) AS newest_ms, count() AS rows FROM device_state`,
+  ];
+  return { sql: parts.join('\nUNION ALL\n'), params: {} };
+}
+
+export function deadLettersSql(): Statement {
+  return {
+    sql: `SELECT error_code, stage, count() AS records, toUnixTimestamp64Milli(max(failed_at)) AS last_ms
+FROM dead_letters FINAL
+GROUP BY error_code, stage
+ORDER BY records DESC, error_code, stage`,
+    params: {},
+  };
+}
+
+// --- asOf time travel: the events that decide a device's state at a past moment -------
+
+/**
+ * Counts of a device's distinct events up to asOf, over every raw table of its kind.
+ * FINAL folds a device's resends (same ts and event_id), as the processors' dedup does.
+ */
+export function asOfCountSql(deviceId: string, kind: DeviceKindSymbol, asOf: number): Statement {
+  const tables =
+    kind === 'TRUCK'
+      ? ['truck_telemetry', 'truck_engine_events', 'truck_diagnostics']
+      : [TELEMETRY_TABLE[kind]];
+  return {
+    sql: `SELECT sum(n) AS events FROM (${tables
+      .map(
+        (table) =>
+          `SELECT count() AS n FROM ${table} FINAL WHERE device_id = {deviceId:String} AND ts <= ${t('asOf')}`,
+      )
+      .join(' UNION ALL ')})`,
+    params: { deviceId, asOf },
+  };
+}
+
+const COMMON = 'event_id, device_id, site_id, toUnixTimestamp64Milli(ts) AS ts_ms, seq';
+
+/**
+ * The events whose fold decides the state at asOf (see state.ts for why this subset is
+ * exact): the newest telemetry sample up to asOf; for trucks also the engine events from
+ * that sample on and every diagnostic up to asOf (the active code set depends on all).
+ */
+export function asOfEventsSql(
+  deviceId: string,
+  kind: DeviceKindSymbol,
+  asOf: number,
+  maxDiagnostics: number,
+): Statement[] {
+  const params = { deviceId, asOf };
+  const within = `device_id = {deviceId:String} AND ts <= ${t('asOf')}`;
+  if (kind === 'TURBINE') {
+    return [
+      {
+        sql: `SELECT 'TurbineTelemetry' AS type, ${COMMON}, wind_speed_ms, rotor_rpm, power_kw, pitch_deg, nacelle_temp_c, vibration_mm_s, status
+FROM turbine_telemetry FINAL WHERE ${within} ORDER BY ts DESC, seq DESC LIMIT 1`,
+        params,
+      },
+    ];
+  }
+  if (kind === 'SOLAR') {
+    return [
+      {
+        sql: `SELECT 'SolarTelemetry' AS type, ${COMMON}, irradiance_wm2, panel_temp_c, dc_voltage_v, dc_current_a, ac_power_w, status
+FROM solar_telemetry FINAL WHERE ${within} ORDER BY ts DESC, seq DESC LIMIT 1`,
+        params,
+      },
+    ];
+  }
+  return [
+    {
+      sql: `SELECT 'TruckTelemetry' AS type, ${COMMON}, lat, lon, speed_kmh, heading_deg, engine_temp_c, fuel_pct, odometer_km, engine_on, cargo_temp_c
+FROM truck_telemetry FINAL WHERE ${within} ORDER BY ts DESC, seq DESC LIMIT 1`,
+      params,
+    },
+    {
+      // From the newest sample's time on (>=: an engine event at the same ms may follow it).
+      sql: `SELECT 'EngineStateChanged' AS type, ${COMMON}, engine_on
+FROM truck_engine_events FINAL
+WHERE ${within} AND ts >= (SELECT coalesce(max(ts), toDateTime64(0, 3, 'UTC')) FROM truck_telemetry WHERE ${within})
+ORDER BY ts, seq`,
+      params,
+    },
+    {
+      sql: `SELECT 'DiagnosticReported' AS type, ${COMMON}, code, severity, description, active
+FROM truck_diagnostics FINAL WHERE ${within} ORDER BY ts, seq LIMIT {maxDiagnostics:UInt32}`,
+      params: { ...params, maxDiagnostics },
+    },
+  ];
+}
+
+/**
+ * Energy of each window of the UTC day [dayStart, asOf], from raw samples up to asOf,
+ * with the processors' formula (processors/windows/window.ts windowEnergyKwh): mean power
+ * × min(size, last - first + sampleInterval). The window holding asOf is thereby cut at asOf.
+ */
+export function asOfEnergySql(
+  deviceId: string,
+  kind: 'TURBINE' | 'SOLAR',
+  span: { dayStart: number; asOf: number },
+  math: { windowSizeMs: number; sampleIntervalMs: number },
+): Statement {
+  const [table, power, toKw] =
+    kind === 'TURBINE' ? ['turbine_telemetry', 'power_kw', ''] : ['solar_telemetry', 'ac_power_w', ' / 1000'];
+  const { windowSizeMs, sampleIntervalMs } = math;
+  for (const n of [windowSizeMs, sampleIntervalMs])
+    if (!Number.isSafeInteger(n) || n <= 0) throw new FleetgridError('INTERNAL', 'bad window math');
+  return {
+    sql: `SELECT sum(kwh) AS kwh FROM (
+  SELECT intDiv(toUnixTimestamp64Milli(ts), ${windowSizeMs}) AS w,
+    (avg(toFloat64(${power}))${toKw}) * least(${windowSizeMs}, toUnixTimestamp64Milli(max(ts)) - toUnixTimestamp64Milli(min(ts)) + ${sampleIntervalMs}) / 3600000 AS kwh
+  FROM ${table} FINAL
+  WHERE device_id = {deviceId:String} AND ts >= ${t('dayStart')} AND ts <= ${t('asOf')}
+  GROUP BY w
+)`,
+    params: { deviceId, dayStart: span.dayStart, asOf: span.asOf },
+  };
+}
+
+/** Rules of the device's alerts open at asOf: raised by then and not resolved by then. */
+export function asOfOpenAlertsSql(deviceId: string, asOf: number): Statement {
+  return {
+    sql: `SELECT DISTINCT rule FROM alerts FINAL
+WHERE device_id = {deviceId:String} AND raised_at <= ${t('asOf')} AND (resolved_at IS NULL OR resolved_at > ${t('asOf')})
+ORDER BY rule`,
+    params: { deviceId, asOf },
+  };
+}

@@ -1,0 +1,428 @@
+/**
+ * The query API on the REAL embedded engine (chDB, opened directly in a temp data dir):
+ * the sinks' migrations create the tables, the known dataset (test/query/dataset.ts) is
+ * loaded with the sink's row mapping, and every endpoint must return exactly the numbers
+ * computed by hand from that dataset (the comments show the arithmetic). The CLI must
+ * print the same numbers, and bad requests must be answered 4xx without a statement
+ * reaching ClickHouse (counted by a wrapper around the backend).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../lib/log.ts';
+import { createMetricsRegistry } from '../../lib/metrics.ts';
+import { createDeviceState, foldEvent } from '../../processors/state/device-state.ts';
+import { parseQueryConfig } from '../../query/config.ts';
+import { createQueryApi } from '../../query/server.ts';
+import type { ClickHouseBackend } from '../../sinks/backend.ts';
+import { createEmbeddedBackend } from '../../sinks/backends/embedded.ts';
+import { migrationVariables, parseSinkConfig } from '../../sinks/config.ts';
+import { migrate } from '../../sinks/migrate.ts';
+import { buildQueryDataset, datasetBase, HOUR, loadQueryDataset, type QueryDataset } from './dataset.ts';
+
+const run = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, '../..');
+const TOKEN = 'test-token-0123456789abcdef';
+
+let dir: string;
+let engine: ClickHouseBackend;
+let statements = 0;
+let app: FastifyInstance;
+let url: string;
+let data: QueryDataset;
+let base: number;
+const iso = (ms: number) => new Date(ms).toISOString();
+const sec = (s: number) => base + s * 1000;
+
+async function get(path: string, headers: Record<string, string> = {}) {
+  const response = await app.inject({ method: 'GET', url: path, headers });
+  // biome-ignore lint/suspicious/noExplicitAny: answers are checked field by field against hand-computed values.
+  return { status: response.statusCode, body: response.json() as Record<string, any> };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'fleetgrid-query-'));
+  engine = await createEmbeddedBackend({ mode: 'embedded', dataDir: dir, database: 'fleetgrid' });
+  await migrate(engine, migrationVariables(parseSinkConfig()));
+  base = datasetBase();
+  data = buildQueryDataset(base);
+  await loadQueryDataset(engine, data);
+  // The API sees the engine through a wrapper that counts statements (and is read-only).
+  const counted: ClickHouseBackend = {
+    ...engine,
+    mode: engine.mode,
+    database: engine.database,
+    query: (sql, params) => {
+      statements++;
+      return engine.query(sql, params);
+    },
+  };
+  app = await createQueryApi(parseQueryConfig({ port: 0 }), {
+    backend: counted,
+    log: silentLogger,
+    registry: createMetricsRegistry('query-test', { defaultMetrics: false }),
+  });
+  url = await app.listen({ host: '127.0.0.1', port: 0 });
+});
+
+afterAll(async () => {
+  await app?.close();
+  await engine?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const range = () => `from=${iso(base)}&to=${iso(base + HOUR)}`;
+
+describe('query API on the embedded engine', () => {
+  it('summarises the fleet per kind with the hand-computed figures', async () => {
+    const { status, body } = await get(`/api/v1/fleet/summary?${range()}`);
+    expect(status).toBe(200);
+    expect(body.from).toBe(iso(base));
+    // truck-1: 120 samples + 3 diagnostics + engine off = 124 events; truck-2: 60 + 1 = 61.
+    // Speed: (60·60 + 60·80 + 40·95 + 20·80) / 180 = 13800 / 180.
+    // Distance per window is max-min odometer: 2 · 59 · 0.02 + 59 · 0.025 = 3.835 km.
+    // Engine on: 60 s in each full window (truck-1: 2, truck-2: 1) = 180 s = 0.05 h.
+    expect(body.truck).toEqual({
+      devices: 2,
+      activeDevices: 2,
+      events: 185,
+      avgSpeedKmh: expect.closeTo(13800 / 180, 6),
+      distanceKm: expect.closeTo(3.835, 6),
+      engineOnHours: expect.closeTo(0.05, 6),
+      idleHours: 0,
+    });
+    // 1500 kW for 2 × 60 s = 50 kWh; available (RUNNING) 90 of 120 s.
+    expect(body.turbine).toEqual({
+      devices: 1,
+      activeDevices: 1,
+      events: 120,
+      energyKwh: expect.closeTo(50, 6),
+      availability: expect.closeTo(0.75, 6),
+    });
+    // 4 kW and 2 kW for 60 s: 4/60 + 2/60 = 0.1 kWh.
+    expect(body.solar).toEqual({
+      devices: 2,
+      activeDevices: 2,
+      events: 120,
+      energyKwh: expect.closeTo(0.1, 6),
+    });
+    // overspeed (truck-2, raised at 30 s, resolved at 40 s) and high vibration (turbine-1, open).
+    expect(body.alerts).toEqual({ raised: 2, open: 1 });
+  });
+
+  it('lists devices with their latest state, filtered and paged by cursor', async () => {
+    const all = await get('/api/v1/devices');
+    expect(all.status).toBe(200);
+    expect(all.body.devices.map((d: { deviceId: string }) => d.deviceId)).toEqual([
+      'solar-1',
+      'solar-2',
+      'truck-1',
+      'truck-2',
+      'turbine-1',
+    ]);
+    const trucks = await get('/api/v1/devices?kind=truck&limit=1');
+    expect(trucks.body.devices).toHaveLength(1);
+    expect(trucks.body.devices[0]).toMatchObject({
+      deviceId: 'truck-1',
+      kind: 'truck',
+      siteId: 'depot-a',
+      eventCount: 124,
+      engineOn: false,
+      speedKmh: 0,
+      odometerKm: expect.closeTo(1002.38, 9),
+      activeDiagnosticCodes: ['P0300'],
+      lastSeen: iso(sec(125)),
+    });
+    const next = await get(`/api/v1/devices?kind=truck&limit=1&cursor=${trucks.body.nextCursor}`);
+    expect(next.body.devices.map((d: { deviceId: string }) => d.deviceId)).toEqual(['truck-2']);
+    expect(next.body.nextCursor).toBeNull();
+    const plant = await get('/api/v1/devices?siteId=plant-1');
+    expect(plant.body.devices.map((d: { deviceId: string }) => d.deviceId)).toEqual(['solar-1', 'turbine-1']);
+  });
+
+  it('rebuilds the state as of a past moment equal to folding the known prefix of events', async () => {
+    const asOf = sec(60);
+    const { status, body } = await get(`/api/v1/devices/truck-1/state?asOf=${iso(asOf)}`);
+    expect(status).toBe(200);
+    expect(body.source).toBe('event-fold');
+    // The prefix: distinct events with ts <= asOf, folded by event time with the processors' fold.
+    const seen = new Set<string>();
+    const prefix = data.events
+      .filter((e) => e.value.deviceId === 'truck-1' && e.value.ts <= asOf)
+      .filter((e) => !seen.has(e.value.eventId) && seen.add(e.value.eventId))
+      .sort((a, b) => a.value.ts - b.value.ts);
+    const expected = createDeviceState('truck-1', 'depot-a', 'TRUCK');
+    for (const e of prefix) foldEvent(expected, e);
+    expect(prefix).toHaveLength(62); // samples 0..60 and the P0217 report at 30.5 s
+    expect(body.state).toEqual({ ...expected, kind: 'truck', lastSeen: iso(expected.lastSeen) });
+    expect(body.state).toMatchObject({
+      eventCount: 62,
+      speedKmh: 80,
+      activeDiagnosticCodes: ['P0217'],
+      engineOn: true,
+    });
+  });
+
+  it('rebuilds a turbine at asOf with the energy of its day so far and the alerts open then', async () => {
+    const { body } = await get(`/api/v1/devices/turbine-1/state?asOf=${iso(sec(90))}`);
+    // Window 0: 25 kWh; window 1 up to 90 s: 31 samples covering 31 s at 1500 kW. Sample 90 is the first FAULT.
+    expect(body.state.energyTodayKwh).toBeCloseTo(25 + (1500 * 31) / 3600, 9);
+    expect(body.state).toMatchObject({
+      eventCount: 91,
+      status: 'FAULT',
+      openAlerts: ['turbine.high_vibration'],
+    });
+    const before = await get(`/api/v1/devices/turbine-1/state?asOf=${iso(sec(59))}`);
+    expect(before.body.state.openAlerts).toEqual([]);
+  });
+
+  it('gives, at an asOf after the last event, the same state as the projection', async () => {
+    for (const deviceId of ['truck-1', 'truck-2', 'turbine-1', 'solar-1']) {
+      const latest = await get(`/api/v1/devices/${deviceId}/state`);
+      const folded = await get(`/api/v1/devices/${deviceId}/state?asOf=${iso(base + HOUR)}`);
+      expect(latest.body.source).toBe('projection');
+      const { energyTodayKwh: a, ...restLatest } = latest.body.state;
+      const { energyTodayKwh: b, ...restFolded } = folded.body.state;
+      expect(restFolded).toEqual(restLatest);
+      if (a === null) expect(b).toBeNull();
+      else expect(b).toBeCloseTo(a, 9);
+    }
+  });
+
+  it('answers series per step with the newest window revision', async () => {
+    const minute = await get(`/api/v1/devices/truck-1/series?metric=speedKmh&step=1m&${range()}`);
+    expect(minute.status).toBe(200);
+    // Window 0 was re-emitted as revision 1 by the late sample 10: 60 samples, not 59.
+    expect(minute.body.points).toEqual([
+      { t: iso(base), count: 60, min: 60, max: 60, avg: 60, sum: 3600, final: true, revision: 1 },
+      { t: iso(sec(60)), count: 60, min: 80, max: 80, avg: 80, sum: 4800, final: true, revision: 0 },
+    ]);
+    const hour = await get(`/api/v1/devices/truck-1/series?metric=speedKmh&step=1h&${range()}`);
+    expect(hour.body.points).toEqual([
+      { t: iso(base), count: 120, min: 60, max: 80, avg: 70, sum: 8400, final: true, revision: 1 },
+    ]);
+    const raw = await get(
+      `/api/v1/devices/truck-1/series?metric=speedKmh&step=raw&from=${iso(sec(18))}&to=${iso(sec(22))}`,
+    );
+    // The resent sample 20 appears once.
+    expect(raw.body.points).toEqual([18, 19, 20, 21].map((s) => ({ t: iso(sec(s)), value: 60 })));
+    const derived = await get(`/api/v1/devices/turbine-1/series?metric=energyKwh&${range()}`);
+    expect(derived.body.step).toBe('1m'); // auto: 60 points of 1 minute
+    expect(derived.body.points.map((p: { sum: number }) => p.sum)).toEqual([25, 25]);
+    const auto = await get(
+      `/api/v1/devices/truck-1/series?metric=speedKmh&from=${iso(base)}&to=${iso(sec(600))}`,
+    );
+    expect(auto.body.step).toBe('raw'); // 600 samples at 1 s ≤ 1000 points
+    expect(auto.body.points).toHaveLength(120);
+  });
+
+  it('sums the energy of a site per step', async () => {
+    const { status, body } = await get(`/api/v1/sites/plant-1/energy?step=1m&${range()}`);
+    expect(status).toBe(200);
+    expect(body.points).toEqual([
+      {
+        t: iso(base),
+        turbineKwh: 25,
+        solarKwh: expect.closeTo(4 / 60, 6),
+        totalKwh: expect.closeTo(25 + 4 / 60, 6),
+      },
+      { t: iso(sec(60)), turbineKwh: 25, solarKwh: 0, totalKwh: 25 },
+    ]);
+    expect(body.totals.totalKwh).toBeCloseTo(50 + 4 / 60, 6);
+  });
+
+  it('lists alerts by lifecycle state', async () => {
+    const open = await get('/api/v1/alerts');
+    expect(open.body.alerts.map((a: { rule: string }) => a.rule)).toEqual(['turbine.high_vibration']);
+    expect(open.body.alerts[0]).toMatchObject({
+      deviceId: 'turbine-1',
+      raisedAt: iso(sec(60)),
+      resolvedAt: null,
+    });
+    const resolved = await get(`/api/v1/alerts?state=resolved&${range()}`);
+    expect(resolved.body.alerts).toHaveLength(1);
+    expect(resolved.body.alerts[0]).toMatchObject({
+      rule: 'truck.overspeed',
+      deviceId: 'truck-2',
+      state: 'RESOLVED',
+      raisedAt: iso(sec(30)),
+      resolvedAt: iso(sec(40)),
+    });
+    const byRule = await get(`/api/v1/alerts?state=all&rule=truck.overspeed&${range()}`);
+    expect(byRule.body.alerts).toHaveLength(1);
+  });
+
+  it('reports freshness and dead letters, and says what it cannot see', async () => {
+    const { status, body } = await get('/api/v1/pipeline/health');
+    expect(status).toBe(200);
+    expect(body.freshness.newestEvent).toBe(iso(sec(125)));
+    expect(body.freshness.seconds).toBeGreaterThan(0);
+    expect(body.deadLetters.total).toBe(2);
+    expect(body.deadLetters.byCode.map((d: { code: string }) => d.code).sort()).toEqual([
+      'DECODE_BAD_MAGIC',
+      'TOO_LATE',
+    ]);
+    expect(body.consumerLag.available).toBe(false);
+    expect(body.backpressure).toMatchObject({ available: false });
+  });
+
+  it('serves health, readiness, metrics and the OpenAPI document', async () => {
+    expect((await app.inject('/healthz')).statusCode).toBe(200);
+    expect((await app.inject('/readyz')).statusCode).toBe(200);
+    const metrics = await app.inject('/metrics');
+    expect(metrics.body).toContain(
+      'fleetgrid_query_requests_total{route="/api/v1/fleet/summary",status="200"',
+    );
+    const doc = await get('/docs/json');
+    expect(Object.keys(doc.body.paths)).toContain('/api/v1/devices/{deviceId}/series');
+    expect((await app.inject('/docs')).headers['content-type']).toContain('text/html');
+    expect((await app.inject('/')).statusCode).toBe(200);
+  });
+
+  it('prints the same numbers through the CLI', async () => {
+    const cli = (...args: string[]) =>
+      run(process.execPath, [join(ROOT, 'bin/fleetgrid.mjs'), 'query', '--url', url, ...args], {
+        cwd: ROOT,
+        timeout: 60_000,
+      });
+    const summary = JSON.parse(
+      (await cli('summary', '--json', '--from', iso(base), '--to', iso(base + HOUR))).stdout,
+    );
+    expect(summary.turbine.energyKwh).toBeCloseTo(50, 6);
+    expect(summary.truck.events).toBe(185);
+    const api = await get(`/api/v1/fleet/summary?${range()}`);
+    expect(summary).toEqual(api.body);
+    const device = JSON.parse((await cli('device', 'truck-1', '--as-of', iso(sec(60)), '--json')).stdout);
+    expect(device.state.eventCount).toBe(62);
+    const table = (await cli('summary', '--from', iso(base), '--to', iso(base + HOUR))).stdout;
+    expect(table).toMatch(/truck\s+2\s+2\s+185/);
+    expect(table).toContain('energy 50 kWh, availability 75 %');
+    const bad = await cli('series', 'truck-1', '--metric', 'speedKmh', '--from', 'yesterday').catch((e) => e);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('HTTP 400');
+  }, 90_000);
+});
+
+describe('bad requests', () => {
+  const INJECTIONS = [
+    "x' OR '1'='1",
+    "'; DROP TABLE device_state; --",
+    'truck-1) UNION SELECT * FROM system.users --',
+    '{deviceId:String}',
+    "\\'; SELECT 1",
+  ];
+  const e = encodeURIComponent;
+
+  const cases: [string, string][] = [
+    ['malformed date', `/api/v1/fleet/summary?from=2026-13-01T00:00:00Z`],
+    ['rolled-over date', `/api/v1/fleet/summary?from=2026-02-30`],
+    ['local time without zone', `/api/v1/fleet/summary?from=2026-01-01T10:00:00`],
+    ['from after to', `/api/v1/fleet/summary?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z`],
+    ['huge range', `/api/v1/fleet/summary?from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z`],
+    [
+      'huge raw range',
+      `/api/v1/devices/truck-1/series?metric=speedKmh&step=raw&from=2026-01-01&to=2026-01-02`,
+    ],
+    ['unknown parameter', `/api/v1/devices?color=red`],
+    ['repeated parameter', `/api/v1/devices?kind=truck&kind=solar`],
+    ['bad limit', `/api/v1/devices?limit=100000`],
+    ['bad step', `/api/v1/devices/truck-1/series?metric=speedKmh&step=5m`],
+    ['unknown metric', `/api/v1/devices/truck-1/series?metric=password`],
+    ['bad alert state', `/api/v1/alerts?state=closed`],
+    ['parameters on health', `/api/v1/pipeline/health?verbose=1`],
+  ];
+  for (const value of INJECTIONS) {
+    cases.push(
+      [`injection in deviceId ${value}`, `/api/v1/devices/${e(value)}/state`],
+      [`injection in series deviceId ${value}`, `/api/v1/devices/${e(value)}/series?metric=speedKmh`],
+      [`injection in metric ${value}`, `/api/v1/devices/truck-1/series?metric=${e(value)}`],
+      [`injection in step ${value}`, `/api/v1/devices/truck-1/series?metric=speedKmh&step=${e(value)}`],
+      [`injection in from ${value}`, `/api/v1/fleet/summary?from=${e(value)}`],
+      [`injection in to ${value}`, `/api/v1/fleet/summary?to=${e(value)}`],
+      [`injection in asOf ${value}`, `/api/v1/devices/truck-1/state?asOf=${e(value)}`],
+      [`injection in kind ${value}`, `/api/v1/devices?kind=${e(value)}`],
+      [`injection in siteId ${value}`, `/api/v1/devices?siteId=${e(value)}`],
+      [`injection in cursor ${value}`, `/api/v1/devices?cursor=${e(value)}`],
+      [`injection in limit ${value}`, `/api/v1/alerts?limit=${e(value)}`],
+      [`injection in site path ${value}`, `/api/v1/sites/${e(value)}/energy`],
+      [`injection in energy step ${value}`, `/api/v1/sites/plant-1/energy?step=${e(value)}`],
+      [`injection in alert state ${value}`, `/api/v1/alerts?state=${e(value)}`],
+      [`injection in alert rule ${value}`, `/api/v1/alerts?rule=${e(value)}`],
+      [`injection in alert deviceId ${value}`, `/api/v1/alerts?deviceId=${e(value)}`],
+      [`injection as parameter name ${value}`, `/api/v1/alerts?${e(value)}=1`],
+    );
+  }
+
+  it('answers 400 {error, message} and sends no statement to ClickHouse', async () => {
+    for (const [name, path] of cases) {
+      const before = statements;
+      const { status, body } = await get(path);
+      expect({ name, status, error: body.error }).toEqual({ name, status: 400, error: 'bad_request' });
+      expect(typeof body.message).toBe('string');
+      expect({ name, statements: statements - before }).toEqual({ name, statements: 0 });
+    }
+  });
+
+  it('names the problem in the message', async () => {
+    expect(
+      (await get('/api/v1/fleet/summary?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z')).body.message,
+    ).toContain('must be before to');
+    expect(
+      (await get('/api/v1/fleet/summary?from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z')).body.message,
+    ).toContain('exceeds the cap of 92d');
+    expect((await get('/api/v1/devices?color=red')).body.message).toContain('unknown parameter(s): color');
+  });
+
+  it('answers 404 for unknown devices and sites after one lookup', async () => {
+    for (const path of [
+      '/api/v1/devices/truck-404/state',
+      `/api/v1/devices/truck-404/state?asOf=${iso(base)}`,
+      '/api/v1/devices/truck-404/series?metric=speedKmh',
+      '/api/v1/sites/plant-404/energy',
+    ]) {
+      const before = statements;
+      const { status, body } = await get(path);
+      expect({ path, status, error: body.error }).toEqual({ path, status: 404, error: 'not_found' });
+      expect(statements - before).toBe(1);
+    }
+  });
+
+  it('refuses a metric of another kind after the device lookup', async () => {
+    const { status, body } = await get('/api/v1/devices/truck-1/series?metric=powerKw');
+    expect(status).toBe(400);
+    expect(body.message).toContain('does not exist for a truck');
+  });
+
+  it('requires the bearer token on /api when one is set, and only there', async () => {
+    const guarded = await createQueryApi(parseQueryConfig({ apiToken: TOKEN }), {
+      backend: engine,
+      log: silentLogger,
+      registry: createMetricsRegistry('query-auth-test', { defaultMetrics: false }),
+    });
+    try {
+      const before = statements;
+      const missing = await guarded.inject('/api/v1/fleet/summary');
+      expect(missing.statusCode).toBe(401);
+      expect(missing.json()).toMatchObject({ error: 'unauthorized' });
+      expect(missing.headers['www-authenticate']).toContain('Bearer');
+      const wrong = await guarded.inject({
+        url: '/api/v1/devices',
+        headers: { authorization: 'Bearer nope' },
+      });
+      expect(wrong.statusCode).toBe(401);
+      const ok = await guarded.inject({
+        url: '/api/v1/devices',
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      expect(ok.statusCode).toBe(200);
+      expect((await guarded.inject('/healthz')).statusCode).toBe(200);
+      expect(statements).toBe(before); // the guarded app uses the engine directly: nothing counted
+    } finally {
+      await guarded.close();
+    }
+  });
+});
