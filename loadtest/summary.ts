@@ -1,5 +1,5 @@
 /** The few lines `fleetgrid loadtest` prints at the end (pure). */
-import type { LoadTestReport } from './report.ts';
+import type { LoadTestReport, PhaseReport } from './report.ts';
 import type { PercentileResult } from './stats.ts';
 
 const n = (value: number | undefined, digits = 0) =>
@@ -38,4 +38,20 @@ export function summaryLines(report: LoadTestReport): string[] {
   );
   for (const note of report.notes) lines.push(`note: ${note}`);
   return lines;
+}
+
+/** The highest sustainable rate: the last step that passed before the first that failed. */
+export function stepSummary(
+  reports: readonly Pick<PhaseReport, 'rate' | 'sustainable' | 'reasons'>[],
+): LoadTestReport['step'] {
+  let highest: number | undefined;
+  for (const report of reports) {
+    if (report.sustainable === false)
+      return {
+        highestSustainableRate: highest,
+        firstUnsustainable: { rate: report.rate, reasons: report.reasons },
+      };
+    if (report.sustainable) highest = report.rate;
+  }
+  return { highestSustainableRate: highest, firstUnsustainable: undefined };
 }

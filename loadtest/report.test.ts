@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import { buildProfile } from './profiles.ts';
+import { formatProgress, groupLabel } from './progress.ts';
+import { emptyProducedTally, reconcile, tallyProduced } from './reconcile.ts';
+import { type LoadTestReport, niceCeil, REPORT_VERSION, renderHtml, svgLineChart } from './report.ts';
+import { summarize } from './stats.ts';
+import { stepSummary, summaryLines } from './summary.ts';
+
+function sampleReport(): LoadTestReport {
+  const produced = emptyProducedTally();
+  tallyProduced(produced, 'TruckTelemetry', 'lt1-truck-00001', 0);
+  const reconciliation = reconcile(produced, {
+    tables: { truck_telemetry: { rows: 1, distinct: 1 } },
+    deadLettered: {},
+    byDevice: new Map([['lt1-truck-00001', { count: 1, minSeq: 0, maxSeq: 0 }]]),
+  });
+  const raw = summarize(new Map([[120, 10]]));
+  return {
+    version: REPORT_VERSION,
+    runId: 'lt1',
+    startedAt: '2026-01-01T00:00:00.000Z',
+    endedAt: '2026-01-01T00:01:00.000Z',
+    command: 'fleetgrid loadtest --profile spike <script>',
+    machine: { cpus: 2, cpuModel: 'cpu', memoryGiB: 24, os: 'Linux', node: 'v24' },
+    settings: {
+      profile: buildProfile({ name: 'spike', rate: 100, durationS: 60 }),
+      devices: 10,
+      partitions: 6,
+      topicPrefix: 'lt1.',
+      pipeline: 'started',
+      windowSizeMs: 10_000,
+      graceMs: 5_000,
+      groups: ['lt1.fleetgrid-processors', 'lt1.fleetgrid-sink-clickhouse'],
+    },
+    totals: {
+      offered: 1,
+      produced: 1,
+      sendErrors: 0,
+      avgRecordBytes: 140,
+      loadSeconds: 60,
+      drainSeconds: 2,
+      achievedPerS: 100,
+    },
+    freshness: {
+      raw,
+      aggregates: summarize(new Map()),
+      rawSeries: [{ t: 0, count: 10, p50Ms: 130, p99Ms: 130 }],
+      aggregatesSeries: [],
+    },
+    series: [0, 1, 2].map((t) => ({
+      t,
+      offeredPerS: 100,
+      achievedPerS: 99,
+      lag: { 'lt1.fleetgrid-processors': t * 10, 'lt1.fleetgrid-sink-clickhouse': 5 },
+      pauses: 0,
+      paused: 0,
+      errors: 0,
+      cpuPct: { sink: 30 },
+      rssMiB: { sink: 300 },
+    })),
+    phases: [],
+    backpressure: { pauses: 0, maxPaused: 0 },
+    processes: [{ name: 'sink', pid: 1, cpuAvgPct: 30, cpuMaxPct: 40, rssMaxMiB: 300 }],
+    step: undefined,
+    spike: { recoverySeconds: 4.5, thresholdLag: 100, spikeEndS: 18 },
+    baseline: undefined,
+    reconciliation,
+    notes: ['a <note>'],
+  };
+}
+
+describe('report', () => {
+  it('rounds axes up to 1, 2 or 5 times a power of ten', () => {
+    expect(niceCeil(0)).toBe(1);
+    expect(niceCeil(7)).toBe(10);
+    expect(niceCeil(1_500)).toBe(2_000);
+    expect(niceCeil(4_100)).toBe(5_000);
+  });
+
+  it('draws one path per series and breaks a line where values are missing', () => {
+    const svg = svgLineChart('t', 'y', [
+      {
+        name: 'a',
+        points: [
+          { x: 0, y: 1 },
+          { x: 1, y: undefined },
+          { x: 2, y: 3 },
+        ],
+      },
+      {
+        name: 'b',
+        points: [
+          { x: 0, y: 2 },
+          { x: 2, y: 2 },
+        ],
+      },
+    ]);
+    const paths = svg.match(/<path d="([^"]+)"/g) ?? [];
+    expect(paths).toHaveLength(2);
+    expect((paths[0]?.match(/M/g) ?? []).length).toBe(2);
+  });
+
+  it('renders a self-contained page: charts inline, text escaped, no external resource', () => {
+    const html = renderHtml(sampleReport());
+    expect(html).toMatch(/^<!doctype html>/);
+    expect((html.match(/<svg /g) ?? []).length).toBe(6);
+    expect(html).toContain('Consumer lag');
+    expect(html).toContain('a &#60;note&#62;');
+    expect(html).toContain('&#60;script&#62;');
+    expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
+    expect(html).toContain('OK: nothing lost, nothing duplicated');
+  });
+
+  it('summarises the run in a few lines', () => {
+    const lines = summaryLines(sampleReport());
+    expect(lines[0]).toContain('offered 1 events, produced 1');
+    expect(lines.join('\n')).toContain('spike recovery: 4.5 s after the spike');
+    expect(lines.join('\n')).toContain('reconciliation: OK');
+  });
+
+  it('takes the highest sustainable step before the first that is not', () => {
+    expect(
+      stepSummary([
+        { rate: 1_000, sustainable: true, reasons: [] },
+        { rate: 2_000, sustainable: true, reasons: [] },
+        { rate: 3_000, sustainable: false, reasons: ['slow'] },
+        { rate: 4_000, sustainable: true, reasons: [] },
+      ]),
+    ).toEqual({ highestSustainableRate: 2_000, firstUnsustainable: { rate: 3_000, reasons: ['slow'] } });
+    expect(
+      stepSummary([{ rate: 1_000, sustainable: false, reasons: ['x'] }])?.highestSustainableRate,
+    ).toBeUndefined();
+  });
+
+  it('prints a status line with rates, lag per group, freshness and time left', () => {
+    const line = formatProgress(
+      {
+        elapsedS: 12.4,
+        durationS: 60,
+        phase: 'step 2',
+        offeredPerS: 2_000,
+        achievedPerS: 1_990,
+        lag: { 'p.fleetgrid-processors': 1_234, 'p.fleetgrid-sink-clickhouse': 300 },
+        rawP99Ms: 1_500,
+        rawP99AtLeast: true,
+        errors: 0,
+        shed: 0,
+        draining: false,
+      },
+      groupLabel,
+    );
+    expect(line).toBe(
+      '[12/60 s] step 2 offered 2.0k/s achieved 2.0k/s lag proc 1.2k sink 300 p99 ≥1.5k ms errors 0 · 48 s left',
+    );
+  });
+});
