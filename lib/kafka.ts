@@ -196,3 +196,21 @@ export function headersToStrings(headers: IHeaders | undefined): Record<string, 
   }
   return out;
 }
+
+let keyPartitioner: ReturnType<typeof Partitioners.DefaultPartitioner> | undefined;
+const partitionTables = new Map<number, { partitionId: number; leader: number }[]>();
+
+/**
+ * The partition our producers' partitioner (murmur2, as the Java client) picks for `key`
+ * among `partitions`. A producer that keeps several requests in flight uses it to give
+ * each partition one ordered lane: kafkajs does not keep order across concurrent sends.
+ */
+export function partitionForKey(key: Buffer | string, partitions: number): number {
+  keyPartitioner ??= Partitioners.DefaultPartitioner();
+  let table = partitionTables.get(partitions);
+  if (!table) {
+    table = Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 0 }));
+    partitionTables.set(partitions, table);
+  }
+  return keyPartitioner({ topic: '', partitionMetadata: table as never, message: { key, value: null } });
+}
