@@ -433,10 +433,10 @@ describe('Grafana Prometheus panels', () => {
   it('every PromQL expression selects metrics the services export or the fitness rules record', async () => {
     const rules = readFileSync(join(PROJECT_ROOT, 'infra/prometheus/rules/fleetgrid.yml'), 'utf8');
     const recorded = new Set([...rules.matchAll(/- record: ([\w:]+)/g)].map((m) => m[1] as string));
-    const { exported, assumed } = await metricCatalog();
+    const { exported, requested } = await metricCatalog();
     // ALERTS is the series Prometheus writes for its own alerting rules.
     const known = (name: string) =>
-      exported.has(name) || recorded.has(name) || assumed.has(name) || name === 'ALERTS';
+      exported.has(name) || recorded.has(name) || requested.has(name) || name === 'ALERTS';
     const unknown = exprs.flatMap((e) =>
       selectedMetrics(e.expr)
         .filter((n) => !known(n))
