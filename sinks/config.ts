@@ -37,6 +37,13 @@ const schema = z.strictObject({
   metricsPort: z.number().int().min(0).max(65_535).optional(),
   /** Embedded mode: port of the read-only query endpoint on 127.0.0.1 (see docs/sinks.md). */
   queryPort: z.number().int().min(0).max(65_535).default(8124),
+  /** Bytes per partition per fetch: with the high-water marks, what bounds the memory. */
+  fetchMaxBytesPerPartition: z.number().int().min(1024).default(1_048_576),
+  /**
+   * Kafka group session: how long a crashed sink holds its partitions before the group
+   * hands them to another member.
+   */
+  sessionTimeoutMs: z.number().int().min(6_000).default(30_000),
   /** Read the topics from the beginning when the group has no committed offset. */
   fromBeginning: z.boolean().default(true),
 });

@@ -397,7 +397,14 @@ export function createClickHouseSink(app: AppConfig, config: SinkConfig, deps: S
       }
       admin = deps.kafka.admin();
       producer = deps.kafka.producer();
-      consumer = deps.kafka.consumer({ groupId: config.groupId, maxWaitTimeMs: 100 });
+      consumer = deps.kafka.consumer({
+        groupId: config.groupId,
+        maxWaitTimeMs: 100,
+        maxBytesPerPartition: config.fetchMaxBytesPerPartition,
+        sessionTimeoutMs: config.sessionTimeoutMs,
+        heartbeatIntervalMs: Math.max(500, Math.floor(config.sessionTimeoutMs / 10)),
+        rebalanceTimeoutMs: Math.max(10_000, config.sessionTimeoutMs),
+      });
       await admin.connect();
       await producer.connect();
       await consumer.connect();
