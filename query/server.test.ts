@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { FleetgridError } from '../lib/errors.ts';
+import { requestPath } from './client.ts';
+import { parseMetricsUrls } from './main.ts';
+import { openApiDocument } from './openapi.ts';
+import { bearerMatches, staticPath, toApiError } from './server.ts';
+import { notFound } from './service.ts';
+
+describe('toApiError', () => {
+  it('maps error codes onto statuses with {error, message}', () => {
+    expect(toApiError(new FleetgridError('INVALID_ARGUMENT', 'bad from'))).toEqual({
+      status: 400,
+      body: { error: 'bad_request', message: 'bad from' },
+    });
+    expect(toApiError(notFound('device x is unknown')).status).toBe(404);
+    expect(toApiError(new FleetgridError('TIMEOUT', 'slow')).status).toBe(504);
+    expect(toApiError(new FleetgridError('CLICKHOUSE_UNAVAILABLE', 'down')).status).toBe(503);
+  });
+
+  it('keeps engine messages (SQL, internals) out of 500 answers', () => {
+    const mapped = toApiError(new FleetgridError('CLICKHOUSE_REJECTED', 'Syntax error near SELECT secret'));
+    expect(mapped.status).toBe(500);
+    expect(mapped.body.message).not.toContain('secret');
+  });
+});
+
+describe('bearerMatches', () => {
+  it('accepts exactly the configured token', () => {
+    expect(bearerMatches('Bearer s3cret-token-0123456789', 's3cret-token-0123456789')).toBe(true);
+    expect(bearerMatches('bearer s3cret-token-0123456789', 's3cret-token-0123456789')).toBe(true);
+    expect(bearerMatches('Bearer s3cret-token-012345678', 's3cret-token-0123456789')).toBe(false);
+    expect(bearerMatches('Basic s3cret-token-0123456789', 's3cret-token-0123456789')).toBe(false);
+    expect(bearerMatches(undefined, 's3cret-token-0123456789')).toBe(false);
+  });
+});
+
+describe('staticPath', () => {
+  it('resolves files under the root and index.html for directories', () => {
+    expect(staticPath('/srv/www', '/')).toBe('/srv/www/index.html');
+    expect(staticPath('/srv/www', '/app.js?v=1')).toBe('/srv/www/app.js');
+  });
+
+  it('never leaves the root', () => {
+    expect(staticPath('/srv/www', '/../etc/passwd')).toBe('/srv/www/etc/passwd');
+    expect(staticPath('/srv/www', '/%2e%2e/%2e%2e/etc/passwd')).toBe('/srv/www/etc/passwd');
+    expect(staticPath('/srv/www', '/%00')).toBeUndefined();
+    expect(staticPath('/srv/www', '/%E0%A4%A')).toBeUndefined();
+  });
+});
+
+describe('CLI request paths', () => {
+  it('encode ids and leave out unset parameters', () => {
+    expect(requestPath('device', { id: 'a/b c', params: { asOf: undefined } })).toBe(
+      '/api/v1/devices/a%2Fb%20c/state',
+    );
+    expect(
+      requestPath('series', { id: 'truck-1', params: { metric: 'speedKmh', step: '1m', from: undefined } }),
+    ).toBe('/api/v1/devices/truck-1/series?metric=speedKmh&step=1m');
+  });
+});
+
+describe('serve options', () => {
+  it('parse name=url metrics endpoints', () => {
+    expect(parseMetricsUrls(['sink=http://a/metrics,processors=http://b/metrics', ''])).toEqual({
+      sink: 'http://a/metrics',
+      processors: 'http://b/metrics',
+    });
+    expect(() => parseMetricsUrls(['http://a'])).toThrow(/name=url/);
+  });
+});
+
+describe('OpenAPI document', () => {
+  it('documents every endpoint with its parameters from the zod schemas', () => {
+    const doc = openApiDocument({ tokenRequired: true });
+    expect(doc.security).toEqual([{ bearer: [] }]);
+    const series = doc.paths['/api/v1/devices/{deviceId}/series'].get.parameters;
+    expect(series.map((p) => `${p.in}:${p.name}:${p.required}`)).toEqual([
+      'path:deviceId:true',
+      'query:metric:true',
+      'query:from:false',
+      'query:to:false',
+      'query:step:false',
+    ]);
+    expect(openApiDocument({ tokenRequired: false })).not.toHaveProperty('security');
+  });
+});

@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { ALL_METRICS, isDerivedMetric, metricFor, metricsOf, RAW_COLUMNS } from './catalog.ts';
+import * as sql from './sql.ts';
+
+const EVIL = [
+  "x' OR '1'='1",
+  "'; DROP TABLE device_state; --",
+  '1) UNION SELECT * FROM system.users --',
+  '{evil:String}',
+  '\\',
+];
+const range = { from: Date.UTC(2026, 0, 1), to: Date.UTC(2026, 0, 2) };
+
+/** Every {name:Type} placeholder has a value and every value a placeholder. */
+function placeholdersMatch(statement: sql.Statement): void {
+  const names = new Set([...statement.sql.matchAll(/\{([a-zA-Z_][a-zA-Z0-9_]*):[^}]+\}/g)].map((m) => m[1]));
+  expect([...names].sort()).toEqual(Object.keys(statement.params).sort());
+}
+
+function statementsFor(value: string): sql.Statement[] {
+  const truck = metricFor('TRUCK', 'speedKmh');
+  const derived = metricFor('TURBINE', 'energyKwh');
+  if (!truck || !derived) throw new Error('catalog');
+  return [
+    sql.devicesSql({ kind: 'TRUCK', siteId: value, after: value, limit: 10 }),
+    sql.deviceStateSql(value),
+    sql.seriesAggregateSql(value, truck, '1m', range),
+    sql.seriesAggregateSql(value, derived, '1h', range),
+    sql.seriesRawSql(value, 'TRUCK', truck, range, 100),
+    sql.siteExistsSql(value),
+    sql.siteEnergySql(value, '1d', range),
+    sql.alertsSql({ state: 'all', rule: value, deviceId: value, range, limit: 10 }),
+    sql.asOfCountSql(value, 'TRUCK', range.to),
+    ...sql.asOfEventsSql(value, 'TRUCK', range.to, 10),
+    ...sql.asOfEventsSql(value, 'SOLAR', range.to, 10),
+    sql.asOfEnergySql(
+      value,
+      'TURBINE',
+      { dayStart: range.from, asOf: range.to },
+      {
+        windowSizeMs: 60_000,
+        sampleIntervalMs: 1_000,
+      },
+    ),
+    sql.asOfOpenAlertsSql(value, range.to),
+  ];
+}
+
+describe('SQL builders', () => {
+  it('carry request values only as bound parameters, never in the SQL text', () => {
+    for (const value of EVIL) {
+      for (const statement of statementsFor(value)) {
+        expect(statement.sql).not.toContain(value);
+        expect(Object.values(statement.params)).toContain(value);
+        placeholdersMatch(statement);
+      }
+    }
+  });
+
+  it('bind times as epoch milliseconds converted in SQL', () => {
+    const statement = sql.summaryAggregatesSql(range);
+    expect(statement.params).toEqual({ from: range.from, to: range.to });
+    expect(statement.sql).toContain("fromUnixTimestamp64Milli({from:Int64}, 'UTC')");
+    placeholdersMatch(statement);
+    placeholdersMatch(sql.summaryAlertsSql(range));
+    placeholdersMatch(sql.summaryDevicesSql());
+    placeholdersMatch(sql.freshnessSql());
+    placeholdersMatch(sql.deadLettersSql());
+  });
+
+  it('leave out filters that were not asked for', () => {
+    const statement = sql.devicesSql({ limit: 5 });
+    expect(statement.sql).not.toContain('WHERE');
+    expect(statement.params).toEqual({ limit: 5 });
+    expect(sql.alertsSql({ state: 'open', limit: 3 }).params).toEqual({ limit: 3, state: 'RAISED' });
+  });
+
+  it('read aggregates with FINAL so only the newest window revision counts', () => {
+    const truck = metricFor('TRUCK', 'speedKmh');
+    if (!truck) throw new Error('catalog');
+    expect(sql.seriesAggregateSql('d', truck, '1m', range).sql).toContain('FROM aggregates_1m FINAL');
+    expect(sql.summaryAggregatesSql(range).sql).toContain('FROM aggregates_1m FINAL');
+  });
+
+  it('put only allow-listed columns and tables into the SQL', () => {
+    for (const kind of ['TRUCK', 'TURBINE', 'SOLAR'] as const) {
+      for (const metric of metricsOf(kind).filter((m) => m.source === 'field')) {
+        const statement = sql.seriesRawSql('d', kind, metric, range, 10);
+        expect(Object.values(RAW_COLUMNS)).toContain(metric.column);
+        expect(statement.sql).toMatch(/FROM (truck|turbine|solar)_telemetry FINAL/);
+      }
+    }
+  });
+
+  it('refuse raw samples of a derived figure', () => {
+    const derived = metricFor('TRUCK', 'distanceKm');
+    if (!derived) throw new Error('catalog');
+    expect(() => sql.seriesRawSql('d', 'TRUCK', derived, range, 10)).toThrow(/no raw samples/);
+  });
+
+  it('append the server-side timeout in whole seconds', () => {
+    expect(sql.settingsClause(10_000)).toBe(' SETTINGS max_execution_time = 10');
+    expect(sql.settingsClause(1_500)).toBe(' SETTINGS max_execution_time = 2');
+    expect(() => sql.settingsClause(0)).toThrow();
+  });
+});
+
+describe('metric catalog', () => {
+  it('knows each kind’s Avro fields and derived figures, disjoint by name', () => {
+    expect(metricFor('TRUCK', 'speedKmh')).toEqual({
+      name: 'speedKmh',
+      source: 'field',
+      column: 'speed_kmh',
+    });
+    expect(metricFor('TRUCK', 'powerKw')).toBeUndefined();
+    expect(metricFor('SOLAR', 'energyKwh')?.source).toBe('derived');
+    expect(isDerivedMetric('energyKwh')).toBe(true);
+    expect(isDerivedMetric('acPowerW')).toBe(false);
+    expect(ALL_METRICS).toContain('vibrationMmS');
+    for (const kind of ['TRUCK', 'TURBINE', 'SOLAR'] as const)
+      for (const m of metricsOf(kind)) expect(m.source === 'derived').toBe(isDerivedMetric(m.name));
+  });
+});
