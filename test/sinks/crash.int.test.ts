@@ -64,7 +64,9 @@ describe('crash safety of the sink', () => {
       const messages = [];
       for (let i = 0; i < n; i++) {
         const deviceId = `crash-${produced % 12}`;
-        messages.push(message(deviceId, serde.encode('TruckTelemetry', truck(deviceId, t0 + produced, produced))));
+        messages.push(
+          message(deviceId, serde.encode('TruckTelemetry', truck(deviceId, t0 + produced, produced))),
+        );
         produced++;
       }
       await producer.send(stack.topics.truck, messages);

@@ -1,0 +1,81 @@
+/**
+ * A ClickHouseBackend wrapper that injects the failures of the fault test: retriable
+ * errors BEFORE the insert (nothing landed) and AFTER it (the insert landed, the answer
+ * was lost), a full outage, and rows that the real engine refuses (a poisoned value).
+ */
+import { FleetgridError } from '../../lib/errors.ts';
+import type { ClickHouseBackend } from '../../sinks/backend.ts';
+
+export interface FaultPlan {
+  /** Share of inserts failing with a retriable error before reaching the engine. */
+  before: number;
+  /** Share of inserts that land and then fail with a retriable error. */
+  after: number;
+  /** Lines containing this text get an unparsable value, so the engine refuses them. */
+  poison?: string;
+  random?: () => number;
+}
+
+export interface FaultyBackend extends ClickHouseBackend {
+  /** Faults are injected only while armed (not during migrations at start). */
+  armed: boolean;
+  down: boolean;
+  readonly injected: { before: number; after: number; outage: number };
+}
+
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state * 1_664_525 + 1_013_904_223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+function unavailable(what: string): FleetgridError {
+  return new FleetgridError('CLICKHOUSE_UNAVAILABLE', `injected: ${what}`, { details: { injected: true } });
+}
+
+export function faultyBackend(inner: ClickHouseBackend, plan: FaultPlan): FaultyBackend {
+  const random = plan.random ?? seeded(42);
+  const injected = { before: 0, after: 0, outage: 0 };
+  const self: FaultyBackend = {
+    mode: inner.mode,
+    database: inner.database,
+    armed: false,
+    down: false,
+    injected,
+    query: (sql, params) => inner.query(sql, params),
+    exec: (sql, params) => inner.exec(sql, params),
+    async insert(table, rows, options) {
+      if (!self.armed) return inner.insert(table, rows, options);
+      if (self.down) {
+        injected.outage++;
+        throw unavailable('outage');
+      }
+      const roll = random();
+      if (roll < plan.before) {
+        injected.before++;
+        throw unavailable('connection reset before the insert');
+      }
+      let payload = rows;
+      if (plan.poison && Buffer.isBuffer(rows) && rows.includes(plan.poison)) {
+        const text = rows
+          .toString('utf8')
+          .split('\n')
+          .map((line) =>
+            line.includes(plan.poison as string) ? line.replace(/"seq":\d+/, '"seq":"x"') : line,
+          )
+          .join('\n');
+        payload = Buffer.from(text);
+      }
+      const result = await inner.insert(table, payload, options);
+      if (roll < plan.before + plan.after) {
+        injected.after++;
+        throw unavailable('timeout after the insert landed');
+      }
+      return result;
+    },
+    close: () => inner.close(),
+  };
+  return self;
+}
