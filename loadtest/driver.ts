@@ -145,7 +145,9 @@ export function createLoadDriver(
       const due = Math.floor(offeredBy(options.profile, elapsedS));
       stats.offered = due;
       // Shed what has been due for over a second: it would only be sent late.
-      const slack = Math.max(1, Math.ceil(rateAt(options.profile, elapsedS)));
+      // (The rate just inside the run: at its very end rateAt is already 0.)
+      const inside = Math.min(elapsedS, options.profile.durationS - 1e-6);
+      const slack = Math.max(1, Math.ceil(rateAt(options.profile, inside)));
       if (due - stats.generated - stats.shed > slack) stats.shed = due - stats.generated - slack;
       if (inFlight.size >= options.maxInFlight) return;
       const want = due - stats.generated - stats.shed;
