@@ -17,7 +17,10 @@ function fakeProducer(hold = false) {
       sent.push(...batches);
     },
   };
-  return { producer, sent, release: () => waiting.splice(0).forEach((resolve) => resolve()) };
+  const release = () => {
+    for (const resolve of waiting.splice(0)) resolve();
+  };
+  return { producer, sent, release };
 }
 
 /** Encodes the value as JSON: enough to check what the driver stamped on each event. */
