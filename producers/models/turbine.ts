@@ -62,7 +62,7 @@ export const TURBINE_EPISODES = {
   maintenancePerHour: 0.006,
   maintenanceMinutes: [120, 300] as const,
   /** Bearing wear onset, per running hour; vibration climbs over `wearRampMinutes`. */
-  bearingWearPerHour: 0.012,
+  bearingWearPerHour: 0.02,
   wearRampMinutes: [20, 90] as const,
   /** Time from full wear to the technicians stopping the turbine. */
   wearToMaintenanceMinutes: [60, 240] as const,
@@ -245,8 +245,12 @@ export function stepTurbine(previous: TurbineState, dtMs: number, rng: Rng): Ste
   const ambient = ambientTempC(s.timeMs, s.site.lat, s.site.lon);
   s.nacelleTempC = approach(s.nacelleTempC, ambient + 8 + 17 * (s.powerKw / RATED_POWER_KW), dtMs, 1_200_000);
   const rpmShare = s.rotorRpm / MAX_ROTOR_RPM;
+  // Healthy: grows with the square of rotor speed. A worn bearing adds a defect component
+  // that is there as soon as the rotor turns (7-12 mm/s over the speed range).
+  const turning = Math.min(1, s.rotorRpm / 2);
   const vibration =
-    (0.3 + 1.9 * rpmShare * rpmShare + 11 * s.bearingWear * rpmShare) * (1 + 0.08 * rng.normal()) +
+    (0.3 + 1.9 * rpmShare * rpmShare + s.bearingWear * turning * (4.5 + 7 * rpmShare)) *
+      (1 + 0.06 * rng.normal()) +
     0.05 * Math.abs(rng.normal());
 
   const seq = s.lastSeq + 1;
