@@ -21,7 +21,14 @@ function sampleReport(): LoadTestReport {
     startedAt: '2026-01-01T00:00:00.000Z',
     endedAt: '2026-01-01T00:01:00.000Z',
     command: 'fleetgrid loadtest --profile spike <script>',
-    machine: { cpus: 2, cpuModel: 'cpu', memoryGiB: 24, os: 'Linux', node: 'v24' },
+    machine: {
+      cpus: 2,
+      cpuModel: 'cpu',
+      memoryGiB: 24,
+      os: 'Linux',
+      node: 'v24',
+      loadAverage: { start: 1, end: 2 },
+    },
     settings: {
       profile: buildProfile({ name: 'spike', rate: 100, durationS: 60 }),
       devices: 10,

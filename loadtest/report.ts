@@ -71,7 +71,15 @@ export interface LoadTestReport {
   startedAt: string;
   endedAt: string;
   command: string;
-  machine: { cpus: number; cpuModel: string; memoryGiB: number; os: string; node: string };
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    memoryGiB: number;
+    os: string;
+    node: string;
+    /** 1-minute load average at the start and the end: how much else ran on the machine. */
+    loadAverage: { start: number; end: number };
+  };
   settings: {
     profile: Profile;
     devices: number;
@@ -261,7 +269,7 @@ export function renderHtml(report: LoadTestReport): string {
   const s = report.settings;
   const sections = [
     `<h1>fleetgrid load test — ${escapeHtml(s.profile.name)} ${fmt(s.profile.rate)}/s, ${fmt(s.profile.durationS)} s, ${fmt(s.devices)} devices</h1>`,
-    `<p>Run <code>${escapeHtml(report.runId)}</code>, ${escapeHtml(report.startedAt)} → ${escapeHtml(report.endedAt)} on ${report.machine.cpus} × ${escapeHtml(report.machine.cpuModel)}, ${fmt(report.machine.memoryGiB, 1)} GiB, node ${escapeHtml(report.machine.node)}.<br><code>${escapeHtml(report.command)}</code></p>`,
+    `<p>Run <code>${escapeHtml(report.runId)}</code>, ${escapeHtml(report.startedAt)} → ${escapeHtml(report.endedAt)} on ${report.machine.cpus} × ${escapeHtml(report.machine.cpuModel)}, ${fmt(report.machine.memoryGiB, 1)} GiB, node ${escapeHtml(report.machine.node)}, load average ${fmt(report.machine.loadAverage.start, 2)} → ${fmt(report.machine.loadAverage.end, 2)}.<br><code>${escapeHtml(report.command)}</code></p>`,
     '<h2>Summary</h2>',
     table(
       ['figure', 'value'],

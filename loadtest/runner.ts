@@ -14,7 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, freemem, tmpdir, totalmem, type } from 'node:os';
+import { cpus, freemem, loadavg, tmpdir, totalmem, type } from 'node:os';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, PROJECT_ROOT } from '../lib/config.ts';
@@ -106,6 +106,7 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
   const env = options.env ?? process.env;
   const runId = `lt${randomUUID().replace(/-/g, '').slice(0, 8)}`;
   const startedAt = new Date();
+  const loadAverageStart = loadavg()[0] ?? 0;
   const reportDir = resolve(
     config.reportDir ??
       resolve(PROJECT_ROOT, 'reports', `loadtest-${startedAt.toISOString().replace(/[:.]/g, '-')}-${runId}`),
@@ -449,7 +450,7 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
       startedAt: startedAt.toISOString(),
       endedAt: new Date().toISOString(),
       command: options.command ?? 'fleetgrid loadtest',
-      machine: machine(),
+      machine: machine(loadAverageStart),
       settings: {
         profile,
         devices: config.devices,
@@ -697,7 +698,7 @@ async function liveFreshness(
   }
 }
 
-function machine(): LoadTestReport['machine'] {
+function machine(loadAverageStart: number): LoadTestReport['machine'] {
   const list = cpus();
   return {
     cpus: list.length,
@@ -705,6 +706,7 @@ function machine(): LoadTestReport['machine'] {
     memoryGiB: round(totalmem() / 1_073_741_824, 1),
     os: `${type()} (free ${round(freemem() / 1_073_741_824, 1)} GiB at the end)`,
     node: process.version,
+    loadAverage: { start: round(loadAverageStart, 2), end: round(loadavg()[0] ?? 0, 2) },
   };
 }
 

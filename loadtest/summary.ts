@@ -36,6 +36,10 @@ export function summaryLines(report: LoadTestReport): string[] {
       ? `reconciliation: ${r.ok ? 'OK' : 'FAILED'}: produced ${n(r.produced)} = stored ${n(r.stored)} + dead-lettered ${n(r.deadLettered)}; lost ${r.lost}, duplicates ${r.duplicates}, unexpected ${r.unexpected}`
       : 'reconciliation: not run',
   );
+  const load = report.machine.loadAverage;
+  lines.push(
+    `machine: ${report.machine.cpus} cores, load average ${load.start} at the start, ${load.end} at the end`,
+  );
   for (const note of report.notes) lines.push(`note: ${note}`);
   return lines;
 }
