@@ -21,7 +21,11 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Serves `registry` at http://host:port/metrics; port 0 picks a free one. */
+/**
+ * Serves `registry` at http://host:port/metrics; port 0 picks a free one. The host is
+ * loopback unless METRICS_HOST says otherwise: in a container (infra/compose) Prometheus
+ * scrapes from another network namespace and needs METRICS_HOST=0.0.0.0.
+ */
 export async function startMetricsServer(
   registry: Registry,
   options: { port: number; host?: string },
@@ -38,7 +42,7 @@ export async function startMetricsServer(
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
+    server.listen(options.port, options.host ?? process.env.METRICS_HOST ?? '127.0.0.1', () => resolve());
   });
   return {
     port: (server.address() as AddressInfo).port,
