@@ -1,0 +1,210 @@
+/**
+ * Sink benchmark: `node sinks/bench.ts` (≤ 60 s). Three figures per table kind:
+ *  - engine: JSONEachRow inserts of 50 000-row batches (with a deduplication token) into
+ *    the embedded engine, rows/s and µs per row;
+ *  - cpu: decode (serde, cached path) + validate + map to a JSON line, µs per row;
+ *  - kafka: the whole sink process end to end for raw truck events: produced first, then
+ *    the sink reads, decodes, batches, inserts and commits; rows/s from its start to the
+ *    last commit (the target: ≥ 150 000 raw rows/s from one process).
+ * Prints a table, then one `BENCH_JSON {...}` line.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../lib/config.ts';
+import { createKafkaClient } from '../lib/kafka.ts';
+import { createLogger } from '../lib/log.ts';
+import { createMetricsRegistry, metricValue } from '../lib/metrics.ts';
+import { ensureTopics, topicNames, topicSpecs } from '../lib/topics.ts';
+import { createSerde, type Decoded } from '../schemas/serde.ts';
+import type { RawEvent, RecordName, RecordTypes } from '../schemas/types.ts';
+import { validateRawEvent } from '../schemas/validate.ts';
+import { createEmbeddedBackend } from './backends/embedded.ts';
+import { parseSinkConfig } from './config.ts';
+import { migrate } from './migrate.ts';
+import { mapRecord } from './rows.ts';
+import { createClickHouseSink } from './runner.ts';
+
+const BATCH = 50_000;
+const BATCHES = Number(process.env.BENCH_BATCHES ?? 4);
+const KAFKA_EVENTS = Number(process.env.BENCH_KAFKA_EVENTS ?? 300_000);
+const now = Date.now();
+const t0 = now - 3_600_000;
+
+const samples: { [N in RecordName]?: (i: number) => RecordTypes[N] } = {
+  TruckTelemetry: (i) => ({
+    eventId: randomUUID(),
+    deviceId: `truck-${i % 500}`,
+    siteId: 'depot-1',
+    ts: t0 + i,
+    seq: i,
+    lat: 52 + (i % 100) / 1000,
+    lon: 4.3,
+    speedKmh: i % 120,
+    headingDeg: i % 360,
+    engineTempC: 85,
+    fuelPct: 50,
+    odometerKm: 1000 + i,
+    engineOn: true,
+    cargoTempC: i % 3 === 0 ? 4 : null,
+  }),
+  TurbineTelemetry: (i) => ({
+    eventId: randomUUID(),
+    deviceId: `wt-${i % 200}`,
+    siteId: 'plant-w',
+    ts: t0 + i,
+    seq: i,
+    windSpeedMs: 9,
+    rotorRpm: 14,
+    powerKw: 1500,
+    pitchDeg: 3,
+    nacelleTempC: 40,
+    vibrationMmS: 2,
+    status: 'RUNNING',
+  }),
+  SolarTelemetry: (i) => ({
+    eventId: randomUUID(),
+    deviceId: `pv-${i % 200}`,
+    siteId: 'plant-s',
+    ts: t0 + i,
+    seq: i,
+    irradianceWm2: 700,
+    panelTempC: 45,
+    dcVoltageV: 600,
+    dcCurrentA: 10,
+    acPowerW: 5800,
+    status: 'PRODUCING',
+  }),
+  WindowAggregate: (i) => ({
+    deviceId: `truck-${i % 500}`,
+    siteId: 'depot-1',
+    kind: 'TRUCK',
+    windowStart: t0 + Math.floor(i / 500) * 60_000,
+    windowEnd: t0 + Math.floor(i / 500) * 60_000 + 60_000,
+    revision: 0,
+    eventCount: 12,
+    firstEventTs: t0,
+    lastEventTs: t0 + 59_000,
+    fields: ['speedKmh', 'engineTempC', 'fuelPct', 'headingDeg'].map((name) => ({
+      name,
+      count: 12,
+      min: 1,
+      max: 9,
+      sum: 60,
+    })),
+    derived: { distanceKm: 1.2 },
+  }),
+};
+const TOPIC_OF: Record<string, 'truck' | 'turbine' | 'solar' | 'aggregates'> = {
+  TruckTelemetry: 'truck',
+  TurbineTelemetry: 'turbine',
+  SolarTelemetry: 'solar',
+  WindowAggregate: 'aggregates',
+};
+
+const app = loadConfig({ ...process.env, TOPIC_PREFIX: `bench-sink-${randomUUID().slice(0, 8)}.` });
+const log = createLogger('bench-sink', process.env.LOG_LEVEL ?? 'warn');
+const topics = topicNames(app.topicPrefix);
+const serde = createSerde(app.registry, { topics });
+await serde.registerAll();
+const dataDir = mkdtempSync(join(tmpdir(), 'fleetgrid-bench-sink-'));
+const results: Record<string, { cpuUsPerRow: number; engineRowsPerS: number; engineUsPerRow: number }> = {};
+const backend = await createEmbeddedBackend({
+  mode: 'embedded',
+  dataDir: join(dataDir, 'a'),
+  database: 'fleetgrid',
+});
+await migrate(backend, { RAW_TTL_DAYS: '30', AGG_TTL_DAYS: '400' });
+
+for (const [record, make] of Object.entries(samples) as [RecordName, (i: number) => unknown][]) {
+  const topicKey = TOPIC_OF[record] as 'truck' | 'turbine' | 'solar' | 'aggregates';
+  const encoded = Array.from({ length: BATCH }, (_, i) => serde.encode(record, make(i) as never));
+  // cpu: the per-record work of the sink before the insert.
+  let lines: string[] = [];
+  let table = '';
+  const cpuStart = process.hrtime.bigint();
+  for (let round = 0; round < 2; round++) {
+    lines = [];
+    for (let i = 0; i < encoded.length; i++) {
+      const decoded = serde.decodeCached(encoded[i] as Buffer) as Decoded;
+      if (topicKey !== 'aggregates')
+        validateRawEvent({ type: decoded.record, value: decoded.value } as RawEvent, now);
+      const mapped = mapRecord(topicKey, decoded, { partition: 0, offset: String(i) });
+      table = mapped.table;
+      lines.push(mapped.line);
+    }
+  }
+  const cpuUsPerRow = Number(process.hrtime.bigint() - cpuStart) / 1_000 / (2 * BATCH);
+  const payload = Buffer.from(lines.join(''));
+  // engine: the same batch inserted BATCHES times under distinct tokens (distinct blocks).
+  const engineStart = process.hrtime.bigint();
+  for (let b = 0; b < BATCHES; b++) {
+    await backend.insert(table, payload, { dedupToken: `bench:${record}:${b}` });
+  }
+  const seconds = Number(process.hrtime.bigint() - engineStart) / 1e9;
+  results[table] = {
+    cpuUsPerRow,
+    engineRowsPerS: Math.round((BATCHES * BATCH) / seconds),
+    engineUsPerRow: (seconds * 1e6) / (BATCHES * BATCH),
+  };
+}
+await backend.close();
+
+// kafka: the sink process end to end on raw truck events.
+const kafka = createKafkaClient(app.kafka, { log });
+const admin = kafka.admin();
+await admin.connect();
+await ensureTopics(admin, topicSpecs(app.topicPrefix, 6));
+const producer = kafka.producer();
+await producer.connect();
+const make = samples.TruckTelemetry as (i: number) => RecordTypes['TruckTelemetry'];
+for (let i = 0; i < KAFKA_EVENTS; i += 20_000) {
+  const messages = [];
+  for (let j = i; j < Math.min(KAFKA_EVENTS, i + 20_000); j++) {
+    const event = make(j);
+    messages.push({ key: event.deviceId, value: serde.encode('TruckTelemetry', event) });
+  }
+  await producer.send(topics.truck, messages);
+}
+await producer.disconnect();
+const registry = createMetricsRegistry('bench-sink', { defaultMetrics: false });
+const sink = createClickHouseSink(
+  { ...app, clickhouse: { mode: 'embedded', dataDir: join(dataDir, 'b'), database: 'fleetgrid' } },
+  parseSinkConfig({
+    groupId: `${app.topicPrefix}sink`,
+    queryPort: 0,
+    fetchMaxBytesPerPartition: 4 * 1024 * 1024,
+  }),
+  { kafka, serde: createSerde(app.registry, { topics }), log, registry },
+);
+const kafkaStart = process.hrtime.bigint();
+await sink.start();
+const deadline = Date.now() + 40_000;
+let written = 0;
+while (Date.now() < deadline) {
+  written = await metricValue(registry, 'fleetgrid_sink_written_rows_total', { table: 'truck_telemetry' });
+  if (written >= KAFKA_EVENTS && sink.buffered().records === 0) break;
+  await new Promise((resolve) => setTimeout(resolve, 20));
+}
+const kafkaSeconds = Number(process.hrtime.bigint() - kafkaStart) / 1e9;
+await sink.stop();
+await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => {});
+await admin.disconnect();
+rmSync(dataDir, { recursive: true, force: true });
+
+const kafkaRowsPerS = Math.round(written / kafkaSeconds);
+console.log('\nsink benchmark (embedded chDB, one process)');
+console.log('table                 cpu µs/row   engine rows/s   engine µs/row');
+for (const [table, r] of Object.entries(results)) {
+  console.log(
+    `${table.padEnd(20)}  ${r.cpuUsPerRow.toFixed(2).padStart(10)}   ${String(r.engineRowsPerS).padStart(13)}   ${r.engineUsPerRow.toFixed(2).padStart(13)}`,
+  );
+}
+console.log(
+  `\nend to end through Kafka: ${written} truck rows in ${kafkaSeconds.toFixed(2)} s = ${kafkaRowsPerS} rows/s (${((kafkaSeconds * 1e6) / Math.max(1, written)).toFixed(2)} µs/row, incl. start-up and group join)`,
+);
+console.log(
+  `BENCH_JSON ${JSON.stringify({ component: 'sinks', batchRows: BATCH, tables: results, kafka: { rows: written, seconds: kafkaSeconds, rowsPerS: kafkaRowsPerS } })}`,
+);
+process.exit(0);
