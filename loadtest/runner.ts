@@ -229,36 +229,63 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
     let loading = true;
     let liveP99: { ms: number; atLeast: boolean } | undefined;
     let previous = { t: 0, offered: 0, acked: 0 };
-    let sampling: Promise<void> | undefined;
+    // Lag, backpressure and live freshness are polled in their own loops: a slow broker
+    // or a sink busy inserting must not thin out the once-a-second series of rates and CPU.
+    const lagSamples: { t: number; lag: Record<string, number> }[] = [];
+    let latestLag: Record<string, number> = {};
+    let latestBackpressure = { pauses: 0, paused: 0 };
+    let slowestLagPollMs = 0;
+    let polling = true;
+    const pollLag = async () => {
+      while (polling) {
+        const began = Date.now();
+        try {
+          latestLag = await sampleLag(admin, groups);
+          const done = Date.now();
+          slowestLagPollMs = Math.max(slowestLagPollMs, done - began);
+          // Stamped at the middle of the poll: the offsets were read somewhere in between.
+          lagSamples.push({ t: round((began + done) / 2_000 - startMs / 1_000, 2), lag: latestLag });
+        } catch (error) {
+          log.warn({ err: error }, 'lag sample failed');
+        }
+        await sleep(Math.max(50, SAMPLE_MS - (Date.now() - began)));
+      }
+    };
+    const pollMetrics = async () => {
+      while (polling) {
+        const began = Date.now();
+        latestBackpressure = await scrapeBackpressure(metricsUrls);
+        await sleep(Math.max(50, SAMPLE_MS - (Date.now() - began)));
+      }
+    };
+    const pollFreshness = async () => {
+      while (polling && showProgress) {
+        const began = Date.now();
+        liveP99 = await liveFreshness(backend as ClickHouseBackend, driver, runId, startMs, began);
+        await sleep(Math.max(50, 2 * SAMPLE_MS - (Date.now() - began)));
+      }
+    };
+    const pollers = [pollLag(), pollMetrics(), pollFreshness()];
 
     const elapsed = () => (Date.now() - startMs) / 1_000;
-    const takeSample = async () => {
+    const takeSample = () => {
       const now = Date.now();
       const t = (now - startMs) / 1_000;
       const stats = driver.stats();
-      const [lag, backpressure] = await Promise.all([
-        sampleLag(admin, groups).catch((error: unknown) => {
-          log.warn({ err: error }, 'lag sample failed');
-          return {} as Record<string, number>;
-        }),
-        scrapeBackpressure(metricsUrls),
-      ]);
       const { cpuPct, rssMiB } = sampler.sample(now);
       const dt = Math.max(0.001, t - previous.t);
       series.push({
         t: round(t, 2),
         offeredPerS: loading ? (stats.offered - previous.offered) / dt : 0,
         achievedPerS: (stats.acked - previous.acked) / dt,
-        lag,
-        pauses: backpressure.pauses,
-        paused: backpressure.paused,
+        lag: latestLag,
+        pauses: latestBackpressure.pauses,
+        paused: latestBackpressure.paused,
         errors: stats.errors,
         cpuPct: roundValues(cpuPct, 1),
         rssMiB: roundValues(rssMiB, 1),
       });
       previous = { t, offered: stats.offered, acked: stats.acked };
-      if (showProgress && backend && Math.floor(t) % 2 === 0)
-        liveP99 = await liveFreshness(backend, driver, runId, startMs, now);
       if (showProgress) {
         const last = series.at(-1) as SeriesPoint;
         const phase = phaseList.find((p) => t >= p.startS && t < p.endS)?.label ?? (loading ? '' : 'drain');
@@ -270,7 +297,7 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
               phase,
               offeredPerS: last.offeredPerS,
               achievedPerS: last.achievedPerS,
-              lag,
+              lag: latestLag,
               rawP99Ms: liveP99?.ms,
               rawP99AtLeast: liveP99?.atLeast ?? false,
               errors: stats.errors,
@@ -282,14 +309,7 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
         );
       }
     };
-    const sampleTimer = setInterval(() => {
-      if (sampling) return; // a slow sample (busy broker) must not pile up
-      sampling = takeSample()
-        .catch((error: unknown) => log.warn({ err: error }, 'sample failed'))
-        .finally(() => {
-          sampling = undefined;
-        });
-    }, SAMPLE_MS);
+    const sampleTimer = setInterval(takeSample, SAMPLE_MS);
 
     // The step profile: each step is judged once its last events had time to arrive.
     const evalDelayS = Math.ceil(config.p99MaxMs / 1_000) + 1;
@@ -309,7 +329,7 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
         fromS,
         histograms,
         driver.ackedBySecond,
-        series,
+        lagSamples,
         groupIds,
         config,
         Date.now() - (startMs + phase.endS * 1_000),
@@ -387,7 +407,10 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
     }
     await Promise.all(pendingEvaluations);
     clearInterval(sampleTimer);
-    await sampling;
+    polling = false;
+    await Promise.all(pollers);
+    if (slowestLagPollMs > 3 * SAMPLE_MS)
+      notes.push(`the slowest consumer-lag poll took ${slowestLagPollMs} ms (a busy broker or machine)`);
     if (showProgress) stream.write('\n');
 
     // (6) Freshness and reconciliation, from ClickHouse.
@@ -413,14 +436,14 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
           evaluations.get(index),
           rawBySecond,
           driver.ackedBySecond,
-          series,
+          lagSamples,
           groupIds,
           config,
           queriedAt - startMs,
         ),
       );
     const step = profile.name === 'step' ? stepSummary(phaseReports) : undefined;
-    const totalLag: LagSample[] = series.map((p) => ({
+    const totalLag: LagSample[] = lagSamples.map((p) => ({
       t: p.t,
       lag: Object.values(p.lag).reduce((a, b) => a + b, 0),
     }));
@@ -533,8 +556,11 @@ function histogramsIn(bySecond: SecondHistograms, fromS: number, toS: number): H
   );
 }
 
+/** Lag of every watched group at one moment (seconds since the start of the load). */
+type LagPoint = { t: number; lag: Record<string, number> };
+
 function lagVerdicts(
-  series: readonly SeriesPoint[],
+  series: readonly LagPoint[],
   groups: readonly string[],
   fromS: number,
   toS: number,
@@ -560,7 +586,7 @@ function judgeWindow(
   fromS: number,
   histograms: SecondHistograms,
   ackedBySecond: Map<number, number>,
-  series: readonly SeriesPoint[],
+  series: readonly LagPoint[],
   groups: readonly string[],
   config: LoadTestConfig,
   waitedMs: number,
@@ -589,7 +615,7 @@ function phaseReport(
   evaluation: StepEvaluation | undefined,
   rawBySecond: SecondHistograms,
   ackedBySecond: Map<number, number>,
-  series: readonly SeriesPoint[],
+  series: readonly LagPoint[],
   groups: readonly string[],
   config: LoadTestConfig,
   queriedAtS: number,
