@@ -29,7 +29,15 @@ export const processorConfigSchema = z.strictObject({
   lowWaterRatio: z.number().gt(0).lt(1).default(0.5),
   /** Most records in one produce request (sendBatch) and how long records may wait for company. */
   maxSendRows: positive(5_000),
+  /** Most bytes in one produce request: below the broker's message.max.bytes (1 MiB by default). */
+  maxSendBytes: positive(512 * 1024),
   lingerMs: ms(20),
+  /**
+   * Device states coalesce this long (latest per device) before they are sent: the
+   * compacted topic only keeps the newest anyway, and at thousands of events per device
+   * and minute this cuts the output volume by an order of magnitude.
+   */
+  stateFlushIntervalMs: positive(1_000),
   /** Full-jitter backoff for produce, Redis and registry retries (lib/retry). */
   backoffBaseMs: positive(100),
   backoffCapMs: positive(10_000),

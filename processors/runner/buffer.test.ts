@@ -24,7 +24,7 @@ describe('OutputBuffer', () => {
     buffer.appendState({ topic: 's', key: 'dev-2', state: 'other', bytes: 5 });
     buffer.appendState({ topic: 's', key: 'dev-1', state: 'new', bytes: 7 });
     const take = buffer.take()!;
-    expect(take.states.map((s) => s.state)).toEqual(['new', 'other']);
+    expect(take.states.map((s) => s.state)).toEqual(['other', 'new']);
     expect(take.bytes).toBe(12);
     expect(buffer.coalesced).toBe(1);
   });
@@ -45,6 +45,30 @@ describe('OutputBuffer', () => {
     const second = buffer.take()!;
     expect(second.seq).toBe(seq);
     buffer.ack(second);
+    await waiting;
+    expect(released).toBe(true);
+  });
+
+  it('leaves states to coalesce without releasing waiters for sequences they cover', async () => {
+    const buffer = new OutputBuffer<string>();
+    buffer.append(record());
+    buffer.appendState({ topic: 's', key: 'dev-1', state: 'a', bytes: 5 });
+    buffer.append(record());
+    const seq = buffer.appendedSeq;
+    let released = false;
+    const waiting = buffer.waitAcked(seq).then(() => {
+      released = true;
+    });
+    const recordsOnly = buffer.take({ includeStates: false })!;
+    expect(recordsOnly.records).toHaveLength(2);
+    expect(recordsOnly.states).toHaveLength(0);
+    expect(recordsOnly.seq).toBe(1); // stops before the state still waiting
+    buffer.ack(recordsOnly);
+    await Promise.resolve();
+    expect(released).toBe(false);
+    expect([buffer.pendingRows, buffer.bytes]).toEqual([1, 5]);
+    const rest = buffer.take()!;
+    buffer.ack(rest);
     await waiting;
     expect(released).toBe(true);
   });

@@ -24,6 +24,8 @@ export interface BufferedState<S> {
   key: string;
   state: S;
   bytes: number;
+  /** Sequence number of this (newest) state of the key. */
+  seq: number;
 }
 
 export interface Take<S> {
@@ -59,16 +61,26 @@ export class OutputBuffer<S> {
     this.appendedSeq++;
   }
 
-  /** Replaces any pending state of the same key (coalescing). */
-  appendState(state: BufferedState<S>): void {
+  /**
+   * Replaces any pending state of the same key (coalescing). The newer state stands for the
+   * older one: it is the device's state after everything the older one reflected.
+   */
+  appendState(state: Omit<BufferedState<S>, 'seq'>): void {
     const previous = this.states.get(state.key);
     if (previous) {
       this.pendingBytes -= previous.bytes;
       this.coalesced++;
+      // Re-inserting moves the key to the end, so iteration order stays "oldest first".
+      this.states.delete(state.key);
     }
-    this.states.set(state.key, state);
-    this.pendingBytes += state.bytes;
     this.appendedSeq++;
+    this.states.set(state.key, { ...state, seq: this.appendedSeq });
+    this.pendingBytes += state.bytes;
+  }
+
+  /** Pending aggregates, alerts and dead letters (not states). */
+  get pendingRecords(): number {
+    return this.records.length;
   }
 
   get pendingRows(): number {
@@ -84,26 +96,46 @@ export class OutputBuffer<S> {
     return this.pendingBytes + this.inflightBytes;
   }
 
-  /** Takes everything pending; the caller must `ack` it once Kafka acknowledged it. */
-  take(): Take<S> | undefined {
-    if (this.pendingRows === 0) {
+  /**
+   * Takes what is pending; the caller must `ack` it once Kafka acknowledged it. States may
+   * be left behind to coalesce longer (`includeStates: false`); the take's sequence then
+   * stops just before the oldest state left behind, so nobody waiting for a later sequence
+   * is released before that state is sent too.
+   */
+  take(options: { includeStates?: boolean } = {}): Take<S> | undefined {
+    const includeStates = options.includeStates ?? true;
+    const rows = this.records.length + (includeStates ? this.states.size : 0);
+    if (rows === 0) {
       // Nothing pending and nothing in flight: every append so far has been acknowledged.
-      if (this.inflightRows === 0) this.settle(this.appendedSeq);
+      if (this.inflightRows === 0 && this.states.size === 0) this.settle(this.appendedSeq);
       return undefined;
+    }
+    let seq = this.appendedSeq;
+    let stateBytes = 0;
+    if (!includeStates) {
+      for (const state of this.states.values()) {
+        seq = Math.min(seq, state.seq - 1);
+        stateBytes += state.bytes;
+      }
     }
     const take: Take<S> = {
       records: this.records,
-      states: [...this.states.values()],
-      seq: this.appendedSeq,
-      rows: this.pendingRows,
-      bytes: this.pendingBytes,
+      states: includeStates ? [...this.states.values()] : [],
+      seq,
+      rows,
+      bytes: this.pendingBytes - stateBytes,
     };
     this.records = [];
-    this.states = new Map();
-    this.pendingBytes = 0;
+    if (includeStates) this.states = new Map();
+    this.pendingBytes = stateBytes;
     this.inflightRows += take.rows;
     this.inflightBytes += take.bytes;
     return take;
+  }
+
+  /** Pending states waiting to coalesce. */
+  get pendingStates(): number {
+    return this.states.size;
   }
 
   ack(take: Take<S>): void {

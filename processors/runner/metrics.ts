@@ -15,6 +15,7 @@ export interface ProcessorMetrics {
   outputAcked: Counter<never>;
   emitDelay: Histogram<never>;
   checkpointDuration: Histogram<'reason'>;
+  produceDuration: Histogram<never>;
   checkpoints: Counter<'result'>;
   pausedPartitions: Gauge<never>;
   pauses: Counter<'reason'>;
@@ -80,6 +81,12 @@ export function createProcessorMetrics(registry: Registry): ProcessorMetrics {
       help: 'Capture, wait for output acks, atomic Redis write and offset commit',
       labelNames: ['reason'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    produceDuration: new Histogram({
+      name: `${p}produce_duration_seconds`,
+      help: 'One produce request (sendBatch, acks=all) including its retries',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
       registers,
     }),
     checkpoints: new Counter({

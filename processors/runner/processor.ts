@@ -24,7 +24,7 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../../lib/clock.ts';
 import { systemClock } from '../../lib/clock.ts';
-import { FleetgridError, toFleetgridError } from '../../lib/errors.ts';
+import { FleetgridError, isRetriable, toFleetgridError } from '../../lib/errors.ts';
 import type {
   EachBatchPayload,
   KafkaClient,
@@ -162,68 +162,107 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
   let flushing: Promise<void> | undefined;
   let lingerTimer: NodeJS.Timeout | undefined;
   let coalescedReported = 0;
+  /** When device states last went out; they coalesce for stateFlushIntervalMs between sends. */
+  let statesSentAt = 0;
+  /** A checkpoint or shutdown needs everything out, states included, now. */
+  let forceStates = false;
 
-  /** Starts a flush now when asked to or when a full request is pending, else after the linger. */
+  /**
+   * Starts a flush now when asked to (checkpoint, backpressure, shutdown) or when a full
+   * request of records is pending; otherwise after the linger, or when the pending device
+   * states are due.
+   */
   function kick(now = false): void {
     if (buffer.pendingRows === 0) return;
-    if (now || buffer.pendingRows >= config.maxSendRows) {
+    if (now) forceStates = true;
+    if (now || buffer.pendingRecords >= config.maxSendRows) {
       if (lingerTimer) clearTimeout(lingerTimer);
       lingerTimer = undefined;
       void flush();
     } else if (!lingerTimer && !flushing) {
+      const statesDueIn = statesSentAt + config.stateFlushIntervalMs - clock.now();
+      const delay = buffer.pendingRecords > 0 ? config.lingerMs : Math.max(config.lingerMs, statesDueIn);
       lingerTimer = setTimeout(() => {
         lingerTimer = undefined;
         void flush();
-      }, config.lingerMs);
+      }, delay);
     }
   }
 
   /** One flusher at a time, taking whatever is pending until nothing is: acks stay in order. */
   function flush(): Promise<void> {
-    flushing ??= (async () => {
-      try {
-        for (let take = buffer.take(); take; take = buffer.take()) {
+    if (!flushing) {
+      flushing = (async () => {
+        for (;;) {
+          const includeStates = forceStates || clock.now() - statesSentAt >= config.stateFlushIntervalMs;
+          const take = buffer.take({ includeStates });
+          if (!take) break;
+          if (includeStates) {
+            statesSentAt = clock.now();
+            forceStates = false;
+          }
           await send(take);
           buffer.ack(take);
           metrics.outputAcked.inc(take.rows + (buffer.coalesced - coalescedReported));
           coalescedReported = buffer.coalesced;
           updateGate();
         }
-      } finally {
+      })().finally(() => {
+        // Runs after `flushing` was assigned (a .finally callback is always asynchronous),
+        // so a flush that found nothing to do cannot leave a stale promise behind.
         flushing = undefined;
-      }
-    })();
+        if (buffer.pendingRows > 0) kick();
+      });
+    }
     return flushing;
   }
 
   async function send(take: Take<DeviceState>): Promise<void> {
-    const rows: { topic: string; message: OutgoingMessage }[] = take.records.map((r) => ({
+    const rows: { topic: string; message: OutgoingMessage; bytes: number }[] = take.records.map((r) => ({
       topic: r.topic,
       message: r.message,
+      bytes: r.bytes,
     }));
     for (const s of take.states) {
-      rows.push({ topic: s.topic, message: { key: s.key, value: serde.encode('DeviceState', s.state) } });
+      const value = serde.encode('DeviceState', s.state);
+      rows.push({ topic: s.topic, message: { key: s.key, value }, bytes: value.length });
     }
-    // Chunks go out one after another, so records of one key keep their order.
-    for (let start = 0; start < rows.length; start += config.maxSendRows) {
+    // Requests are bounded in rows and bytes: the broker refuses record batches above its
+    // message.max.bytes (1 MiB by default), an error no retry would ever clear. Chunks go
+    // out one after another, so records of one key keep their order.
+    let start = 0;
+    while (start < rows.length) {
+      let end = start;
+      let bytes = 0;
+      while (end < rows.length && end - start < config.maxSendRows) {
+        const next = rows[end]!.bytes + 64; // + record overhead (key, headers, varints)
+        if (end > start && bytes + next > config.maxSendBytes) break;
+        bytes += next;
+        end++;
+      }
       const byTopic = new Map<string, OutgoingMessage[]>();
-      for (const { topic, message } of rows.slice(start, start + config.maxSendRows)) {
+      for (const { topic, message } of rows.slice(start, end)) {
         const list = byTopic.get(topic);
         if (list) list.push(message);
         else byTopic.set(topic, [message]);
       }
+      start = end;
       const batches = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+      const stopTimer = metrics.produceDuration.startTimer();
       await retry(() => producer.sendBatch(batches), {
         policy: backoff,
         clock,
         // Every produce failure is retried: giving up would lose derived records, and a
-        // pipeline that visibly stalls (paused, backoff metric climbing) is the safer failure.
+        // pipeline that visibly stalls (paused, backoff metric climbing, errors logged) is
+        // the safer failure for the rare non-retriable one.
         shouldRetry: () => true,
         onRetry: (error, attempt, delayMs) => {
           metrics.backoffAttempts.inc({ operation: 'produce' });
-          log.warn({ err: error, attempt, delayMs }, 'produce failed; retrying with backoff');
+          const level = isRetriable(error) ? 'warn' : 'error';
+          log[level]({ err: error, attempt, delayMs }, 'produce failed; retrying with backoff');
         },
       });
+      stopTimer();
       for (const { topic, messages } of batches) metrics.emitted.inc({ topic }, messages.length);
     }
     if (take.states.length > 0) {
@@ -426,7 +465,7 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
         task.version++;
         processed++;
         resolveOffset(message.offset);
-        if (buffer.pendingRows >= config.maxSendRows) kick();
+        if (buffer.pendingRecords >= config.maxSendRows) kick();
         updateGate();
         if (gate.paused) break;
       }
