@@ -114,6 +114,11 @@ interface Batch {
   counts: Map<string, number>;
 }
 
+interface Route {
+  partition: number;
+  lane: Lane;
+}
+
 /** A sequence of batches for a fixed set of partitions: at most one request in flight. */
 interface Lane {
   batch: Batch;
@@ -253,7 +258,8 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
     openedAt: 0,
     inFlight: undefined,
   }));
-  const laneOfDevice = new Map<string, Lane>();
+  /** Each device's partition and lane, computed once. */
+  const routes = new Map<string, Route>();
   /** Partitions per raw topic and each topic's first lane slot, known after start(). */
   const partitionsOf: Record<DeviceKind, number> = { truck: 1, turbine: 1, solar: 1 };
   // Wakes the generation loop from its sleep on stop(). Sends in flight are not aborted:
@@ -288,16 +294,16 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
     return Math.min(paced, nowMs, config.toMs ?? Number.POSITIVE_INFINITY);
   }
 
-  function laneOf(message: OutboundMessage): Lane {
-    let lane = laneOfDevice.get(message.key);
-    if (!lane) {
+  function routeOf(message: OutboundMessage): Route {
+    let route = routes.get(message.key);
+    if (!route) {
       const partition = partitionForKey(message.key, partitionsOf[message.kind]);
       // Spread the (topic, partition) pairs of all three topics over the lanes.
       const slot = RAW_TOPIC_KEYS.indexOf(message.kind) * 7 + partition;
-      lane = lanes[slot % lanes.length] as Lane;
-      laneOfDevice.set(message.key, lane);
+      route = { partition, lane: lanes[slot % lanes.length] as Lane };
+      routes.set(message.key, route);
     }
-    return lane;
+    return route;
   }
 
   function enqueue(out: OutboundMessage[]): void {
@@ -305,7 +311,7 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
     const now = clock.now();
     for (const message of out) {
       manifest?.record(message);
-      const lane = laneOf(message);
+      const { lane, partition } = routeOf(message);
       const { batch } = lane;
       const topic = deps.topics[message.kind];
       let list = batch.messages.get(topic);
@@ -313,7 +319,10 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
         list = [];
         batch.messages.set(topic, list);
       }
-      list.push(enc.encode(message));
+      const record = enc.encode(message);
+      // The partition the producer would pick anyway; given, it spares a second murmur2.
+      record.partition = partition;
+      list.push(record);
       if (batch.size === 0) lane.openedAt = now;
       batch.size++;
       const countKey = `${message.kind}\u0000${message.class}`;

@@ -292,7 +292,8 @@ export function stepTruck(previous: TruckState, dtMs: number, rng: Rng): StepRes
   } else {
     s.dwellElapsedMs += dtMs;
     s.speedKmh = 0;
-    if (s.refuelling) s.fuelLiters = Math.min(TANK_LITERS * 0.98, s.fuelLiters + 60 * dtS);
+    // A truck pump delivers about 60 l/min.
+    if (s.refuelling) s.fuelLiters = Math.min(TANK_LITERS * 0.98, s.fuelLiters + 1 * dtS);
     const remaining = s.dwellTotalMs - s.dwellElapsedMs;
     // Long stops: idle a couple of minutes, engine off, back on two minutes before leaving.
     if (s.dwellTotalMs > 6 * 60_000) setEngine(s.dwellElapsedMs < 120_000 || remaining < 120_000);
