@@ -34,7 +34,7 @@ import type { Service } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/log.ts';
 import { type MetricsServer, type Registry, startMetricsServer } from '../lib/metrics.ts';
 import { retry } from '../lib/retry.ts';
-import { type TopicKey, type TopicNames, topicNames } from '../lib/topics.ts';
+import { ensureTopics, type TopicKey, type TopicNames, topicNames, topicSpecs } from '../lib/topics.ts';
 import type { Decoded, Serde } from '../schemas/serde.ts';
 import { validateRawEvent } from '../schemas/validate.ts';
 import type { RawEvent } from '../schemas/types.ts';
@@ -445,6 +445,11 @@ export function createClickHouseSink(app: AppConfig, config: SinkConfig, deps: S
         rebalanceTimeoutMs: Math.max(10_000, config.sessionTimeoutMs),
       });
       await admin.connect();
+      // Topics as code (DESIGN §3): whichever service starts first creates them.
+      await retry(() => ensureTopics(admin as KafkaAdmin, topicSpecs(app.topicPrefix)), {
+        policy,
+        signal: abort.signal,
+      });
       await producer.connect();
       await consumer.connect();
       consumer.on(consumer.events.GROUP_JOIN, (event) => {
