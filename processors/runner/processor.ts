@@ -434,14 +434,21 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
     let processed = 0;
     let skipped = 0;
     let late = 0;
+    // Resolving once per batch (the last handled offset) is what kafkajs needs to move the
+    // fetch position; per message it costs a Long parse and map lookups each.
+    let lastHandled: string | undefined;
     try {
-      for (const message of batch.messages) {
-        if (!isRunning() || isStale() || stopping || restarting) break;
+      for (let i = 0; i < batch.messages.length; i++) {
+        // isStale/isRunning are map lookups in kafkajs: checked every 256 records, a stale
+        // batch (rebalance, seek) is still abandoned within a fraction of a millisecond.
+        if ((i & 255) === 0 && (!isRunning() || isStale())) break;
+        if (stopping || restarting) break;
+        const message = batch.messages[i]!;
         const offset = Number(message.offset);
         if (task.nextOffset !== undefined && offset < task.nextOffset) {
           // Already reflected in the restored state (the fetch started at an older commit).
           skipped++;
-          resolveOffset(message.offset);
+          lastHandled = message.offset;
           continue;
         }
         if (offset > task.lastReceived) {
@@ -464,12 +471,13 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
         task.nextOffset = offset + 1;
         task.version++;
         processed++;
-        resolveOffset(message.offset);
+        lastHandled = message.offset;
         if (buffer.pendingRecords >= config.maxSendRows) kick();
         updateGate();
         if (gate.paused) break;
       }
     } finally {
+      if (lastHandled !== undefined) resolveOffset(lastHandled);
       if (received) metrics.received.inc({ topic }, received);
       if (processed) metrics.processed.inc({ topic }, processed);
       if (late) metrics.late.inc({ topic }, late);
@@ -485,35 +493,38 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
     message: KafkaMessage,
     decoded: Decoded | FleetgridError,
   ): number {
-    const source: SourceRecord = {
+    // Only dead letters need the source record; built on demand, off the hot path.
+    const sourceOf = (): SourceRecord => ({
       topic: task.topic,
       partition: task.partition,
       offset: message.offset,
       key: message.key,
       value: message.value,
       headers: message.headers,
-    };
+    });
     if (decoded instanceof FleetgridError) {
-      router.deadLetter(source, decoded, 'decode');
+      router.deadLetter(sourceOf(), decoded, 'decode');
       return 0;
     }
     if (!RAW_RECORDS.has(decoded.record)) {
       router.deadLetter(
-        source,
+        sourceOf(),
         new FleetgridError('DECODE_UNEXPECTED_TYPE', `${decoded.record} is not a raw device event`),
         'decode',
       );
       return 0;
     }
     const event = { type: decoded.record, value: decoded.value } as RawEvent;
+    const now = clock.now();
     try {
-      validateRawEvent(event, clock.now());
+      validateRawEvent(event, now);
     } catch (error) {
-      router.deadLetter(source, toFleetgridError(error, 'VALIDATION_OUT_OF_RANGE'), 'validate');
+      router.deadLetter(sourceOf(), toFleetgridError(error, 'VALIDATION_OUT_OF_RANGE'), 'validate');
       return 0;
     }
     const isLate = event.value.ts < task.core.streamTime ? 1 : 0;
-    router.route(task.core.apply(event, clock.now()), source);
+    const output = task.core.apply(event, now);
+    router.route(output, output.rejected.length > 0 ? sourceOf() : undefined);
     return isLate;
   }
 
