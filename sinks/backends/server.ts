@@ -18,7 +18,15 @@ import {
 
 export function createServerBackend(
   config: Extract<ClickHouseConfig, { mode: 'server' }>,
-  options: { database?: string; requestTimeoutMs?: number } = {},
+  options: {
+    database?: string;
+    requestTimeoutMs?: number;
+    /**
+     * A @clickhouse/client Connection to use instead of HTTP. Tests pass chDB's
+     * (`chdb/connection`) to run this backend's client code on the embedded engine.
+     */
+    connection?: unknown;
+  } = {},
 ): ClickHouseBackend {
   const database = assertIdentifier(options.database ?? config.database);
   // The database must exist before a client can name it as default; a bootstrap client
@@ -28,6 +36,7 @@ export function createServerBackend(
     username: config.user,
     password: config.password,
     request_timeout: options.requestTimeoutMs ?? 60_000,
+    ...(options.connection ? { connection: options.connection as never } : {}),
     clickhouse_settings: {
       async_insert: 0 as const,
       wait_end_of_query: 1 as const,
@@ -35,16 +44,14 @@ export function createServerBackend(
     },
   };
   let client: ReturnType<typeof createClient> | undefined;
+  let bootstrap: ReturnType<typeof createClient> | undefined;
   let ready: Promise<ReturnType<typeof createClient>> | undefined;
 
   function connect() {
     ready ??= (async () => {
-      const bootstrap = createClient(base);
-      try {
-        await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
-      } finally {
-        await bootstrap.close();
-      }
+      // Kept until close(): closing it would also close a connection it shares.
+      bootstrap ??= createClient(base);
+      await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
       client = createClient({ ...base, database });
       return client;
     })().catch((error: unknown) => {
@@ -99,6 +106,7 @@ export function createServerBackend(
     },
     async close() {
       await client?.close();
+      await bootstrap?.close();
     },
   };
 }
