@@ -393,16 +393,14 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
     }
     const drainSeconds = (Date.now() - loadEndMs) / 1_000;
     if (!drained) notes.push(`the pipeline had not drained ${config.drainTimeoutS} s after the load`);
-    // The remaining step judgements (the last step ends with the load).
+    // The last step ends with the load: judge it now. A step interrupted because an
+    // earlier one failed stays unjudged (a few seconds of it would prove nothing).
     if (profile.name === 'step') {
       for (const [index, phase] of phaseList.entries()) {
-        if (evaluations.has(index) || pendingEvaluationsFor.has(index) || phase.startS >= loadSeconds)
-          continue;
-        // A step cut short by the end of the run or a failure earlier: judge what ran of it.
-        const cut = { ...phase, endS: Math.min(phase.endS, loadSeconds) };
-        if (cut.endS - cut.startS < 3) continue;
+        if (evaluations.has(index) || pendingEvaluationsFor.has(index)) continue;
+        if (phase.endS > loadSeconds + 0.5 || phase.startS >= loadSeconds) continue;
         pendingEvaluationsFor.add(index);
-        pendingEvaluations.push(evaluateStep(index, cut).catch(() => {}));
+        pendingEvaluations.push(evaluateStep(index, phase).catch(() => {}));
       }
     }
     await Promise.all(pendingEvaluations);
@@ -427,8 +425,10 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
     const pendingAll = Math.max(0, produced - histogramCount(rawAll));
 
     // (8) The report (built before the clean-up so a failing clean-up loses nothing).
+    // Phases as they ran: one cut short by the end of the load counts only what it ran.
     const phaseReports = phaseList
       .filter((phase) => phase.startS < loadSeconds)
+      .map((phase) => ({ ...phase, endS: Math.min(phase.endS, round(loadSeconds, 2)) }))
       .map((phase, index) =>
         phaseReport(
           profile,
