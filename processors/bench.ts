@@ -252,6 +252,14 @@ async function main(): Promise<void> {
       await admin.deleteTopics({ topics: [name], timeout: 10_000 }).catch(() => {});
     }
     await admin.disconnect();
+    for (const pattern of [`fleetgrid:ckpt:{${prefix}*`, `fleetgrid:device:${prefix}*`]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
+        cursor = next;
+        if (keys.length > 0) await redis.del(...keys);
+      } while (cursor !== '0');
+    }
     await redis.quit();
   }
 }

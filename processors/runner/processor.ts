@@ -21,6 +21,7 @@
  * registry outage pauses only the affected partition while the decode is retried. A
  * watchdog restarts a consumer that stopped fetching, heartbeating and processing.
  */
+import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import type { Clock } from '../../lib/clock.ts';
 import { systemClock } from '../../lib/clock.ts';
@@ -565,10 +566,12 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
 
   async function runCheckpoint(reason: string, only: PartitionTask[] | undefined): Promise<void> {
     checkpointRunning = true;
-    const stopTimer = metrics.checkpointDuration.startTimer({ reason });
+    const startedAt = performance.now();
+    let worked = false;
     try {
       const captures = (only ?? [...tasks.values()]).map(capture).filter((c) => c !== undefined);
       if (captures.length === 0) return;
+      worked = true;
       // Protocol step 2: every output derived before the captured offsets must be acked first.
       const seq = buffer.appendedSeq;
       kick(true);
@@ -607,7 +610,8 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
         });
       }
     } finally {
-      stopTimer();
+      // Only checkpoints that wrote something: idle ticks would drown the histogram in zeros.
+      if (worked) metrics.checkpointDuration.observe({ reason }, (performance.now() - startedAt) / 1000);
       checkpointRunning = false;
     }
   }

@@ -16,6 +16,7 @@ import {
   truck,
   waitCaughtUp,
   waitFor,
+  cleanupRedis,
 } from './helpers.ts';
 
 describe('fleetgrid process on bad input', () => {
@@ -27,6 +28,7 @@ describe('fleetgrid process on bad input', () => {
     serde = await createTestSerde(stack);
   });
   afterAll(async () => {
+    await cleanupRedis(stack);
     await stack.cleanup();
   });
 

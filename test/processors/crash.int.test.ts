@@ -14,6 +14,7 @@ import {
   rng,
   TEST_CORE,
   waitCaughtUp,
+  cleanupRedis,
 } from './helpers.ts';
 
 // Short intervals so kills land before, during and after checkpoints, and a short session
@@ -46,6 +47,7 @@ describe('fleetgrid process under kill -9', () => {
     serde = await createTestSerde(stack);
   });
   afterAll(async () => {
+    await cleanupRedis(stack);
     await stack.cleanup();
   });
 

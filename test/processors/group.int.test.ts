@@ -14,6 +14,7 @@ import {
   startProcessor,
   waitCaughtUp,
   waitFor,
+  cleanupRedis,
 } from './helpers.ts';
 
 describe('two fleetgrid process members in one group', () => {
@@ -25,6 +26,7 @@ describe('two fleetgrid process members in one group', () => {
     serde = await createTestSerde(stack);
   });
   afterAll(async () => {
+    await cleanupRedis(stack);
     await stack.cleanup();
   });
 

@@ -421,3 +421,20 @@ export async function waitFor(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** Deletes this stack's checkpoints and device-state hashes from Redis (keys carry the prefix). */
+export async function cleanupRedis(stack: TestStack): Promise<void> {
+  const redis = new Redis(stack.config.redis.url, { maxRetriesPerRequest: 3 });
+  try {
+    for (const pattern of [`fleetgrid:ckpt:{${stack.prefix}*`, `fleetgrid:device:${stack.prefix}*`]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+        cursor = next;
+        if (keys.length > 0) await redis.del(...keys);
+      } while (cursor !== '0');
+    }
+  } finally {
+    await redis.quit();
+  }
+}

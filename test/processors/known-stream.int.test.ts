@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metricValue } from '../../lib/metrics.ts';
 import type { Serde } from '../../schemas/serde.ts';
 import type { RawEvent } from '../../schemas/types.ts';
 import { createTestStack, type TestStack } from '../helpers.ts';
@@ -15,6 +16,7 @@ import {
   T0,
   truck,
   waitCaughtUp,
+  cleanupRedis,
 } from './helpers.ts';
 
 describe('fleetgrid process on a known stream', () => {
@@ -26,6 +28,7 @@ describe('fleetgrid process on a known stream', () => {
     serde = await createTestSerde(stack);
   });
   afterAll(async () => {
+    await cleanupRedis(stack);
     await stack.cleanup();
   });
 
@@ -68,6 +71,32 @@ describe('fleetgrid process on a known stream', () => {
     expect(expected.alerts.length).toBeGreaterThan(2);
     // Without crashes there is no replay: exactly the reference records, in the same per-key order.
     expect(actual.aggregates.length).toBe(expected.aggregates.length);
+    expect(newestRevisions(actual.aggregates)).toEqual(newestRevisions(expected.aggregates));
+    expect(alertSet(actual.alerts)).toEqual(alertSet(expected.alerts));
+  });
+
+  it('pauses its input while the output buffer is full and still yields the reference results', async () => {
+    // Same input (from the first test), a second group with a buffer of a few rows: input
+    // must pause and resume many times, and nothing may be lost or changed on the way.
+    const running = await startProcessor(stack, serde, {
+      groupId: 'small-buffer',
+      highWaterRows: 8,
+      maxSendRows: 4,
+      lingerMs: 0,
+    });
+    try {
+      await waitCaughtUp(stack, running.processor.groupId);
+      expect(
+        await metricValue(running.metrics, 'fleetgrid_processor_pauses_total', { reason: 'backpressure' }),
+      ).toBeGreaterThan(3);
+      expect(await metricValue(running.metrics, 'fleetgrid_processor_paused_partitions')).toBe(0);
+      const received = await metricValue(running.metrics, 'fleetgrid_processor_received_total');
+      expect(await metricValue(running.metrics, 'fleetgrid_processor_processed_total')).toBe(received);
+    } finally {
+      await running.stop();
+    }
+    const actual = await processorOutputs(stack, serde);
+    const expected = await referenceOutputs(stack, serde, coreConfig());
     expect(newestRevisions(actual.aggregates)).toEqual(newestRevisions(expected.aggregates));
     expect(alertSet(actual.alerts)).toEqual(alertSet(expected.alerts));
   });
