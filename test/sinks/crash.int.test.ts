@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSerde, type Serde } from '../../schemas/serde.ts';
 import { createEmbeddedBackend } from '../../sinks/backends/embedded.ts';
 import { createRemoteBackend } from '../../sinks/query-client.ts';
-import { createTestStack, type TestStack } from '../helpers.ts';
+import type { TestStack } from '../helpers.ts';
 import { baseTime, message, truck, waitFor } from './fixtures.ts';
-import { count, tempDataDir } from './harness.ts';
+import { count, tempDataDir, createSinkTestStack } from './harness.ts';
 
 const CHILD = join(import.meta.dirname, 'sink-child.ts');
 
@@ -45,7 +45,7 @@ describe('crash safety of the sink', () => {
   const data = tempDataDir('sink-crash');
 
   beforeAll(async () => {
-    stack = await createTestStack('sink-crash', { partitions: 3 });
+    stack = await createSinkTestStack('sink-crash', { partitions: 3 });
     serde = createSerde(stack.config.registry, { topics: stack.topics });
     await serde.registerAll();
   });

@@ -2,10 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricValue } from '../../lib/metrics.ts';
 import { createSerde, type Serde } from '../../schemas/serde.ts';
 import { createEmbeddedBackend } from '../../sinks/backends/embedded.ts';
-import { createTestStack, type TestStack } from '../helpers.ts';
+import type { TestStack } from '../helpers.ts';
 import { faultyBackend } from './faulty-backend.ts';
 import { baseTime, message, truck, waitFor } from './fixtures.ts';
-import { count, embeddedConfig, type RunningSink, startSink, tempDataDir } from './harness.ts';
+import {
+  count,
+  embeddedConfig,
+  type RunningSink,
+  startSink,
+  tempDataDir,
+  createSinkTestStack,
+} from './harness.ts';
 
 const PARTITIONS = 3;
 const HIGH_WATER_ROWS = 500;
@@ -23,7 +30,7 @@ describe('sink under ClickHouse faults', () => {
   let smallestMessage = Number.POSITIVE_INFINITY;
 
   beforeAll(async () => {
-    stack = await createTestStack('sink-faults', { partitions: PARTITIONS });
+    stack = await createSinkTestStack('sink-faults', { partitions: PARTITIONS });
     serde = createSerde(stack.config.registry, { topics: stack.topics });
     await serde.registerAll();
     const app = embeddedConfig(stack, data.dir);

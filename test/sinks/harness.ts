@@ -10,7 +10,8 @@ import { createSerde } from '../../schemas/serde.ts';
 import type { ClickHouseBackend } from '../../sinks/backend.ts';
 import { parseSinkConfig, type SinkConfigInput } from '../../sinks/config.ts';
 import { type ClickHouseSink, createClickHouseSink } from '../../sinks/runner.ts';
-import type { TestStack } from '../helpers.ts';
+import { isRetriable } from '../../lib/errors.ts';
+import { createTestStack, type TestStack } from '../helpers.ts';
 
 export function tempDataDir(name: string): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), `fleetgrid-${name}-`));
@@ -51,4 +52,23 @@ export async function count(
 ): Promise<number> {
   const rows = await backend.query<{ n: string | number }>(sql, params);
   return Number(rows[0]?.n ?? 0);
+}
+
+/**
+ * createTestStack, retried: on a busy broker, creating topics can fail transiently
+ * ("does not host this topic-partition" while leaders are elected). Each attempt uses a
+ * new prefix, so a half-created attempt never meets the next one.
+ */
+export async function createSinkTestStack(
+  name: string,
+  options: { partitions?: number } = {},
+): Promise<TestStack> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await createTestStack(name, options);
+    } catch (error) {
+      if (attempt >= 3 || !isRetriable(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    }
+  }
 }

@@ -3,9 +3,9 @@ import { createSerde } from '../../schemas/serde.ts';
 import type { ClickHouseBackend } from '../../sinks/backend.ts';
 import { createEmbeddedBackend } from '../../sinks/backends/embedded.ts';
 import { parseFrom, replayProjection } from '../../sinks/replay.ts';
-import { createTestStack, type TestStack } from '../helpers.ts';
+import type { TestStack } from '../helpers.ts';
 import { baseTime, MINUTE, message, truck, waitFor, windowOf } from './fixtures.ts';
-import { count, embeddedConfig, startSink, tempDataDir } from './harness.ts';
+import { count, embeddedConfig, startSink, tempDataDir, createSinkTestStack } from './harness.ts';
 
 const RAW_QUERY = `SELECT event_id, device_id, toUnixTimestamp64Milli(ts) AS ts, seq, speed_kmh, cargo_temp_c, kafka_partition, kafka_offset
   FROM truck_telemetry ORDER BY device_id, ts, event_id`;
@@ -20,7 +20,7 @@ describe('replay rebuilds a projection from the Kafka log', () => {
   let rollupBefore: unknown[];
 
   beforeAll(async () => {
-    stack = await createTestStack('sink-replay', { partitions: 2 });
+    stack = await createSinkTestStack('sink-replay', { partitions: 2 });
     const serde = createSerde(stack.config.registry, { topics: stack.topics });
     await serde.registerAll();
     const app = embeddedConfig(stack, data.dir);

@@ -11,9 +11,9 @@ import type { ClickHouseBackend } from '../../sinks/backend.ts';
 import { createServerBackend } from '../../sinks/backends/server.ts';
 import { migrate } from '../../sinks/migrate.ts';
 import { createQueryBackend } from '../../sinks/query-client.ts';
-import { createTestStack, type TestStack } from '../helpers.ts';
+import type { TestStack } from '../helpers.ts';
 import { baseTime, MINUTE, message, truck, waitFor, windowOf } from './fixtures.ts';
-import { count, type RunningSink, startSink } from './harness.ts';
+import { count, type RunningSink, startSink, createSinkTestStack } from './harness.ts';
 
 const url = process.env.CLICKHOUSE_TEST_URL;
 
@@ -28,7 +28,7 @@ describe.skipIf(!url)(
     const produced = 200;
 
     beforeAll(async () => {
-      stack = await createTestStack('sink-server', { partitions: 2 });
+      stack = await createSinkTestStack('sink-server', { partitions: 2 });
       app = {
         ...stack.config,
         clickhouse: {

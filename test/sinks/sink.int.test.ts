@@ -4,7 +4,7 @@ import { metricValue } from '../../lib/metrics.ts';
 import { createSerde, type Serde } from '../../schemas/serde.ts';
 import type { TruckTelemetry } from '../../schemas/types.ts';
 import { createQueryBackend } from '../../sinks/query-client.ts';
-import { createTestStack, type TestStack } from '../helpers.ts';
+import type { TestStack } from '../helpers.ts';
 import {
   alert,
   baseTime,
@@ -19,7 +19,14 @@ import {
   waitFor,
   windowOf,
 } from './fixtures.ts';
-import { count, embeddedConfig, type RunningSink, startSink, tempDataDir } from './harness.ts';
+import {
+  count,
+  embeddedConfig,
+  type RunningSink,
+  startSink,
+  tempDataDir,
+  createSinkTestStack,
+} from './harness.ts';
 
 describe('sink into the embedded engine through real Kafka', () => {
   let stack: TestStack;
@@ -33,7 +40,7 @@ describe('sink into the embedded engine through real Kafka', () => {
   let outOfRange: Buffer;
 
   beforeAll(async () => {
-    stack = await createTestStack('sink-int', { partitions: 3 });
+    stack = await createSinkTestStack('sink-int', { partitions: 3 });
     serde = createSerde(stack.config.registry, { topics: stack.topics });
     await serde.registerAll();
     running = await startSink(stack, embeddedConfig(stack, data.dir));
