@@ -200,9 +200,11 @@ export function defaultFromMs(config: SimulatorConfig, nowMs: number): number {
   if (config.toMs !== undefined) return config.toMs - DEFAULT_FAST_SPAN_MS;
   const devices = config.trucks + config.turbines + config.solar;
   if (config.count !== undefined) {
-    // Backfill ending about now: each device contributes one event per interval.
-    const meanInterval = (config.intervalMs.truck + config.intervalMs.turbine + config.intervalMs.solar) / 3;
-    return nowMs - Math.ceil((config.count / devices) * meanInterval) - meanInterval;
+    // Backfill ending shortly before now: a device makes about one event per interval
+    // (trucks fewer during modem dropouts), and a 25 % margin keeps the run from reaching
+    // the wall clock, where it would have to continue at real-time pace.
+    const slowest = Math.max(config.intervalMs.truck, config.intervalMs.turbine, config.intervalMs.solar);
+    return nowMs - Math.ceil((config.count / devices) * slowest * 1.25) - 2 * slowest;
   }
   const speed = config.speed ?? 1;
   if (speed === 'max') return nowMs - DEFAULT_FAST_SPAN_MS;
