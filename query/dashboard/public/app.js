@@ -125,31 +125,31 @@ function ensureMap() {
   state.graticule = L.layerGroup().addTo(state.map);
 }
 
-/** Without tiles a light 1° grid gives the positions a frame of reference. */
+/**
+ * Without tiles a light graticule gives the positions a frame of reference: 1° apart on a
+ * regional view, coarser on a continental one, so there are never more than ~30 lines.
+ */
 function drawGraticule(bounds) {
   state.graticule.clearLayers();
-  const south = Math.floor(bounds.getSouth()) - 1;
-  const north = Math.ceil(bounds.getNorth()) + 1;
-  const west = Math.floor(bounds.getWest()) - 1;
-  const east = Math.ceil(bounds.getEast()) + 1;
-  if ((north - south) * (east - west) > 4000) return;
+  const span = Math.max(bounds.getNorth() - bounds.getSouth(), bounds.getEast() - bounds.getWest());
+  const step = [1, 2, 5, 10, 15, 30].find((s) => span / s <= 15) ?? 30;
+  const snap = (v, up) => (up ? Math.ceil(v / step) : Math.floor(v / step)) * step;
+  const south = Math.max(-90, snap(bounds.getSouth(), false) - step);
+  const north = Math.min(90, snap(bounds.getNorth(), true) + step);
+  const west = snap(bounds.getWest(), false) - step;
+  const east = snap(bounds.getEast(), true) + step;
   const style = { color: '#c5cfdb', weight: 1, interactive: false };
-  for (let lat = south; lat <= north; lat++)
-    L.polyline(
-      [
-        [lat, west],
-        [lat, east],
-      ],
-      style,
-    ).addTo(state.graticule);
-  for (let lon = west; lon <= east; lon++)
-    L.polyline(
-      [
-        [south, lon],
-        [north, lon],
-      ],
-      style,
-    ).addTo(state.graticule);
+  const line = (points) => L.polyline(points, style).addTo(state.graticule);
+  for (let lat = south; lat <= north; lat += step)
+    line([
+      [lat, west],
+      [lat, east],
+    ]);
+  for (let lon = west; lon <= east; lon += step)
+    line([
+      [south, lon],
+      [north, lon],
+    ]);
 }
 
 function drawTrucks(trucks) {
@@ -180,8 +180,16 @@ function drawTrucks(trucks) {
   document.getElementById('map').dataset.markers = String(placed.length);
   if (placed.length > 0) {
     const bounds = L.latLngBounds(placed.map((t) => [t.lat, t.lon]));
+    // Fit once; afterwards the operator's pan and zoom are left alone.
     if (state.refreshes === 0) state.map.fitBounds(bounds.pad(0.2), { maxZoom: 9 });
     drawGraticule(state.map.getBounds().extend(bounds));
+  }
+  for (const [siteId, points] of sites) {
+    const center = L.latLngBounds(points).getCenter();
+    L.tooltip({ permanent: true, direction: 'right', className: 'site-label', offset: [8, 0] })
+      .setLatLng(center)
+      .setContent(`${siteId} (${points.length})`)
+      .addTo(state.markers);
   }
 }
 
@@ -210,7 +218,7 @@ async function loadDevices() {
 }
 
 // --- charts -------------------------------------------------------------------------------------
-function drawChart(key, label, unit, xs, ys, bars = false) {
+function drawChart(key, label, unit, xs, ys, span, bars = false) {
   const node = document.getElementById(`chart-${key}`);
   node.dataset.points = String(xs.length);
   const width = Math.max(280, node.clientWidth);
@@ -227,7 +235,8 @@ function drawChart(key, label, unit, xs, ys, bars = false) {
     height: 220,
     series: [{}, series],
     axes: [{}, { values: (_u, ticks) => ticks.map((v) => formatNumber(v, 1)) }],
-    scales: { x: { time: true } },
+    // The x axis always spans the selected range: a few points must not stretch to years.
+    scales: { x: { time: true, range: () => [Date.parse(span.from) / 1000, Date.parse(span.to) / 1000] } },
     legend: { show: true },
   };
   state.charts[key]?.destroy();
@@ -240,15 +249,16 @@ async function loadSeriesChart(key, deviceId, metric, label, unit) {
     note.textContent = `no ${key} reported yet`;
     return;
   }
+  const span = range();
   const series = await api(`devices/${encodeURIComponent(deviceId)}/series`, {
     metric,
     step: 'auto',
-    ...range(),
+    ...span,
   });
   const points = series.points ?? [];
   const xs = points.map((p) => Date.parse(p.t) / 1000);
   const ys = points.map((p) => (series.step === 'raw' ? p.value : p.avg));
-  drawChart(key, label, unit, xs, ys);
+  drawChart(key, label, unit, xs, ys, span);
   note.textContent = `${points.length} points, step ${series.step}${series.truncated ? ' (truncated)' : ''}`;
 }
 
@@ -258,10 +268,11 @@ async function loadSolarChart(siteId) {
     note.textContent = 'no solar array reported yet';
     return;
   }
-  const energy = await api(`sites/${encodeURIComponent(siteId)}/energy`, { step: 'auto', ...range() });
+  const span = range();
+  const energy = await api(`sites/${encodeURIComponent(siteId)}/energy`, { step: 'auto', ...span });
   const xs = energy.points.map((p) => Date.parse(p.t) / 1000);
   const ys = energy.points.map((p) => p.solarKwh);
-  drawChart('solar', 'solar energy', 'kWh', xs, ys, true);
+  drawChart('solar', 'solar energy', 'kWh', xs, ys, span, true);
   note.textContent = `${formatNumber(energy.totals.solarKwh, 1)} kWh in the range, step ${energy.step}`;
 }
 
