@@ -2,7 +2,7 @@
  * Producer benchmark: how many events per second one process generates, encodes and
  * produces to the local broker, and the cost per event of each stage.
  *
- *   node producers/bench.ts [--events 1000000] [--batch-size 5000] [--in-flight 4]
+ *   node producers/bench.ts [--events 1000000] [--batch-size 2000] [--in-flight 4]
  *
  * Stages, each timed on its own:
  *   generate — the pure fleet (models, scheduling), no encoding;
@@ -27,7 +27,7 @@ import type { OutboundMessage } from './types.ts';
 const { values: args } = parseArgs({
   options: {
     events: { type: 'string', default: '1000000' },
-    'batch-size': { type: 'string', default: '5000' },
+    'batch-size': { type: 'string', default: '2000' },
     'in-flight': { type: 'string', default: '4' },
   },
 });

@@ -51,7 +51,7 @@ export function register(program: Command): void {
     .option('--manifest <file>', 'write what was sent (per device and per device-window) as JSON')
     .option('--no-manifest-windows', 'leave the per-window summaries out of the manifest')
     .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>/metrics')
-    .option('--batch-size <n>', 'records per produce request', '5000')
+    .option('--batch-size <n>', 'records per produce request', '2000')
     .option('--max-in-flight <n>', 'produce requests awaiting acks before generation pauses', '4')
     .option('--partitions <n>', 'partitions per topic if the topics must be created', '6')
     .option('--json', 'print the final summary as JSON on stdout')

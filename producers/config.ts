@@ -46,7 +46,7 @@ export const simulatorConfigSchema = z.strictObject({
   refrigeratedShare: share(0.3),
   clockJitter: z.number().min(0).max(0.5).default(0.02),
   /** Most messages in one sendBatch request. */
-  batchSize: positiveInt(5_000),
+  batchSize: positiveInt(2_000),
   /** Most sendBatch requests awaiting their acks; beyond it generation pauses. */
   maxInFlight: positiveInt(4),
   /** Live mode: how long a partial batch may wait before it is sent. */

@@ -45,7 +45,7 @@ export function simulateOptionsToConfig(options: SimulateOptions, nowMs: number)
     faults: parseFaultSpec(options.faults),
     manifest: options.manifest !== undefined,
     manifestWindows: options.manifestWindows,
-    batchSize: integer('batch-size', options.batchSize) ?? 5_000,
+    batchSize: integer('batch-size', options.batchSize) ?? 2_000,
     maxInFlight: integer('max-in-flight', options.maxInFlight) ?? 4,
     partitions: integer('partitions', options.partitions) ?? 6,
   };
