@@ -203,16 +203,20 @@ export async function bisect(
   slice: Slice,
   insert: (slice: Slice) => Promise<void>,
   isBadData: (error: unknown) => boolean,
+  onBadRow?: (index: number, error: unknown) => void,
 ): Promise<number[]> {
   try {
     await insert(slice);
     return [];
   } catch (error) {
     if (!isBadData(error)) throw error;
-    if (slice.to - slice.from <= 1) return [slice.from];
+    if (slice.to - slice.from <= 1) {
+      onBadRow?.(slice.from, error);
+      return [slice.from];
+    }
     const mid = slice.from + Math.floor((slice.to - slice.from) / 2);
-    const left = await bisect({ from: slice.from, to: mid }, insert, isBadData);
-    const right = await bisect({ from: mid, to: slice.to }, insert, isBadData);
+    const left = await bisect({ from: slice.from, to: mid }, insert, isBadData, onBadRow);
+    const right = await bisect({ from: mid, to: slice.to }, insert, isBadData, onBadRow);
     return [...left, ...right];
   }
 }

@@ -19,7 +19,14 @@ export async function runSink(options: SinkConfigInput): Promise<void> {
   const kafka = createKafkaClient(app.kafka, { log });
   const serde = createSerde(app.registry, { topics: topicNames(app.topicPrefix) });
   const registry = createMetricsRegistry('sink');
-  const sink = createClickHouseSink(app, config, { kafka, serde, log, registry });
+  const sink = createClickHouseSink(app, config, {
+    kafka,
+    serde,
+    log,
+    registry,
+    // Drain and exit like on SIGTERM: a supervisor restarts the sink from the committed offsets.
+    onFatal: () => process.kill(process.pid, 'SIGTERM'),
+  });
   await runUntilSignal(sink, log);
 }
 

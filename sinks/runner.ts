@@ -58,6 +58,8 @@ export interface SinkDeps {
   /** Defaults to the configured backend; tests pass a fault-injecting wrapper. */
   backend?: ClickHouseBackend;
   now?: () => number;
+  /** Called when a batch fails for good (neither retriable nor bad data); the CLI stops the process. */
+  onFatal?: (error: unknown) => void;
 }
 
 export interface ClickHouseSink extends Service {
@@ -388,7 +390,7 @@ export function createClickHouseSink(app: AppConfig, config: SinkConfig, deps: S
             'batch failed for good: stopping',
           );
           process.exitCode = 1;
-          abort.abort();
+          deps.onFatal?.(error);
           return;
         }
         buffer.done(batch);

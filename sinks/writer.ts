@@ -34,7 +34,7 @@ export async function writeTableRows(
   table: string,
   rows: TableRows,
   deps: WriterDeps,
-): Promise<number[]> {
+): Promise<{ index: number; error: FleetgridError }[]> {
   const target = deps.targetTable ? deps.targetTable(table) : table;
   const insertSlice = async (from: number, to: number) => {
     const whole = from === 0 && to === rows.lines.length;
@@ -63,11 +63,11 @@ export async function writeTableRows(
       },
     );
   };
-  const bad: number[] = [];
+  const bad: { index: number; error: FleetgridError }[] = [];
   for (let from = 0; from < rows.lines.length; from += MAX_INSERT_ROWS) {
     const to = Math.min(rows.lines.length, from + MAX_INSERT_ROWS);
     let bisected = false;
-    const found = await bisect(
+    await bisect(
       { from, to },
       (slice) => insertSlice(slice.from, slice.to),
       (error) => {
@@ -78,8 +78,9 @@ export async function writeTableRows(
         }
         return badData;
       },
+      // The engine's own words go to the DLQ header: they say what was wrong with the row.
+      (index, error) => bad.push({ index, error: error as FleetgridError }),
     );
-    bad.push(...found);
   }
   deps.metrics.written.inc({ table: target }, rows.lines.length - bad.length);
   return bad;
@@ -90,16 +91,21 @@ export async function writeBatch(batch: Batch, deps: WriterDeps): Promise<Reject
   const refused: Rejected[] = [];
   for (const [table, rows] of batch.tables) {
     const bad = await writeTableRows(batch, table, rows, deps);
-    for (const index of bad) {
+    for (const { index, error } of bad) {
       const source = batch.sources[rows.sources[index] as number];
       if (!source) continue;
       refused.push({
         offset: source.offset,
         key: source.key,
         value: source.value,
-        error: new FleetgridError('CLICKHOUSE_REJECTED', `ClickHouse refused the row for ${table}`, {
-          details: { table },
-        }),
+        error: new FleetgridError(
+          'CLICKHOUSE_REJECTED',
+          `ClickHouse refused the row for ${table}: ${error.message}`,
+          {
+            cause: error,
+            details: { table, ...error.details },
+          },
+        ),
       });
     }
   }
