@@ -18,6 +18,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/config.ts';
 import { POWER_CURVE_TABLE } from '../../producers/models/power-curve.ts';
+import { parseQueryConfig } from '../../query/config.ts';
+import { chooseStep } from '../../query/params.ts';
 import type { ClickHouseBackend } from '../../sinks/backend.ts';
 import { createEmbeddedBackend } from '../../sinks/backends/embedded.ts';
 import { migrate } from '../../sinks/migrate.ts';
@@ -349,6 +351,28 @@ describe('Grafana ClickHouse panels run on the embedded engine', () => {
       expect(problems).toEqual([]);
     });
   }
+
+  it('auto picks the step the API picks, on both sides of every boundary', async () => {
+    const fleet = dashboards.find((x) => x.json.uid === 'fleetgrid-fleet')?.json as Dashboard;
+    const lodVariable = fleet.templating.list.find((v) => v.name === 'lod') as Variable;
+    const api = parseQueryConfig({});
+    const seconds = [60, 1_000, 1_001, 59_999, 60_000, 60_001, 3_600_000, 3_600_001, 90 * 86_400];
+    for (const s of seconds) {
+      const range = { fromMs: world.end - s * 1000, toMs: world.end };
+      const sql = expandQuery(
+        sqlOf(lodVariable),
+        { step: { values: ['auto'], all: false, multi: false } },
+        range,
+      );
+      const [row] = await backend.query<{ lod: string }>(sql);
+      const expected = chooseStep(s * 1000, {
+        allowRaw: true,
+        sampleIntervalMs: api.sampleIntervalMs,
+        caps: api.caps,
+      });
+      expect(row?.lod, `span ${s} s`).toBe(expected);
+    }
+  });
 
   it('the `step` choice overrides auto, like the API', async () => {
     const fleet = dashboards.find((x) => x.json.uid === 'fleetgrid-fleet')?.json as Dashboard;
