@@ -44,7 +44,10 @@ export function register(program: Command): void {
     .option('--duration <duration>', 'wall-clock run time (e.g. 10m)')
     .option('--count <n>', 'stop after exactly n device events')
     .option('--seed <n>', 'seed of every random choice: same seed, same events', '42')
-    .option('--speed <x>', 'simulated seconds per second, or "max" (default 1; max with --to or --count)')
+    .option(
+      '--speed <x>',
+      'simulated seconds per second, or "max" (default 1; max with --from, --to or --count)',
+    )
     .option('--from <time>', 'simulated start: ISO time, epoch ms or now-2h')
     .option('--to <time>', 'simulated end: backfill [from, to) as fast as possible')
     .option('--faults <spec>', 'late=…,ooo=…,dup=…,poison=…,skew=…,v1=… (probabilities or %)')

@@ -5,7 +5,7 @@
  * Time: the simulation starts at `fromMs` (default: now, or earlier when `speed` > 1, see
  * docs/producers.md) and advances at `speed` × wall-clock time, but never past the wall
  * clock (events from the future would be refused downstream). With `toMs` it stops there;
- * `speed: 'max'` (the default when `toMs` or `count` is set) is a backfill as fast as
+ * `speed: 'max'` (the default when `fromMs`, `toMs` or `count` is set) is a backfill as fast as
  * the broker takes it.
  */
 import { z } from 'zod';

@@ -222,7 +222,11 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
     config.speed === 'max'
       ? Number.POSITIVE_INFINITY
       : (config.speed ??
-        (config.toMs !== undefined || config.count !== undefined ? Number.POSITIVE_INFINITY : 1));
+        // A range, a count or a start in the past: catch up as fast as possible (the wall
+        // clock still caps simulated time, so a run without an end then continues live).
+        (config.toMs !== undefined || config.count !== undefined || config.fromMs !== undefined
+          ? Number.POSITIVE_INFINITY
+          : 1));
   const fromMs = defaultFromMs(config, clock.now());
   const fleet: Fleet = createFleet({
     seed: config.seed,
