@@ -2,11 +2,10 @@
  * Encodes OutboundMessages into Kafka records in the Confluent wire format (DESIGN §3).
  *
  * Same bytes as serde.encode / serde.encodeWith (magic byte, schema id, Avro body by the
- * cached avsc type), written into 1 MiB slabs instead of two fresh buffers per message:
- * the producer's hot path then allocates one slab per few thousand messages, which is
- * most of the difference between 50 k and 100 k+ events/s in one process. A record's
- * value is a view of its slab; kafkajs copies it into the request, so slabs are never
- * reused, only dropped.
+ * cached avsc type), written into 1 MiB slabs instead of two fresh buffers per message
+ * (toBuffer, then the framed copy): about a third less encoding time per event (0.8 vs
+ * 1.2 µs measured side by side). A record's value is a view of its slab; kafkajs copies
+ * it into the request, so slabs are never reused, only dropped.
  *
  * Poison is encoded here too: garbage goes out as its bytes, unknown-schema is a valid
  * body framed with an id no registry knows, out-of-range is a valid record with an
