@@ -4,7 +4,7 @@
  * early stops the demo with its last log lines, instead of leaving a half pipeline.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfig, PROJECT_ROOT } from '../lib/config.ts';
 import type { DemoOptions } from './demo.ts';
@@ -15,6 +15,7 @@ export const DEMO_METRICS_PORTS = { simulate: 9464, process: 9465, sink: 9466 } 
 interface ChildSpec {
   name: string;
   args: string[];
+  env?: Record<string, string>;
 }
 
 export async function runDemo(options: DemoOptions): Promise<void> {
@@ -28,7 +29,16 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const specs: ChildSpec[] = [
     { name: 'sink', args: ['sink', '--metrics-port', String(DEMO_METRICS_PORTS.sink)] },
     { name: 'process', args: ['process', '--metrics-port', String(DEMO_METRICS_PORTS.process)] },
-    { name: 'serve', args: ['serve', '--port', options.port] },
+    {
+      name: 'serve',
+      args: ['serve', '--port', options.port],
+      // /api/v1/pipeline/health reads backpressure and throughput off the services' metrics.
+      env: {
+        QUERY_METRICS_URLS: Object.entries(DEMO_METRICS_PORTS)
+          .map(([name, port]) => `${name}=http://127.0.0.1:${port}/metrics`)
+          .join(','),
+      },
+    },
     {
       name: 'simulate',
       args: [
@@ -73,11 +83,13 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   };
 
   for (const spec of specs) {
-    const log = createWriteStream(resolve(logDir, `${spec.name}.log`), { flags: 'a' });
+    // spawn needs a file descriptor that is open now, not a stream that opens later.
+    const log = openSync(resolve(logDir, `${spec.name}.log`), 'a');
     const child = spawn(process.execPath, [cli, ...spec.args], {
       stdio: ['ignore', log, log],
-      env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
+      env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...spec.env },
     });
+    closeSync(log);
     children.set(spec.name, child);
     child.on('exit', (code, signal) => {
       if (stopping) return;
