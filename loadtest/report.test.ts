@@ -69,7 +69,7 @@ function sampleReport(): LoadTestReport {
     backpressure: { pauses: 0, maxPaused: 0 },
     processes: [{ name: 'sink', pid: 1, cpuAvgPct: 30, cpuMaxPct: 40, rssMaxMiB: 300 }],
     step: undefined,
-    spike: { recoverySeconds: 4.5, thresholdLag: 100, spikeEndS: 18 },
+    spike: { recoverySeconds: 4.5, stableSeconds: 6, thresholdLag: 100, spikeEndS: 18 },
     baseline: undefined,
     reconciliation,
     notes: ['a <note>'],
@@ -121,7 +121,9 @@ describe('report', () => {
   it('summarises the run in a few lines', () => {
     const lines = summaryLines(sampleReport());
     expect(lines[0]).toContain('offered 1 events, produced 1');
-    expect(lines.join('\n')).toContain('spike recovery: 4.5 s after the spike');
+    expect(lines.join('\n')).toContain(
+      'spike recovery: lag back under 100 4.5 s after the spike (and for good after 6 s)',
+    );
     expect(lines.join('\n')).toContain('reconciliation: OK');
   });
 

@@ -117,7 +117,16 @@ export interface LoadTestReport {
         firstUnsustainable: { rate: number; reasons: string[] } | undefined;
       }
     | undefined;
-  spike: { recoverySeconds: number | undefined; thresholdLag: number; spikeEndS: number } | undefined;
+  spike:
+    | {
+        /** Spike end → first time the total lag is back at its pre-spike level. */
+        recoverySeconds: number | undefined;
+        /** Spike end → the lag stays at that level for the rest of the run. */
+        stableSeconds: number | undefined;
+        thresholdLag: number;
+        spikeEndS: number;
+      }
+    | undefined;
   baseline: BaselineReport | undefined;
   reconciliation: Reconciliation | undefined;
   notes: string[];
@@ -304,7 +313,7 @@ export function renderHtml(report: LoadTestReport): string {
                 'spike recovery',
                 report.spike.recoverySeconds === undefined
                   ? 'not recovered in the run'
-                  : `${fmt(report.spike.recoverySeconds, 1)} s after the spike`,
+                  : `${fmt(report.spike.recoverySeconds, 1)} s after the spike (stays down after ${fmt(report.spike.stableSeconds, 1)} s)`,
               ],
             ]
           : []),

@@ -455,7 +455,12 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
         endS: spikeEndS,
         baseRate: profile.rate,
       });
-      spike = { recoverySeconds: recovery.seconds, thresholdLag: recovery.thresholdLag, spikeEndS };
+      spike = {
+        recoverySeconds: recovery.seconds,
+        stableSeconds: recovery.stableSeconds,
+        thresholdLag: recovery.thresholdLag,
+        spikeEndS,
+      };
     }
     const stats = driver.stats();
     const achievedPerS = loadSeconds > 0 ? stats.acked / loadSeconds : 0;

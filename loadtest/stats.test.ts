@@ -122,11 +122,13 @@ describe('lag', () => {
       { t: 12, lag: 60 },
       { t: 13, lag: 40 },
     ];
-    // Threshold: max(base rate 100, pre-spike max 50) = 100; back for good at t = 12.
+    // Threshold: max(base rate 100, pre-spike max 50) = 100: first back at t = 10, for good at t = 12.
     expect(recoveryTime(samples, { startS: 5, endS: 8, baseRate: 100 })).toEqual({
-      seconds: 4,
+      seconds: 2,
+      stableSeconds: 4,
       thresholdLag: 100,
     });
-    expect(recoveryTime(samples.slice(0, 10), { startS: 5, endS: 8, baseRate: 100 }).seconds).toBeUndefined();
+    const cut = recoveryTime(samples.slice(0, 10), { startS: 5, endS: 8, baseRate: 100 });
+    expect(cut).toMatchObject({ seconds: undefined, stableSeconds: undefined });
   });
 });

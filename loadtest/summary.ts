@@ -22,7 +22,7 @@ export function summaryLines(report: LoadTestReport): string[] {
     );
   if (report.spike)
     lines.push(
-      `spike recovery: ${report.spike.recoverySeconds === undefined ? 'lag not back to its earlier level within the run' : `${n(report.spike.recoverySeconds, 1)} s after the spike`}`,
+      `spike recovery: ${report.spike.recoverySeconds === undefined ? 'lag not back to its earlier level within the run' : `lag back under ${n(report.spike.thresholdLag)} ${n(report.spike.recoverySeconds, 1)} s after the spike (and for good after ${n(report.spike.stableSeconds, 1)} s)`}`,
     );
   if (report.baseline)
     lines.push(
