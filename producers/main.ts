@@ -98,18 +98,21 @@ export async function runSimulateCommand(options: SimulateOptions): Promise<void
   let timer: NodeJS.Timeout | undefined;
   try {
     await simulator.start();
-    if (tty) {
-      let lastEvents = 0;
-      let lastAt = Date.now();
-      timer = setInterval(() => {
+    // A live line on a terminal; otherwise (a service, a pipe) a log line every 10 s.
+    let lastEvents = 0;
+    let lastAt = Date.now();
+    timer = setInterval(
+      () => {
         const status = simulator.status();
         const now = Date.now();
         const rate = ((status.events - lastEvents) * 1000) / Math.max(1, now - lastAt);
         lastEvents = status.events;
         lastAt = now;
-        process.stderr.write(`\r\x1b[2K${statusLine(status, rate)}`);
-      }, 1_000);
-    }
+        if (tty) process.stderr.write(`\r\x1b[2K${statusLine(status, rate)}`);
+        else log.info({ ...status, faults: undefined, eventsPerSecond: Math.round(rate) }, 'simulating');
+      },
+      tty ? 1_000 : 10_000,
+    );
     const startedAt = Date.now();
     const result = await simulator.done;
     if (timer) clearInterval(timer);
