@@ -56,6 +56,7 @@ import {
   encodeCheckpoint,
 } from './checkpoint.ts';
 import { createProcessorMetrics, type ProcessorMetrics } from './metrics.ts';
+import { ProgressWatchdog } from './watchdog.ts';
 import { createOutputRouter, deviceStateFields, type SourceRecord } from './outputs.ts';
 
 export interface ProcessorDeps {
@@ -86,6 +87,11 @@ export interface Processor extends Service {
   stats(): ProcessorStats;
   /** Runs a checkpoint of every owned partition now (tests and operators). */
   checkpointNow(): Promise<void>;
+  /**
+   * What the watchdog does to a stalled consumer: checkpoint, leave, join again with a fresh
+   * consumer and re-claim partitions from their checkpoints (operators and tests).
+   */
+  restartConsumer(reason?: string): Promise<void>;
 }
 
 const RAW_RECORDS = new Set<string>([
@@ -152,7 +158,9 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
   let stopping = false;
   let restarting = false;
   let restarts = 0;
-  let lastProgressAt = clock.now();
+  const progressWatchdog = new ProgressWatchdog(clock, config.watchdogTimeoutMs);
+  /** Bumped per consumer: a batch of a replaced consumer must not touch partition state. */
+  let generation = 0;
   let batchesInFlight = 0;
   let batchIdle = Promise.withResolvers<void>();
   batchIdle.resolve();
@@ -343,13 +351,27 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
 
   // ---------------------------------------------------------------- partitions and records
 
-  async function claim(topic: string, partition: number): Promise<PartitionTask> {
+  async function claim(
+    topic: string,
+    partition: number,
+    gen: number,
+    heartbeat: () => Promise<void>,
+  ): Promise<PartitionTask> {
     const redisKey = checkpointKey(config.redisKeyPrefix, groupId, topic, partition);
     const { epoch, checkpoint } = await retry(() => store.claim(redisKey), {
       policy: backoff,
       clock,
-      onRetry: () => metrics.backoffAttempts.inc({ operation: 'redis' }),
+      // A Redis outage is waited out in the group: heartbeats keep the membership (and
+      // tell the watchdog this is backoff, not a wedged consumer). A replaced consumer stops.
+      shouldRetry: (error) => isRetriable(error) && gen === generation && !stopping,
+      onRetry: () => {
+        metrics.backoffAttempts.inc({ operation: 'redis' });
+        heartbeat().catch(() => {});
+      },
     });
+    if (gen !== generation) {
+      throw new FleetgridError('INTERNAL', 'claim finished after its consumer was replaced; discarded');
+    }
     const task: PartitionTask = {
       topic,
       partition,
@@ -374,11 +396,24 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
   }
 
   /** The task for a batch's partition: claimed on first sight, re-claimed if someone else took it. */
-  async function taskFor(topic: string, partition: number): Promise<PartitionTask> {
+  async function taskFor(
+    topic: string,
+    partition: number,
+    gen: number,
+    heartbeat: () => Promise<void>,
+  ): Promise<PartitionTask> {
     const id = `${topic}:${partition}`;
     const task = tasks.get(id);
     if (task?.verify) {
-      const epoch = await retry(() => store.epochOf(task.redisKey), { policy: backoff, clock });
+      const epoch = await retry(() => store.epochOf(task.redisKey), {
+        policy: backoff,
+        clock,
+        shouldRetry: (error) => isRetriable(error) && gen === generation && !stopping,
+        onRetry: () => {
+          metrics.backoffAttempts.inc({ operation: 'redis' });
+          heartbeat().catch(() => {});
+        },
+      });
       if (epoch === task.epoch) {
         task.verify = false;
         return task;
@@ -391,36 +426,33 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
     } else if (task) {
       return task;
     }
-    return claim(topic, partition);
+    return claim(topic, partition, gen, heartbeat);
   }
 
-  async function eachBatch(payload: EachBatchPayload): Promise<void> {
-    if (stopping || restarting) return;
+  async function eachBatch(payload: EachBatchPayload, gen: number): Promise<void> {
+    if (stopping || restarting || gen !== generation) return;
     batchesInFlight++;
     if (batchesInFlight === 1) batchIdle = Promise.withResolvers<void>();
     try {
-      await processBatch(payload);
+      await processBatch(payload, gen);
     } finally {
-      lastProgressAt = clock.now();
+      progressWatchdog.progress();
       if (--batchesInFlight === 0) batchIdle.resolve();
     }
   }
 
-  async function processBatch({
-    batch,
-    resolveOffset,
-    heartbeat,
-    isRunning,
-    isStale,
-    pause,
-  }: EachBatchPayload) {
+  async function processBatch(
+    { batch, resolveOffset, heartbeat, isRunning, isStale, pause }: EachBatchPayload,
+    gen: number,
+  ) {
     if (batch.messages.length === 0) return;
     if (gate.paused) {
       // Fetched before the pause took effect: leave it unresolved, it is fetched again on resume.
       pause();
       return;
     }
-    const task = await taskFor(batch.topic, batch.partition);
+    const task = await taskFor(batch.topic, batch.partition, gen, heartbeat);
+    if (gen !== generation) return;
     const first = Number(batch.messages[0]!.offset);
     if (task.nextOffset !== undefined && first > task.nextOffset && task.soughtFor !== task.nextOffset) {
       // The fetch position is ahead of the checkpoint (committed offsets can run ahead of a
@@ -652,9 +684,8 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
       rebalanceTimeoutMs: config.rebalanceTimeoutMs,
       maxBytesPerPartition: config.maxBytesPerPartition,
     });
-    const progress = () => {
-      lastProgressAt = clock.now();
-    };
+    const gen = ++generation;
+    const progress = () => progressWatchdog.progress();
     c.on(c.events.FETCH_START, progress);
     c.on(c.events.HEARTBEAT, progress);
     c.on(c.events.GROUP_JOIN, (event) => {
@@ -674,12 +705,12 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
     await c.connect();
     await c.subscribe({ topics: inputTopics, fromBeginning: true });
     consumer = c;
-    lastProgressAt = clock.now();
+    progress();
     await c.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
-      eachBatch,
+      eachBatch: (payload) => eachBatch(payload, gen),
     });
   }
 
@@ -696,6 +727,7 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
       await withTimeout(checkpoint('restart'), 30_000).catch((error: unknown) =>
         log.warn({ err: error }, 'checkpoint before restart failed; the next owner replays a little more'),
       );
+      generation++; // batches of the old consumer still running stop touching state
       tasks.clear();
       heldForRegistry.clear();
       metrics.ownedPartitions.set(0);
@@ -716,8 +748,8 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
 
   function watchdog(): void {
     if (stopping || restarting || !consumer) return;
-    const idleMs = clock.now() - lastProgressAt;
-    if (idleMs > config.watchdogTimeoutMs) {
+    const idleMs = progressWatchdog.stalledFor();
+    if (idleMs !== undefined) {
       log.error({ idleMs }, 'watchdog: consumer made no progress (no fetch, heartbeat or batch)');
       void restartConsumer('stalled');
     }
@@ -736,6 +768,7 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
       consumerRestarts: restarts,
     }),
     checkpointNow: () => checkpoint('manual'),
+    restartConsumer: (reason = 'manual') => restartConsumer(reason),
 
     async start() {
       if (config.metricsPort !== null) {

@@ -6,7 +6,7 @@ import { metricValue } from '../../lib/metrics.ts';
 import { LEGACY_SCHEMAS, parseSchema } from '../../schemas/catalog.ts';
 import { createSerde, frame, type Serde } from '../../schemas/serde.ts';
 import type { TruckTelemetry, WindowAggregate } from '../../schemas/types.ts';
-import { createTestStack, type TestStack } from '../helpers.ts';
+import type { TestStack } from '../helpers.ts';
 import {
   createTestSerde,
   produceRaw,
@@ -17,6 +17,7 @@ import {
   waitCaughtUp,
   waitFor,
   cleanupRedis,
+  createProcessorStack,
 } from './helpers.ts';
 
 describe('fleetgrid process on bad input', () => {
@@ -24,10 +25,11 @@ describe('fleetgrid process on bad input', () => {
   let serde: Serde;
 
   beforeAll(async () => {
-    stack = await createTestStack('proc-bad', { partitions: 1 });
+    stack = await createProcessorStack('proc-bad', 1);
     serde = await createTestSerde(stack);
   });
   afterAll(async () => {
+    if (!stack) return;
     await cleanupRedis(stack);
     await stack.cleanup();
   });

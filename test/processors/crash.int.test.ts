@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Serde } from '../../schemas/serde.ts';
-import { createTestStack, type TestStack } from '../helpers.ts';
+import type { TestStack } from '../helpers.ts';
 import { type Child, startChildProcessor } from './child.ts';
 import {
   alertSet,
@@ -15,6 +15,7 @@ import {
   TEST_CORE,
   waitCaughtUp,
   cleanupRedis,
+  createProcessorStack,
 } from './helpers.ts';
 
 // Short intervals so kills land before, during and after checkpoints, and a short session
@@ -43,10 +44,11 @@ describe('fleetgrid process under kill -9', () => {
   let serde: Serde;
 
   beforeAll(async () => {
-    stack = await createTestStack('proc-crash', { partitions: 3 });
+    stack = await createProcessorStack('proc-crash', 3);
     serde = await createTestSerde(stack);
   });
   afterAll(async () => {
+    if (!stack) return;
     await cleanupRedis(stack);
     await stack.cleanup();
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Serde } from '../../schemas/serde.ts';
-import { createTestStack, type TestStack } from '../helpers.ts';
+import type { TestStack } from '../helpers.ts';
 import {
   alertSet,
   coreConfig,
@@ -15,6 +15,7 @@ import {
   waitCaughtUp,
   waitFor,
   cleanupRedis,
+  createProcessorStack,
 } from './helpers.ts';
 
 describe('two fleetgrid process members in one group', () => {
@@ -22,10 +23,11 @@ describe('two fleetgrid process members in one group', () => {
   let serde: Serde;
 
   beforeAll(async () => {
-    stack = await createTestStack('proc-group', { partitions: 3 });
+    stack = await createProcessorStack('proc-group', 3);
     serde = await createTestSerde(stack);
   });
   afterAll(async () => {
+    if (!stack) return;
     await cleanupRedis(stack);
     await stack.cleanup();
   });

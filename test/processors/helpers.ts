@@ -20,7 +20,8 @@ import type {
   WindowAggregate,
 } from '../../schemas/types.ts';
 import { validateRawEvent } from '../../schemas/validate.ts';
-import type { TestStack } from '../helpers.ts';
+import { createTestStack, type TestStack } from '../helpers.ts';
+import { retry } from '../../lib/retry.ts';
 
 /** A fixed event-time origin, in the past, so validation and windows are reproducible. */
 export const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);
@@ -437,4 +438,14 @@ export async function cleanupRedis(stack: TestStack): Promise<void> {
   } finally {
     await redis.quit();
   }
+}
+
+/**
+ * createTestStack, retried a few times: on a busy 2-core machine the broker sometimes
+ * answers a fresh topic's metadata with "does not host this topic-partition" for a moment.
+ */
+export async function createProcessorStack(name: string, partitions: number): Promise<TestStack> {
+  return retry(() => createTestStack(name, { partitions }), {
+    policy: { baseMs: 500, capMs: 2_000, maxRetries: 3 },
+  });
 }

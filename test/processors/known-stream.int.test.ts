@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricValue } from '../../lib/metrics.ts';
 import type { Serde } from '../../schemas/serde.ts';
 import type { RawEvent } from '../../schemas/types.ts';
-import { createTestStack, type TestStack } from '../helpers.ts';
+import type { TestStack } from '../helpers.ts';
 import {
   alertSet,
   coreConfig,
@@ -17,6 +17,7 @@ import {
   truck,
   waitCaughtUp,
   cleanupRedis,
+  createProcessorStack,
 } from './helpers.ts';
 
 describe('fleetgrid process on a known stream', () => {
@@ -24,10 +25,11 @@ describe('fleetgrid process on a known stream', () => {
   let serde: Serde;
 
   beforeAll(async () => {
-    stack = await createTestStack('proc-known', { partitions: 3 });
+    stack = await createProcessorStack('proc-known', 3);
     serde = await createTestSerde(stack);
   });
   afterAll(async () => {
+    if (!stack) return;
     await cleanupRedis(stack);
     await stack.cleanup();
   });
