@@ -46,6 +46,20 @@ export const queryConfigSchema = z.strictObject({
       rawPoints: millis.default(10_000),
     })
     .prefault({}),
+  /**
+   * Settled-hour cache of summary and site energy (query/rollup.ts): at most this many
+   * hours per report, each recomputed in the background after ttlMs.
+   */
+  rollupCache: z
+    .strictObject({
+      maxHours: z
+        .number()
+        .int()
+        .positive()
+        .default(24 * 93),
+      ttlMs: millis.default(5 * 60_000),
+    })
+    .prefault({}),
   /** Static files of the built-in dashboard, served at `/` (the dashboards engineer's folder). */
   dashboardDir: z.string().optional(),
 });

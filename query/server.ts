@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import Fastify, {
+  LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
@@ -142,7 +143,8 @@ export async function createQueryApi(config: QueryConfig, deps: QueryApiDeps): P
 
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Request metrics replace per-request log lines (which would flood the log under load).
+    logController: new LogController({ disableRequestLogging: true }),
     // Long ids must reach our validation (a clear 400), not fall through to a 404.
     routerOptions: { maxParamLength: 1_000, ignoreTrailingSlash: true },
     bodyLimit: 1024,

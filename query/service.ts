@@ -23,6 +23,17 @@ import {
   stepMs,
   type TimeRange,
 } from './params.ts';
+import {
+  type EnergyPartial,
+  emptyKindPartial,
+  HOUR_MS,
+  HourCache,
+  hourSpans,
+  mergeSummaryPartials,
+  type SummaryPartial,
+  settledBefore,
+  splitRange,
+} from './rollup.ts';
 import * as sql from './sql.ts';
 import { eventFromRow, foldState, stateFromRow, stateView, utcDayStart } from './state.ts';
 
@@ -108,46 +119,139 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
     return { step, stepMs: step === 'raw' ? 0 : stepMs(step, config.sampleIntervalMs) };
   }
 
+  // Settled hours of the fleet-wide reports, computed once (rollup.ts explains why it is exact).
+  const cacheOptions = { maxEntries: config.rollupCache.maxHours, ttlMs: config.rollupCache.ttlMs, now };
+  const summaryCache = new HourCache<SummaryPartial>(cacheOptions);
+  const energyCache = new HourCache<EnergyPartial>(cacheOptions);
+  const refreshing = new Set<string>();
+
+  function toSummaryPartial(rows: Record<string, unknown>[]): SummaryPartial {
+    const partial: SummaryPartial = {};
+    for (const r of rows) {
+      partial[String(r.kind)] = {
+        events: n(r.events),
+        speedSum: n(r.speed_sum),
+        speedCount: n(r.speed_count),
+        distanceKm: n(r.distance_km),
+        engineOnSeconds: n(r.engine_on_seconds),
+        idleSeconds: n(r.idle_seconds),
+        energyKwh: n(r.energy_kwh),
+        availableSeconds: n(r.available_seconds),
+        coveredSeconds: n(r.covered_seconds),
+        devices: Array.isArray(r.devices) ? r.devices.map(String) : [],
+      };
+    }
+    return partial;
+  }
+
+  async function computeSummaryHours(span: TimeRange): Promise<Map<number, SummaryPartial>> {
+    const byHour = new Map<number, Record<string, unknown>[]>();
+    for (const row of await run(sql.summaryPartialsSql(span, true))) {
+      const hour = Number(row.hour);
+      byHour.set(hour, [...(byHour.get(hour) ?? []), row]);
+    }
+    const out = new Map<number, SummaryPartial>();
+    // Every hour of the span gets an entry, empty ones too: they are settled as well.
+    for (let h = span.from; h < span.to; h += HOUR_MS) out.set(h, toSummaryPartial(byHour.get(h) ?? []));
+    return out;
+  }
+
+  async function computeEnergyHours(span: TimeRange): Promise<Map<number, EnergyPartial>> {
+    const out = new Map<number, EnergyPartial>();
+    for (let h = span.from; h < span.to; h += HOUR_MS) out.set(h, {});
+    for (const row of await run(sql.energyPartialsSql(span))) {
+      const partial = out.get(Number(row.hour));
+      if (!partial) continue;
+      const site = partial[String(row.site_id)] ?? { TURBINE: 0, SOLAR: 0 };
+      partial[String(row.site_id)] = site;
+      if (row.kind === 'TURBINE') site.TURBINE += n(row.kwh);
+      else if (row.kind === 'SOLAR') site.SOLAR += n(row.kwh);
+    }
+    return out;
+  }
+
+  /**
+   * The partials of `hours`: missing ones are computed now (one grouped query per
+   * contiguous span), stale ones are served and recomputed in the background.
+   */
+  async function cachedHours<V>(
+    cache: HourCache<V>,
+    hours: readonly number[],
+    compute: (span: TimeRange) => Promise<Map<number, V>>,
+  ): Promise<V[]> {
+    if (hours.length === 0) return [];
+    const { missing, stale } = cache.lookup(hours);
+    // One span after the other: parallel scans would only contend for the same cores.
+    for (const span of hourSpans(missing)) {
+      for (const [hour, value] of await compute(span)) cache.set(hour, value);
+    }
+    for (const span of hourSpans(stale)) {
+      const key = `${compute.name}:${span.from}:${span.to}`;
+      if (refreshing.has(key)) continue;
+      refreshing.add(key);
+      compute(span)
+        .then((values) => {
+          for (const [hour, value] of values) cache.set(hour, value);
+        })
+        .catch(() => undefined) // keep serving the stale partials; the next request retries
+        .finally(() => refreshing.delete(key));
+    }
+    return hours.map((hour) => cache.get(hour)).filter((v): v is V => v !== undefined);
+  }
+
   return {
     async summary(params: { from?: number | undefined; to?: number | undefined }) {
-      const range = resolveRange(params, now(), DEFAULT_SUMMARY_SPAN_MS, config.caps.reportMs);
-      const [aggregates, devices, alerts] = await Promise.all([
-        run(sql.summaryAggregatesSql(range)),
+      // Without bounds: from the start of the hour 24 h ago, so that the default range has
+      // no unaligned head to scan live (rollup.ts), only the unsettled tail.
+      const at = now();
+      const defaults =
+        params.from === undefined && params.to === undefined
+          ? { from: Math.floor((at - DEFAULT_SUMMARY_SPAN_MS) / HOUR_MS) * HOUR_MS, to: at }
+          : params;
+      const range = resolveRange(defaults, at, DEFAULT_SUMMARY_SPAN_MS, config.caps.reportMs);
+      const split = splitRange(range, settledBefore(at, config));
+      const [partials, devices, alerts] = await Promise.all([
+        Promise.all([
+          cachedHours(summaryCache, split.hours, computeSummaryHours),
+          split.live.length === 0
+            ? []
+            : run(sql.summaryPartialsSql(split.live, false)).then((rows) => [toSummaryPartial(rows)]),
+        ]),
         run(sql.summaryDevicesSql()),
         run(sql.summaryAlertsSql(range)),
       ]);
-      const agg = (kind: DeviceKindSymbol) => aggregates.find((r) => r.kind === kind) ?? {};
+      const merged = mergeSummaryPartials(partials.flat());
+      const none = { ...emptyKindPartial(), activeDevices: 0 };
       const dev = (kind: DeviceKindSymbol) => n(devices.find((r) => r.kind === kind)?.devices);
-      const truck = agg('TRUCK');
-      const turbine = agg('TURBINE');
-      const solar = agg('SOLAR');
-      const speedCount = n(truck.speed_count);
-      const covered = n(turbine.covered_seconds);
+      const truck = merged.TRUCK ?? none;
+      const turbine = merged.TURBINE ?? none;
+      const solar = merged.SOLAR ?? none;
       const alertRow = alerts[0] ?? {};
       return {
         from: iso(range.from),
         to: iso(range.to),
         truck: {
           devices: dev('TRUCK'),
-          activeDevices: n(truck.active_devices),
-          events: n(truck.events),
-          avgSpeedKmh: speedCount === 0 ? null : round(n(truck.speed_sum) / speedCount),
-          distanceKm: round(n(truck.distance_km)),
-          engineOnHours: round(n(truck.engine_on_seconds) / 3600),
-          idleHours: round(n(truck.idle_seconds) / 3600),
+          activeDevices: truck.activeDevices,
+          events: truck.events,
+          avgSpeedKmh: truck.speedCount === 0 ? null : round(truck.speedSum / truck.speedCount),
+          distanceKm: round(truck.distanceKm),
+          engineOnHours: round(truck.engineOnSeconds / 3600),
+          idleHours: round(truck.idleSeconds / 3600),
         },
         turbine: {
           devices: dev('TURBINE'),
-          activeDevices: n(turbine.active_devices),
-          events: n(turbine.events),
-          energyKwh: round(n(turbine.energy_kwh)),
-          availability: covered === 0 ? null : round(n(turbine.available_seconds) / covered),
+          activeDevices: turbine.activeDevices,
+          events: turbine.events,
+          energyKwh: round(turbine.energyKwh),
+          availability:
+            turbine.coveredSeconds === 0 ? null : round(turbine.availableSeconds / turbine.coveredSeconds),
         },
         solar: {
           devices: dev('SOLAR'),
-          activeDevices: n(solar.active_devices),
-          events: n(solar.events),
-          energyKwh: round(n(solar.energy_kwh)),
+          activeDevices: solar.activeDevices,
+          events: solar.events,
+          energyKwh: round(solar.energyKwh),
         },
         alerts: { raised: n(alertRow.raised), open: n(alertRow.open) },
       };
@@ -277,15 +381,29 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
       const { step } = resolveStep(params.step, range, false);
       const [exists] = await run(sql.siteExistsSql(siteId));
       if (n(exists?.devices) === 0) throw notFound(`site ${siteId} is unknown`);
-      const rows = await run(sql.siteEnergySql(siteId, step as Exclude<Step, 'raw'>, range));
+      const bucketStep = step as Exclude<Step, 'raw'>;
+      // Hourly and daily buckets are sums of whole hours: settled ones come from the cache.
+      const split =
+        bucketStep === '1m' ? { live: [range], hours: [] } : splitRange(range, settledBefore(now(), config));
+      const [liveRows, hourly] = await Promise.all([
+        Promise.all(split.live.map((live) => run(sql.siteEnergySql(siteId, bucketStep, live)))),
+        cachedHours(energyCache, split.hours, computeEnergyHours),
+      ]);
       const points = new Map<number, { turbineKwh: number; solarKwh: number }>();
-      for (const r of rows) {
-        const t = Number(r.t);
+      const add = (t: number, kind: unknown, kwh: number) => {
         const point = points.get(t) ?? { turbineKwh: 0, solarKwh: 0 };
-        if (r.kind === 'TURBINE') point.turbineKwh += n(r.kwh);
-        else point.solarKwh += n(r.kwh);
+        if (kind === 'TURBINE') point.turbineKwh += kwh;
+        else point.solarKwh += kwh;
         points.set(t, point);
-      }
+      };
+      for (const r of liveRows.flat()) add(Number(r.t), r.kind, n(r.kwh));
+      split.hours.forEach((hour, i) => {
+        const site = hourly[i]?.[siteId];
+        if (!site) return;
+        const t = bucketStep === '1d' ? utcDayStart(hour) : hour;
+        add(t, 'TURBINE', site.TURBINE);
+        add(t, 'SOLAR', site.SOLAR);
+      });
       const list = [...points.entries()]
         .sort(([a], [b]) => a - b)
         .map(([t, p]) => ({
@@ -294,8 +412,9 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
           solarKwh: round(p.solarKwh),
           totalKwh: round(p.turbineKwh + p.solarKwh),
         }));
-      const turbineKwh = round(list.reduce((s, p) => s + p.turbineKwh, 0));
-      const solarKwh = round(list.reduce((s, p) => s + p.solarKwh, 0));
+      const totals = [...points.values()];
+      const turbineKwh = round(totals.reduce((sum, p) => sum + p.turbineKwh, 0));
+      const solarKwh = round(totals.reduce((sum, p) => sum + p.solarKwh, 0));
       return {
         siteId,
         step,

@@ -58,9 +58,13 @@ describe('SQL builders', () => {
   });
 
   it('bind times as epoch milliseconds converted in SQL', () => {
-    const statement = sql.summaryAggregatesSql(range);
-    expect(statement.params).toEqual({ from: range.from, to: range.to });
-    expect(statement.sql).toContain("fromUnixTimestamp64Milli({from:Int64}, 'UTC')");
+    const statement = sql.summaryPartialsSql(range, false);
+    expect(statement.params).toEqual({ from0: range.from, to0: range.to });
+    expect(statement.sql).toContain("fromUnixTimestamp64Milli({from0:Int64}, 'UTC')");
+    const two = sql.summaryPartialsSql([range, { from: range.to + 1, to: range.to + 2 }], true);
+    expect(two.params).toEqual({ from0: range.from, to0: range.to, from1: range.to + 1, to1: range.to + 2 });
+    expect(two.sql).toContain(' OR ');
+    placeholdersMatch(two);
     placeholdersMatch(statement);
     placeholdersMatch(sql.summaryAlertsSql(range));
     placeholdersMatch(sql.summaryDevicesSql());
@@ -79,7 +83,9 @@ describe('SQL builders', () => {
     const truck = metricFor('TRUCK', 'speedKmh');
     if (!truck) throw new Error('catalog');
     expect(sql.seriesAggregateSql('d', truck, '1m', range).sql).toContain('FROM aggregates_1m FINAL');
-    expect(sql.summaryAggregatesSql(range).sql).toContain('FROM aggregates_1m FINAL');
+    expect(sql.summaryPartialsSql(range, true).sql).toContain('FROM aggregates_1m FINAL');
+    expect(sql.energyPartialsSql(range).sql).toContain('FROM aggregates_1m FINAL');
+    placeholdersMatch(sql.energyPartialsSql(range));
   });
 
   it('put only allow-listed columns and tables into the SQL', () => {

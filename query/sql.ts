@@ -34,11 +34,26 @@ const STATE_COLUMNS = `device_id, site_id, kind, toUnixTimestamp64Milli(last_see
   cargo_temp_c, active_diagnostic_codes, status, power_kw, wind_speed_ms, ac_power_w, irradiance_wm2,
   energy_today_kwh, open_alerts`;
 
-/** Per kind, over the 1-minute windows starting in [from, to); formulas in docs/query.md. */
-export function summaryAggregatesSql(range: TimeRange): Statement {
+/**
+ * Per kind (and per hour when `byHour`), the additive figures of the summary over the
+ * 1-minute windows starting in [from, to), newest revisions only (FINAL), with the set of
+ * devices seen so that "active devices" stays exact when hours are merged (rollup.ts).
+ * Formulas: docs/query.md.
+ */
+export function summaryPartialsSql(range: TimeRange | readonly TimeRange[], byHour: boolean): Statement {
+  // Several ranges (the live edges of rollup.ts) are read in one scan.
+  const ranges = Array.isArray(range) ? range : [range as TimeRange];
+  const params: Record<string, number> = {};
+  const where = ranges
+    .map((r, i) => {
+      params[`from${i}`] = r.from;
+      params[`to${i}`] = r.to;
+      return `(window_start >= ${t(`from${i}`)} AND window_start < ${t(`to${i}`)})`;
+    })
+    .join(' OR ');
+  const hour = byHour ? 'toUnixTimestamp(toStartOfHour(window_start)) * 1000 AS hour, ' : '';
   return {
-    sql: `SELECT kind,
-  uniqExact(device_id) AS active_devices,
+    sql: `SELECT ${hour}kind,
   sum(event_count) AS events,
   sum(field_sum['speedKmh']) AS speed_sum,
   sum(field_count['speedKmh']) AS speed_count,
@@ -47,10 +62,22 @@ export function summaryAggregatesSql(range: TimeRange): Statement {
   sum(derived['idleSeconds']) AS idle_seconds,
   sum(derived['energyKwh']) AS energy_kwh,
   sum(derived['availableSeconds']) AS available_seconds,
-  sum(derived['coveredSeconds']) AS covered_seconds
+  sum(derived['coveredSeconds']) AS covered_seconds,
+  groupUniqArray(device_id) AS devices
 FROM aggregates_1m FINAL
-WHERE window_start >= ${t('from')} AND window_start < ${t('to')}
-GROUP BY kind`,
+WHERE ${where}
+GROUP BY ${byHour ? 'hour, ' : ''}kind`,
+    params,
+  };
+}
+
+/** Energy of every site per hour (the cacheable part of site energy, all sites in one scan). */
+export function energyPartialsSql(range: TimeRange): Statement {
+  return {
+    sql: `SELECT toUnixTimestamp(toStartOfHour(window_start)) * 1000 AS hour, site_id, kind, sum(derived['energyKwh']) AS kwh
+FROM aggregates_1m FINAL
+WHERE kind IN ('TURBINE', 'SOLAR') AND window_start >= ${t('from')} AND window_start < ${t('to')}
+GROUP BY hour, site_id, kind`,
     params: rangeParams(range),
   };
 }

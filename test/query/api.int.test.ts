@@ -114,6 +114,20 @@ describe('query API on the embedded engine', () => {
     expect(body.alerts).toEqual({ raised: 2, open: 1 });
   });
 
+  it('gives the same summary whether hours come from the settled-hour cache or a live scan', async () => {
+    const aligned = await get(`/api/v1/fleet/summary?${range()}`); // one settled hour: cached
+    // Unaligned edges are always scanned live; the hour before base is settled and empty.
+    const mixed = await get(
+      `/api/v1/fleet/summary?from=${iso(base - HOUR - 1000)}&to=${iso(base + HOUR + 1000)}`,
+    );
+    const live = await get(`/api/v1/fleet/summary?from=${iso(base - 1000)}&to=${iso(base + 1000 + HOUR)}`);
+    for (const other of [mixed, live]) {
+      const { from: _f, to: _t, ...rest } = other.body;
+      const { from: _f2, to: _t2, ...expected } = aligned.body;
+      expect(rest).toEqual(expected);
+    }
+  });
+
   it('lists devices with their latest state, filtered and paged by cursor', async () => {
     const all = await get('/api/v1/devices');
     expect(all.status).toBe(200);
@@ -233,6 +247,28 @@ describe('query API on the embedded engine', () => {
       { t: iso(sec(60)), turbineKwh: 25, solarKwh: 0, totalKwh: 25 },
     ]);
     expect(body.totals.totalKwh).toBeCloseTo(50 + 4 / 60, 6);
+  });
+
+  it('sums site energy per hour from cached and live hours alike', async () => {
+    const hourly = await get(
+      `/api/v1/sites/plant-1/energy?step=1h&from=${iso(base - HOUR)}&to=${iso(base + HOUR)}`,
+    );
+    expect(hourly.body.points).toEqual([
+      {
+        t: iso(base),
+        turbineKwh: 50,
+        solarKwh: expect.closeTo(4 / 60, 6),
+        totalKwh: expect.closeTo(50 + 4 / 60, 6),
+      },
+    ]);
+    const daily = await get(
+      `/api/v1/sites/plant-2/energy?step=1d&from=${iso(base - 1000)}&to=${iso(base + HOUR)}`,
+    );
+    expect(daily.body.totals).toEqual({
+      turbineKwh: 0,
+      solarKwh: expect.closeTo(2 / 60, 6),
+      totalKwh: expect.closeTo(2 / 60, 6),
+    });
   });
 
   it('lists alerts by lifecycle state', async () => {

@@ -23,7 +23,7 @@
 import { DLQ_HEADERS } from '../../lib/dlq.ts';
 import { createPartitionCore, DEFAULT_CORE_CONFIG } from '../../processors/core/index.ts';
 import type { ClickHouseBackend } from '../../sinks/backend.ts';
-import { mapDeadLetter, mapRecord } from '../../sinks/rows.ts';
+import * as sinkRows from '../../sinks/rows.ts';
 import { RECORD_TOPICS } from '../../schemas/catalog.ts';
 import type { Alert, DeviceState, RawEvent, RecordName, WindowAggregate } from '../../schemas/types.ts';
 
@@ -229,9 +229,9 @@ export async function loadQueryDataset(backend: ClickHouseBackend, dataset: Quer
   const lines = new Map<string, string[]>();
   let offset = 0;
   const add = (record: RecordName, value: unknown) => {
-    const { table, line } = mapRecord(
+    const { table, line } = sinkRows.mapRecord(
       RECORD_TOPICS[record],
-      { record, schemaId: 1, value } as Parameters<typeof mapRecord>[1],
+      { record, schemaId: 1, value } as Parameters<typeof sinkRows.mapRecord>[1],
       { partition: 0, offset: String(offset++) },
     );
     lines.set(table, [...(lines.get(table) ?? []), line]);
@@ -241,7 +241,7 @@ export async function loadQueryDataset(backend: ClickHouseBackend, dataset: Quer
   for (const alert of dataset.alerts) add('Alert', alert);
   for (const state of dataset.deviceStates) add('DeviceState', state);
   dataset.deadLetters.forEach((d, i) => {
-    const { table, line } = mapDeadLetter({
+    const { table, line } = sinkRows.mapDeadLetter({
       partition: 0,
       offset: String(i),
       key: Buffer.from('truck-1'),
@@ -258,6 +258,18 @@ export async function loadQueryDataset(backend: ClickHouseBackend, dataset: Quer
     });
     lines.set(table, [...(lines.get(table) ?? []), line]);
   });
-  // One insert per table, each line in log order (equal versions keep the last inserted).
-  for (const [table, rows] of lines) await backend.insert(table, Buffer.from(rows.join('')));
+  // One insert per table, each row in log order (equal versions keep the last inserted).
+  // Lines are JSONEachRow objects or, since the sink's compact format, arrays in the
+  // order of TABLE_COLUMNS: both become row objects, which every backend inserts.
+  const columnsOf = (sinkRows as { TABLE_COLUMNS?: Record<string, readonly string[]> }).TABLE_COLUMNS;
+  for (const [table, rows] of lines) {
+    const objects = rows.map((line) => {
+      const parsed = JSON.parse(line) as unknown;
+      if (!Array.isArray(parsed)) return parsed as Record<string, unknown>;
+      const columns = columnsOf?.[table];
+      if (!columns) throw new Error(`no column list for compact rows of ${table}`);
+      return Object.fromEntries(columns.map((column, i) => [column, parsed[i]]));
+    });
+    await backend.insert(table, objects);
+  }
 }

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import {
+  emptyKindPartial,
+  HOUR_MS,
+  HourCache,
+  hourSpans,
+  mergeSummaryPartials,
+  settledBefore,
+  splitRange,
+} from './rollup.ts';
+
+const H = HOUR_MS;
+const T0 = Date.UTC(2026, 0, 1);
+
+describe('splitRange', () => {
+  it('answers settled whole hours from the cache and scans the edges live', () => {
+    expect(splitRange({ from: T0 + 30 * 60_000, to: T0 + 5 * H + 10 }, T0 + 4 * H)).toEqual({
+      hours: [T0 + H, T0 + 2 * H, T0 + 3 * H],
+      live: [
+        { from: T0 + 30 * 60_000, to: T0 + H },
+        { from: T0 + 4 * H, to: T0 + 5 * H + 10 },
+      ],
+    });
+  });
+
+  it('needs no live scan for an aligned, settled range', () => {
+    expect(splitRange({ from: T0, to: T0 + 2 * H }, T0 + 10 * H)).toEqual({ hours: [T0, T0 + H], live: [] });
+  });
+
+  it('scans everything live when no whole settled hour is inside', () => {
+    const range = { from: T0 + 10, to: T0 + H + 10 };
+    expect(splitRange(range, T0 + 10 * H)).toEqual({ hours: [], live: [range] });
+    expect(splitRange({ from: T0, to: T0 + 3 * H }, T0)).toEqual({
+      hours: [],
+      live: [{ from: T0, to: T0 + 3 * H }],
+    });
+  });
+});
+
+describe('settledBefore', () => {
+  it('leaves maxLateness, two windows and a margin behind the clock, on an hour boundary', () => {
+    const lateness = { maxLatenessMs: H, windowSizeMs: 60_000 };
+    expect(settledBefore(T0 + 3 * H, lateness)).toBe(T0 + H); // 3 h - 1 h 7 min → 1:53 → 1:00
+    expect(settledBefore(T0 + 2 * H + 7 * 60_000, lateness)).toBe(T0 + H);
+  });
+});
+
+describe('HourCache', () => {
+  it('tells missing from stale entries and evicts the oldest beyond its bound', () => {
+    let now = 0;
+    const cache = new HourCache<number>({ maxEntries: 2, ttlMs: 100, now: () => now });
+    cache.set(T0, 1);
+    now = 50;
+    cache.set(T0 + H, 2);
+    expect(cache.lookup([T0, T0 + H, T0 + 2 * H])).toEqual({ missing: [T0 + 2 * H], stale: [] });
+    now = 120;
+    expect(cache.lookup([T0, T0 + H])).toEqual({ missing: [], stale: [T0] });
+    cache.set(T0 + 2 * H, 3);
+    expect(cache.size).toBe(2);
+    expect(cache.get(T0)).toBeUndefined();
+    expect(cache.get(T0 + 2 * H)).toBe(3);
+  });
+});
+
+describe('hourSpans', () => {
+  it('groups contiguous hours into spans of at most maxHours', () => {
+    expect(hourSpans([T0 + 3 * H, T0, T0 + H, T0 + 2 * H, T0 + 7 * H], 3)).toEqual([
+      { from: T0, to: T0 + 3 * H },
+      { from: T0 + 3 * H, to: T0 + 4 * H },
+      { from: T0 + 7 * H, to: T0 + 8 * H },
+    ]);
+  });
+});
+
+describe('mergeSummaryPartials', () => {
+  it('adds the figures and counts each device once across hours', () => {
+    const a = {
+      TRUCK: { ...emptyKindPartial(), events: 10, speedSum: 600, speedCount: 10, devices: ['t1', 't2'] },
+    };
+    const b = {
+      TRUCK: { ...emptyKindPartial(), events: 5, speedSum: 400, speedCount: 5, devices: ['t2', 't3'] },
+    };
+    const c = { SOLAR: { ...emptyKindPartial(), energyKwh: 1.5, devices: ['s1'] } };
+    const merged = mergeSummaryPartials([a, b, c]);
+    expect(merged.TRUCK).toMatchObject({ events: 15, speedSum: 1000, speedCount: 15, activeDevices: 3 });
+    expect(merged.SOLAR).toMatchObject({ energyKwh: 1.5, activeDevices: 1 });
+  });
+});

@@ -1,0 +1,176 @@
+/**
+ * Settled-hour cache of the fleet-wide reports (summary, site energy), pure apart from
+ * the injected clock. Those reports scan every device's 1-minute windows of the range
+ * with FINAL: 1.44 M rows for a day of 1,000 devices, seconds on 2 cores, while the
+ * answers for old hours cannot change any more. So a range is split into
+ *  - whole hours that are settled (their last window can no longer be revised: the hour
+ *    ended more than maxLateness + window + grace + a margin ago), answered from per-hour
+ *    partial results computed once and cached; and
+ *  - at most two live edges (the unaligned start, and everything not yet settled),
+ *    queried every time, a few minutes to two hours of windows.
+ * Partials are additive (sums, and device-id sets for "active devices"), so merging hours
+ * gives exactly what one scan of the range gives. A cached hour is still recomputed in
+ * the background after `ttlMs`, which bounds how stale an hour can be if the sink loaded
+ * it late (lag) or a replay rewrote it. Multiple API instances each keep their own cache.
+ */
+import type { TimeRange } from './params.ts';
+
+export const HOUR_MS = 3_600_000;
+
+export interface SplitRange {
+  /** Live parts, queried on every request (0, 1 or 2). */
+  live: TimeRange[];
+  /** Hour starts answered from the cache, ascending. */
+  hours: number[];
+}
+
+/** Splits [from, to) into cacheable whole hours ending at or before `settledBefore` and live edges. */
+export function splitRange(range: TimeRange, settledBefore: number): SplitRange {
+  const firstHour = Math.ceil(range.from / HOUR_MS) * HOUR_MS;
+  const lastHourEnd = Math.min(
+    Math.floor(range.to / HOUR_MS) * HOUR_MS,
+    Math.floor(settledBefore / HOUR_MS) * HOUR_MS,
+  );
+  if (lastHourEnd <= firstHour) return { live: [range], hours: [] };
+  const hours: number[] = [];
+  for (let h = firstHour; h < lastHourEnd; h += HOUR_MS) hours.push(h);
+  const live: TimeRange[] = [];
+  if (range.from < firstHour) live.push({ from: range.from, to: firstHour });
+  if (lastHourEnd < range.to) live.push({ from: lastHourEnd, to: range.to });
+  return { live, hours };
+}
+
+/** Hours whose windows can no longer change: those ending at or before this instant. */
+export function settledBefore(
+  now: number,
+  lateness: { maxLatenessMs: number; windowSizeMs: number },
+): number {
+  // Window end + grace (≤ one window) + maxLateness, and a margin for the sink's batching.
+  const margin = 5 * 60_000;
+  return Math.floor((now - lateness.maxLatenessMs - 2 * lateness.windowSizeMs - margin) / HOUR_MS) * HOUR_MS;
+}
+
+interface Entry<V> {
+  value: V;
+  computedAt: number;
+}
+
+/** A bounded map of hour → partial, oldest-inserted evicted first. */
+export class HourCache<V> {
+  readonly #entries = new Map<number, Entry<V>>();
+  readonly #maxEntries: number;
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+
+  constructor(options: { maxEntries: number; ttlMs: number; now: () => number }) {
+    this.#maxEntries = options.maxEntries;
+    this.#ttlMs = options.ttlMs;
+    this.#now = options.now;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Which of `hours` are missing (must be computed now) and which are stale (refresh in the background). */
+  lookup(hours: readonly number[]): { missing: number[]; stale: number[] } {
+    const now = this.#now();
+    const missing: number[] = [];
+    const stale: number[] = [];
+    for (const hour of hours) {
+      const entry = this.#entries.get(hour);
+      if (!entry) missing.push(hour);
+      else if (now - entry.computedAt > this.#ttlMs) stale.push(hour);
+    }
+    return { missing, stale };
+  }
+
+  get(hour: number): V | undefined {
+    return this.#entries.get(hour)?.value;
+  }
+
+  set(hour: number, value: V): void {
+    this.#entries.delete(hour);
+    this.#entries.set(hour, { value, computedAt: this.#now() });
+    while (this.#entries.size > this.#maxEntries) {
+      const oldest = this.#entries.keys().next().value as number;
+      this.#entries.delete(oldest);
+    }
+  }
+}
+
+/**
+ * Contiguous spans covering `hours` (sorted), so each span is one grouped query; at most
+ * `maxHours` long so that one statement stays well within the query timeout.
+ */
+export function hourSpans(hours: readonly number[], maxHours = 24): TimeRange[] {
+  const spans: TimeRange[] = [];
+  for (const hour of [...hours].sort((a, b) => a - b)) {
+    const last = spans.at(-1);
+    if (last && last.to === hour && last.to - last.from < maxHours * HOUR_MS) last.to = hour + HOUR_MS;
+    else spans.push({ from: hour, to: hour + HOUR_MS });
+  }
+  return spans;
+}
+
+/** Per device kind, the additive figures of the fleet summary. */
+export interface KindPartial {
+  events: number;
+  speedSum: number;
+  speedCount: number;
+  distanceKm: number;
+  engineOnSeconds: number;
+  idleSeconds: number;
+  energyKwh: number;
+  availableSeconds: number;
+  coveredSeconds: number;
+  devices: string[];
+}
+
+export type SummaryPartial = Record<string, KindPartial>;
+
+export function emptyKindPartial(): KindPartial {
+  return {
+    events: 0,
+    speedSum: 0,
+    speedCount: 0,
+    distanceKm: 0,
+    engineOnSeconds: 0,
+    idleSeconds: 0,
+    energyKwh: 0,
+    availableSeconds: 0,
+    coveredSeconds: 0,
+    devices: [],
+  };
+}
+
+/** Adds partials kind by kind; "active devices" is the size of the union of the device sets. */
+export function mergeSummaryPartials(
+  partials: readonly SummaryPartial[],
+): Record<string, KindPartial & { activeDevices: number }> {
+  const out: Record<string, KindPartial & { activeDevices: number }> = {};
+  const sets: Record<string, Set<string>> = {};
+  for (const partial of partials) {
+    for (const [kind, p] of Object.entries(partial)) {
+      const acc = out[kind] ?? { ...emptyKindPartial(), activeDevices: 0 };
+      out[kind] = acc;
+      acc.events += p.events;
+      acc.speedSum += p.speedSum;
+      acc.speedCount += p.speedCount;
+      acc.distanceKm += p.distanceKm;
+      acc.engineOnSeconds += p.engineOnSeconds;
+      acc.idleSeconds += p.idleSeconds;
+      acc.energyKwh += p.energyKwh;
+      acc.availableSeconds += p.availableSeconds;
+      acc.coveredSeconds += p.coveredSeconds;
+      const set = sets[kind] ?? new Set<string>();
+      sets[kind] = set;
+      for (const d of p.devices) set.add(d);
+    }
+  }
+  for (const [kind, acc] of Object.entries(out)) acc.activeDevices = sets[kind]?.size ?? 0;
+  return out;
+}
+
+/** Site energy per hour: site → kind → kWh. */
+export type EnergyPartial = Record<string, { TURBINE: number; SOLAR: number }>;
