@@ -75,9 +75,11 @@ export async function sampleLag(
 
 export async function scrapeBackpressure(
   urls: readonly string[],
-): Promise<{ pauses: number; paused: number }> {
+): Promise<{ pauses: number; paused: number; ok: number; failed: number }> {
   let pauses = 0;
   let paused = 0;
+  let ok = 0;
+  let failed = 0;
   await Promise.all(
     urls.map(async (url) => {
       try {
@@ -85,12 +87,14 @@ export async function scrapeBackpressure(
         const figures = backpressureOf(parsePrometheusText(await response.text()));
         pauses += figures.pauses;
         paused += figures.paused;
+        ok++;
       } catch {
         // A service busy or gone for one scrape: the next scrape counts again (counters).
+        failed++;
       }
     }),
   );
-  return { pauses, paused };
+  return { pauses, paused, ok, failed };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -18,13 +18,15 @@ describe('probes', () => {
         'fleetgrid_processor_pauses_total{reason="registry \\"down\\""} 2',
         'fleetgrid_processor_paused_partitions 1',
         'fleetgrid_sink_partition_pauses_total{topic="t"} 4',
+        'fleetgrid_sink_partition_resumes_total{topic="t"} 3',
         'some_histogram_bucket{le="+Inf"} 7',
         '',
       ].join('\n'),
     );
     expect(samples[1]?.labels.reason).toBe('registry "down"');
     expect(sumMetric(samples, 'fleetgrid_processor_pauses_total')).toBe(5);
-    expect(backpressureOf(samples)).toEqual({ pauses: 9, paused: 1 });
+    // paused now: the processors' gauge (1) plus the sink's pauses − resumes (4 − 3).
+    expect(backpressureOf(samples)).toEqual({ pauses: 9, paused: 2 });
   });
 
   it('reads CPU seconds from /proc/<pid>/stat even when the name holds spaces and parentheses', () => {

@@ -40,16 +40,21 @@ export function sumMetric(samples: readonly MetricSample[], name: string): numbe
 
 /**
  * The backpressure figures the load test reads from each service: pause decisions
- * (counters) and, where a service exports one, the partitions paused right now.
+ * (counters) and the partitions paused right now (the processors export a gauge; the sink
+ * a pair of counters, pauses − resumes, as DESIGN §5 prefers for queues).
  */
 export const PAUSE_COUNTERS = ['fleetgrid_processor_pauses_total', 'fleetgrid_sink_partition_pauses_total'];
 export const PAUSED_GAUGES = ['fleetgrid_processor_paused_partitions'];
+export const RESUME_COUNTERS: Record<string, string> = {
+  fleetgrid_sink_partition_pauses_total: 'fleetgrid_sink_partition_resumes_total',
+};
 
 export function backpressureOf(samples: readonly MetricSample[]): { pauses: number; paused: number } {
-  return {
-    pauses: PAUSE_COUNTERS.reduce((sum, name) => sum + sumMetric(samples, name), 0),
-    paused: PAUSED_GAUGES.reduce((sum, name) => sum + sumMetric(samples, name), 0),
-  };
+  const pauses = PAUSE_COUNTERS.reduce((sum, name) => sum + sumMetric(samples, name), 0);
+  let paused = PAUSED_GAUGES.reduce((sum, name) => sum + sumMetric(samples, name), 0);
+  for (const [pauseName, resumeName] of Object.entries(RESUME_COUNTERS))
+    paused += Math.max(0, sumMetric(samples, pauseName) - sumMetric(samples, resumeName));
+  return { pauses, paused };
 }
 
 /**

@@ -66,7 +66,7 @@ function sampleReport(): LoadTestReport {
       rssMiB: { sink: 300 },
     })),
     phases: [],
-    backpressure: { pauses: 0, maxPaused: 0 },
+    backpressure: { pauses: 0, maxPaused: 0, services: 2, scrapes: 10, failedScrapes: 0 },
     processes: [{ name: 'sink', pid: 1, cpuAvgPct: 30, cpuMaxPct: 40, rssMaxMiB: 300 }],
     step: undefined,
     spike: { recoverySeconds: 4.5, stableSeconds: 6, thresholdLag: 100, spikeEndS: 18 },

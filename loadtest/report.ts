@@ -109,7 +109,14 @@ export interface LoadTestReport {
   };
   series: SeriesPoint[];
   phases: PhaseReport[];
-  backpressure: { pauses: number; maxPaused: number };
+  backpressure: {
+    pauses: number;
+    maxPaused: number;
+    /** Services whose /metrics were scraped, and how many scrapes answered or not. */
+    services: number;
+    scrapes: number;
+    failedScrapes: number;
+  };
   processes: ProcessReport[];
   step:
     | {
@@ -296,7 +303,10 @@ export function renderHtml(report: LoadTestReport): string {
           'aggregate freshness p50 / p95 / p99',
           `${pct(report.freshness.aggregates, 'p50')} / ${pct(report.freshness.aggregates, 'p95')} / ${pct(report.freshness.aggregates, 'p99')}`,
         ],
-        ['backpressure pauses', fmt(report.backpressure.pauses)],
+        [
+          'backpressure pauses',
+          `${fmt(report.backpressure.pauses)} (at most ${fmt(report.backpressure.maxPaused)} partitions paused; ${report.backpressure.services} services, ${fmt(report.backpressure.scrapes)} scrapes, ${fmt(report.backpressure.failedScrapes)} failed)`,
+        ],
         ...(report.step
           ? [
               [

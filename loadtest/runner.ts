@@ -234,6 +234,7 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
     const lagSamples: { t: number; lag: Record<string, number> }[] = [];
     let latestLag: Record<string, number> = {};
     let latestBackpressure = { pauses: 0, paused: 0 };
+    const scrapes = { ok: 0, failed: 0 };
     let slowestLagPollMs = 0;
     let polling = true;
     const pollLag = async () => {
@@ -254,7 +255,11 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
     const pollMetrics = async () => {
       while (polling) {
         const began = Date.now();
-        latestBackpressure = await scrapeBackpressure(metricsUrls);
+        const scraped = await scrapeBackpressure(metricsUrls);
+        scrapes.ok += scraped.ok;
+        scrapes.failed += scraped.failed;
+        // A failed scrape must not make the counters look as if they went back.
+        if (scraped.failed === 0) latestBackpressure = { pauses: scraped.pauses, paused: scraped.paused };
         await sleep(Math.max(50, SAMPLE_MS - (Date.now() - began)));
       }
     };
@@ -509,6 +514,9 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
       backpressure: {
         pauses: series.at(-1)?.pauses ?? 0,
         maxPaused: series.reduce((max, p) => Math.max(max, p.paused), 0),
+        services: metricsUrls.length,
+        scrapes: scrapes.ok,
+        failedScrapes: scrapes.failed,
       },
       processes: processReports(processes, series),
       step,
