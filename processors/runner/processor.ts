@@ -165,6 +165,8 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
   let batchIdle = Promise.withResolvers<void>();
   batchIdle.resolve();
   const timers: NodeJS.Timeout[] = [];
+  /** Aborted by stop(): background retries (registry holds) end instead of outliving us. */
+  const lifetime = new AbortController();
 
   // ---------------------------------------------------------------- output flushing
 
@@ -305,7 +307,8 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
     if (transition === 'pause') {
       consumer.pause(allInputs());
       metrics.pauses.inc({ reason: 'backpressure' });
-      log.info(
+      // Debug level: under sustained backpressure this flips often; the metrics tell the story.
+      log.debug(
         { rows: buffer.rows, bytes: buffer.bytes },
         'output buffer above high-water mark: pausing input',
       );
@@ -314,7 +317,7 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
       consumer.resume(allInputs());
       // Partitions waiting for the registry stay paused until their own retry succeeds.
       for (const id of heldForRegistry) consumer.pause([toTopicPartition(id)]);
-      log.info(
+      log.debug(
         { rows: buffer.rows, bytes: buffer.bytes },
         'output buffer below low-water mark: resuming input',
       );
@@ -336,6 +339,7 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
     void retry(() => serde.decode(value), {
       policy: backoff,
       clock,
+      signal: lifetime.signal,
       onRetry: () => metrics.backoffAttempts.inc({ operation: 'registry' }),
     })
       .catch(() => {
@@ -810,6 +814,7 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
     async stop() {
       if (stopping) return;
       stopping = true;
+      lifetime.abort();
       for (const timer of timers) clearInterval(timer);
       // Drain: no new records (eachBatch returns at once now), the current batch finishes,
       // outputs are flushed and acked, every partition is checkpointed and its offset
@@ -825,6 +830,7 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
         await consumer?.disconnect().catch(() => {});
         consumer = undefined;
         await flush();
+        if (lingerTimer) clearTimeout(lingerTimer);
         await producer.disconnect().catch(() => {});
         await metricsServer?.close();
         log.info('processor stopped');
