@@ -8,7 +8,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type { KafkaAdmin } from '../lib/kafka.ts';
 import type { TopicNames } from '../lib/topics.ts';
 import type { ClickHouseBackend } from '../sinks/backend.ts';
-import { backpressureOf, parsePrometheusText, parseProcStat, parseProcStatusRss } from './probes.ts';
+import {
+  backpressureOf,
+  meanInsertMs,
+  parsePrometheusText,
+  parseProcStat,
+  parseProcStatusRss,
+} from './probes.ts';
 import { RAW_TABLES, type StoredTally } from './reconcile.ts';
 import { addToHistogram, type Histogram, latencyBucketSql } from './stats.ts';
 
@@ -95,6 +101,20 @@ export async function scrapeBackpressure(
     }),
   );
   return { pauses, paused, ok, failed };
+}
+
+/** The sink's mean insert time over the run (the first service that exports it). */
+export async function scrapeMeanInsertMs(urls: readonly string[]): Promise<number | undefined> {
+  for (const url of urls) {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      const mean = meanInsertMs(parsePrometheusText(await response.text()));
+      if (mean !== undefined) return mean;
+    } catch {
+      // not reachable: try the next
+    }
+  }
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   backpressureOf,
+  meanInsertMs,
   parseProcStat,
   parseProcStatusRss,
   parseProducerPerformance,
@@ -27,6 +28,19 @@ describe('probes', () => {
     expect(sumMetric(samples, 'fleetgrid_processor_pauses_total')).toBe(5);
     // paused now: the processors' gauge (1) plus the sink's pauses − resumes (4 − 3).
     expect(backpressureOf(samples)).toEqual({ pauses: 9, paused: 2 });
+  });
+
+  it('derives the mean insert time of the sink from its histogram', () => {
+    const samples = parsePrometheusText(
+      [
+        'fleetgrid_sink_insert_duration_seconds_sum{table="a"} 1.5',
+        'fleetgrid_sink_insert_duration_seconds_sum{table="b"} 0.5',
+        'fleetgrid_sink_insert_duration_seconds_count{table="a"} 10',
+        'fleetgrid_sink_insert_duration_seconds_count{table="b"} 10',
+      ].join('\n'),
+    );
+    expect(meanInsertMs(samples)).toBeCloseTo(100);
+    expect(meanInsertMs([])).toBeUndefined();
   });
 
   it('reads CPU seconds from /proc/<pid>/stat even when the name holds spaces and parentheses', () => {

@@ -119,3 +119,14 @@ export function parseProducerPerformance(output: string): ProducerPerfSummary | 
     p99Ms: num(/(\d+) ms 99th/),
   };
 }
+
+/**
+ * Mean duration (ms) of the sink's ClickHouse inserts, from its histogram's _sum and
+ * _count: `ingested_at` is stamped when an insert starts and rows become visible when it
+ * ends, so this is the size of that bias in the raw freshness figures.
+ */
+export function meanInsertMs(samples: readonly MetricSample[]): number | undefined {
+  const count = sumMetric(samples, 'fleetgrid_sink_insert_duration_seconds_count');
+  if (count === 0) return undefined;
+  return (sumMetric(samples, 'fleetgrid_sink_insert_duration_seconds_sum') / count) * 1_000;
+}

@@ -51,6 +51,7 @@ function sampleReport(): LoadTestReport {
     freshness: {
       raw,
       aggregates: summarize(new Map()),
+      sinkInsertMeanMs: 12.5,
       rawSeries: [{ t: 0, count: 10, p50Ms: 130, p99Ms: 130 }],
       aggregatesSeries: [],
     },

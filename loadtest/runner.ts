@@ -37,6 +37,7 @@ import {
   type SecondHistograms,
   sampleLag,
   scrapeBackpressure,
+  scrapeMeanInsertMs,
   storedRawCount,
   storedTally,
   type WatchedGroup,
@@ -426,6 +427,7 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
     } catch (error) {
       notes.push(`reconciliation failed: ${String(error)}`);
     }
+    const insertMeanMs = await scrapeMeanInsertMs(metricsUrls);
     const rawAll = mergeHistograms(rawBySecond.values());
     const pendingAll = Math.max(0, produced - histogramCount(rawAll));
 
@@ -506,6 +508,7 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
       freshness: {
         raw: summarize(rawAll, pendingAll, queriedAt - loadEndMs),
         aggregates: summarize(mergeHistograms(aggBySecond.values())),
+        sinkInsertMeanMs: insertMeanMs === undefined ? undefined : round(insertMeanMs, 1),
         rawSeries: freshnessSeries(rawBySecond),
         aggregatesSeries: freshnessSeries(aggBySecond),
       },
