@@ -314,17 +314,33 @@ export async function referenceOutputs(stack: TestStack, serde: Serde, core: Cor
 }
 
 /** Decodes the processor's output topics. */
-export async function processorOutputs(stack: TestStack, serde: Serde): Promise<Outputs> {
-  const aggregates = await Promise.all(
-    (await readTopic(stack, stack.topics.aggregates)).map((r) => serde.decode(r.value)),
-  );
-  const alerts = await Promise.all(
-    (await readTopic(stack, stack.topics.alerts)).map((r) => serde.decode(r.value)),
-  );
+/** Decodes the processor's output topics; with `after`, only records past those end offsets. */
+export async function processorOutputs(
+  stack: TestStack,
+  serde: Serde,
+  after?: Map<string, number>,
+): Promise<Outputs> {
+  const since = (topic: string) => (r: ReadRecord) =>
+    !after || Number(r.offset) >= (after.get(`${topic}:${r.partition}`) ?? 0);
+  const read = async (topic: string) =>
+    Promise.all((await readTopic(stack, topic)).filter(since(topic)).map((r) => serde.decode(r.value)));
+  const aggregates = await read(stack.topics.aggregates);
+  const alerts = await read(stack.topics.alerts);
   return {
     aggregates: aggregates.map((d) => d.value as WindowAggregate),
     alerts: alerts.map((d) => d.value as Alert),
   };
+}
+
+/** The current end offsets of the output topics: a mark for `processorOutputs(…, after)`. */
+export async function outputMark(stack: TestStack): Promise<Map<string, number>> {
+  const mark = new Map<string, number>();
+  for (const topic of [stack.topics.aggregates, stack.topics.alerts]) {
+    for (const { partition, high } of await stack.admin.fetchTopicOffsets(topic)) {
+      mark.set(`${topic}:${partition}`, Number(high));
+    }
+  }
+  return mark;
 }
 
 /** The newest revision of every window, as comparable JSON keyed by device and start. */

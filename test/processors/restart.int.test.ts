@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricValue } from '../../lib/metrics.ts';
+import { createPartitionCore } from '../../processors/core/index.ts';
 import type { Serde } from '../../schemas/serde.ts';
 import type { TestStack } from '../helpers.ts';
 import {
@@ -9,6 +10,7 @@ import {
   coreConfig,
   createTestSerde,
   generateStream,
+  outputMark,
   newestRevisions,
   processorOutputs,
   produceEvents,
@@ -68,5 +70,45 @@ describe('fleetgrid process consumer restart (the watchdog action)', () => {
     expect(alertSet(actual.alerts)).toEqual(alertSet(expected.alerts));
     // The restart checkpointed before leaving: nothing had to be replayed.
     expect(actual.aggregates.length).toBe(expected.aggregates.length);
+  });
+
+  it('seeks back when Redis holds an older checkpoint than the committed offsets, and re-derives everything from it', async () => {
+    // A Redis restored from an old backup: every checkpoint of this group is rewound to
+    // "offset 0, empty state" while the Kafka commits stay at the end. The processor must
+    // trust the checkpoint (the source of truth) and seek back, not skip the gap.
+    const first = await startProcessor(stack, serde, { groupId: 'rewind' });
+    const groupId = first.processor.groupId;
+    try {
+      await waitCaughtUp(stack, groupId);
+    } finally {
+      await first.stop();
+    }
+    const empty = JSON.stringify(createPartitionCore(coreConfig()).snapshot());
+    const keys = await first.redis.duplicate().keys(`fleetgrid:ckpt:{${groupId}}:*`);
+    expect(keys.length).toBeGreaterThan(0);
+    const redis = first.redis.duplicate();
+    try {
+      for (const key of keys) await redis.hset(key, 'offset', '0', 'state', empty);
+    } finally {
+      await redis.quit();
+    }
+
+    const mark = await outputMark(stack);
+    const later = generateStream({ seed: 6, minutes: 2, trucks: 4, turbines: 2, solars: 2 }).map((e) => {
+      const value = { ...e.value, ts: e.value.ts + 13 * 60_000, seq: e.value.seq + 10_000 };
+      return { ...e, value: { ...value, eventId: `${value.deviceId}-${value.seq}` } } as typeof e;
+    });
+    await produceEvents(stack, serde, later);
+    const second = await startProcessor(stack, serde, { groupId: 'rewind' });
+    try {
+      await waitCaughtUp(stack, groupId);
+    } finally {
+      await second.stop();
+    }
+    // Only what the rewound processor emitted: it must cover the first 12 minutes again.
+    const actual = await processorOutputs(stack, serde, mark);
+    const expected = await referenceOutputs(stack, serde, coreConfig());
+    expect(newestRevisions(actual.aggregates)).toEqual(newestRevisions(expected.aggregates));
+    expect(alertSet(actual.alerts)).toEqual(alertSet(expected.alerts));
   });
 });
