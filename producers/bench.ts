@@ -14,6 +14,7 @@
  * The last line is `BENCH_JSON {...}` for `make bench`.
  */
 import { randomUUID } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../lib/config.ts';
 import { createLogger } from '../lib/log.ts';
@@ -64,6 +65,7 @@ function benchGenerateAndEncode(count: number) {
   const chunk: OutboundMessage[] = [];
   let generateMs = 0;
   let encodeMs = 0;
+  const cpuStart = process.cpuUsage();
   let bytes = 0;
   let done = 0;
   while (done < count) {
@@ -75,9 +77,11 @@ function benchGenerateAndEncode(count: number) {
     encodeMs += performance.now() - t1;
     generateMs += t1 - t0;
   }
+  const cpu = process.cpuUsage(cpuStart);
   return {
     generateUs: (generateMs * 1000) / count,
     encodeUs: (encodeMs * 1000) / count,
+    cpuUs: (cpu.user + cpu.system) / count,
     bytesPerEvent: bytes / count,
   };
 }
@@ -102,8 +106,10 @@ async function benchProduce(count: number) {
   const simulator = createFleetSimulator(config, deps);
   await simulator.start();
   const started = performance.now();
+  const cpuStart = process.cpuUsage();
   const result = await simulator.done;
   const elapsed = performance.now() - started;
+  const cpu = process.cpuUsage(cpuStart);
   const admin = deps.kafka.admin();
   await admin.connect();
   await admin
@@ -115,6 +121,7 @@ async function benchProduce(count: number) {
     seconds: elapsed / 1000,
     acked: result.status.acked,
     eventsPerSecond: (result.status.acked * 1000) / elapsed,
+    cpuUs: (cpu.user + cpu.system) / result.status.acked,
   };
 }
 
@@ -142,6 +149,15 @@ console.log(
 console.log(`${'stage'.padEnd(24)}${'µs/event'.padStart(10)}${'events/s'.padStart(14)}`);
 for (const [stage, us, rate] of rows)
   console.log(`${stage.padEnd(24)}${us.padStart(10)}${rate.padStart(14)}`);
+// On a shared machine wall time depends on who else runs; CPU time per event says what one
+// process would do with a core of its own (process CPU includes GC and libuv threads).
+const load = loadavg()
+  .map((l) => l.toFixed(1))
+  .join(' ');
+console.log(
+  `process CPU per event: generate+encode ${stages.cpuUs.toFixed(2)} µs, end to end ${produced.cpuUs.toFixed(2)} µs ` +
+    `(≈ ${Math.round(1e6 / produced.cpuUs).toLocaleString('en-US')} events per CPU-second); load average ${load}`,
+);
 console.log(
   `BENCH_JSON ${JSON.stringify({
     component: 'producers',
@@ -154,6 +170,11 @@ console.log(
       produce: Number(produceUs.toFixed(3)),
       total: Number(totalUs.toFixed(3)),
     },
+    cpuUsPerEvent: {
+      generateEncode: Number(stages.cpuUs.toFixed(3)),
+      total: Number(produced.cpuUs.toFixed(3)),
+    },
+    loadAverage: Number(loadavg()[0]?.toFixed(2)),
     bytesPerEvent: Math.round(encoded.bytesPerEvent),
     batchSize: BATCH_SIZE,
     inFlight: IN_FLIGHT,
