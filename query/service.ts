@@ -123,6 +123,8 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
   const cacheOptions = { maxEntries: config.rollupCache.maxHours, ttlMs: config.rollupCache.ttlMs, now };
   const summaryCache = new HourCache<SummaryPartial>(cacheOptions);
   const energyCache = new HourCache<EnergyPartial>(cacheOptions);
+  // Minute partials are 60 times larger: only the few hours holding the edges of recent requests.
+  const minuteCache = new HourCache<Map<number, SummaryPartial>>({ ...cacheOptions, maxEntries: 24 });
   const refreshing = new Set<string>();
 
   function toSummaryPartial(rows: Record<string, unknown>[]): SummaryPartial {
@@ -144,15 +146,55 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
     return partial;
   }
 
-  async function computeSummaryHours(span: TimeRange): Promise<Map<number, SummaryPartial>> {
-    const byHour = new Map<number, Record<string, unknown>[]>();
-    for (const row of await run(sql.summaryPartialsSql(span, true))) {
-      const hour = Number(row.hour);
-      byHour.set(hour, [...(byHour.get(hour) ?? []), row]);
+  /** Partials of the hours of `span` (or of its minutes), every bucket present, empty ones too. */
+  async function computeSummaryBuckets(
+    span: TimeRange,
+    group: 'hour' | 'minute',
+  ): Promise<Map<number, SummaryPartial>> {
+    const byBucket = new Map<number, Record<string, unknown>[]>();
+    for (const row of await run(sql.summaryPartialsSql(span, group))) {
+      const bucket = Number(row.bucket);
+      byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), row]);
     }
     const out = new Map<number, SummaryPartial>();
-    // Every hour of the span gets an entry, empty ones too: they are settled as well.
-    for (let h = span.from; h < span.to; h += HOUR_MS) out.set(h, toSummaryPartial(byHour.get(h) ?? []));
+    const width = group === 'hour' ? HOUR_MS : 60_000;
+    for (let b = span.from; b < span.to; b += width) out.set(b, toSummaryPartial(byBucket.get(b) ?? []));
+    return out;
+  }
+
+  const computeSummaryHours = (span: TimeRange) => computeSummaryBuckets(span, 'hour');
+
+  /** Minute partials of whole settled hours, for the unaligned edges of a range that lie in them. */
+  async function computeSummaryMinutes(span: TimeRange): Promise<Map<number, Map<number, SummaryPartial>>> {
+    const minutes = await computeSummaryBuckets(span, 'minute');
+    const out = new Map<number, Map<number, SummaryPartial>>();
+    for (let h = span.from; h < span.to; h += HOUR_MS) {
+      const hour = new Map<number, SummaryPartial>();
+      for (let m = h; m < h + HOUR_MS; m += 60_000) hour.set(m, minutes.get(m) ?? {});
+      out.set(h, hour);
+    }
+    return out;
+  }
+
+  /**
+   * The summary partials of an edge (a sub-hour range): from the minute cache when the edge
+   * is settled (an edge of an old range would otherwise scan whole old parts every time),
+   * else live.
+   */
+  async function edgePartials(edges: readonly TimeRange[], settled: number): Promise<SummaryPartial[]> {
+    const cached = edges.filter((e) => e.to <= settled);
+    const live = edges.filter((e) => e.to > settled);
+    const out: SummaryPartial[] = [];
+    for (const edge of cached) {
+      // An edge lies within one hour, or two when the range holds no whole hour.
+      const hours: number[] = [];
+      for (let h = Math.floor(edge.from / HOUR_MS) * HOUR_MS; h < edge.to; h += HOUR_MS) hours.push(h);
+      for (const minutes of await cachedHours(minuteCache, hours, computeSummaryMinutes)) {
+        // Windows that start in [from, to): a minute counts when its start is inside.
+        for (const [m, partial] of minutes) if (m >= edge.from && m < edge.to) out.push(partial);
+      }
+    }
+    if (live.length > 0) out.push(toSummaryPartial(await run(sql.summaryPartialsSql(live, 'none'))));
     return out;
   }
 
@@ -209,13 +251,12 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
           ? { from: Math.floor((at - DEFAULT_SUMMARY_SPAN_MS) / HOUR_MS) * HOUR_MS, to: at }
           : params;
       const range = resolveRange(defaults, at, DEFAULT_SUMMARY_SPAN_MS, config.caps.reportMs);
-      const split = splitRange(range, settledBefore(at, config));
+      const settled = settledBefore(at, config);
+      const split = splitRange(range, settled);
       const [partials, devices, alerts] = await Promise.all([
         Promise.all([
           cachedHours(summaryCache, split.hours, computeSummaryHours),
-          split.live.length === 0
-            ? []
-            : run(sql.summaryPartialsSql(split.live, false)).then((rows) => [toSummaryPartial(rows)]),
+          edgePartials(split.live, settled),
         ]),
         run(sql.summaryDevicesSql()),
         run(sql.summaryAlertsSql(range)),

@@ -58,10 +58,10 @@ describe('SQL builders', () => {
   });
 
   it('bind times as epoch milliseconds converted in SQL', () => {
-    const statement = sql.summaryPartialsSql(range, false);
+    const statement = sql.summaryPartialsSql(range, 'none');
     expect(statement.params).toEqual({ from0: range.from, to0: range.to });
     expect(statement.sql).toContain("fromUnixTimestamp64Milli({from0:Int64}, 'UTC')");
-    const two = sql.summaryPartialsSql([range, { from: range.to + 1, to: range.to + 2 }], true);
+    const two = sql.summaryPartialsSql([range, { from: range.to + 1, to: range.to + 2 }], 'minute');
     expect(two.params).toEqual({ from0: range.from, to0: range.to, from1: range.to + 1, to1: range.to + 2 });
     expect(two.sql).toContain(' OR ');
     placeholdersMatch(two);
@@ -83,7 +83,7 @@ describe('SQL builders', () => {
     const truck = metricFor('TRUCK', 'speedKmh');
     if (!truck) throw new Error('catalog');
     expect(sql.seriesAggregateSql('d', truck, '1m', range).sql).toContain('FROM aggregates_1m FINAL');
-    expect(sql.summaryPartialsSql(range, true).sql).toContain('FROM aggregates_1m FINAL');
+    expect(sql.summaryPartialsSql(range, 'hour').sql).toContain('FROM aggregates_1m FINAL');
     expect(sql.energyPartialsSql(range).sql).toContain('FROM aggregates_1m FINAL');
     placeholdersMatch(sql.energyPartialsSql(range));
   });

@@ -35,12 +35,15 @@ const STATE_COLUMNS = `device_id, site_id, kind, toUnixTimestamp64Milli(last_see
   energy_today_kwh, open_alerts`;
 
 /**
- * Per kind (and per hour when `byHour`), the additive figures of the summary over the
+ * Per kind (and per hour or per minute, as `bucket`), the additive figures of the summary over the
  * 1-minute windows starting in [from, to), newest revisions only (FINAL), with the set of
  * devices seen so that "active devices" stays exact when hours are merged (rollup.ts).
  * Formulas: docs/query.md.
  */
-export function summaryPartialsSql(range: TimeRange | readonly TimeRange[], byHour: boolean): Statement {
+export function summaryPartialsSql(
+  range: TimeRange | readonly TimeRange[],
+  group: 'none' | 'hour' | 'minute',
+): Statement {
   // Several ranges (the live edges of rollup.ts) are read in one scan.
   const ranges = Array.isArray(range) ? range : [range as TimeRange];
   const params: Record<string, number> = {};
@@ -51,9 +54,14 @@ export function summaryPartialsSql(range: TimeRange | readonly TimeRange[], byHo
       return `(window_start >= ${t(`from${i}`)} AND window_start < ${t(`to${i}`)})`;
     })
     .join(' OR ');
-  const hour = byHour ? 'toUnixTimestamp(toStartOfHour(window_start)) * 1000 AS hour, ' : '';
+  const bucket =
+    group === 'hour'
+      ? 'toUnixTimestamp(toStartOfHour(window_start)) * 1000 AS bucket, '
+      : group === 'minute'
+        ? 'toUnixTimestamp64Milli(window_start) AS bucket, '
+        : '';
   return {
-    sql: `SELECT ${hour}kind,
+    sql: `SELECT ${bucket}kind,
   sum(event_count) AS events,
   sum(field_sum['speedKmh']) AS speed_sum,
   sum(field_count['speedKmh']) AS speed_count,
@@ -66,7 +74,7 @@ export function summaryPartialsSql(range: TimeRange | readonly TimeRange[], byHo
   groupUniqArray(device_id) AS devices
 FROM aggregates_1m FINAL
 WHERE ${where}
-GROUP BY ${byHour ? 'hour, ' : ''}kind`,
+GROUP BY ${bucket === '' ? '' : 'bucket, '}kind`,
     params,
   };
 }

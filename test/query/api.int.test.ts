@@ -128,6 +128,15 @@ describe('query API on the embedded engine', () => {
     }
   });
 
+  it('counts the windows that start inside an unaligned range, across two hours', async () => {
+    // From 30 s: minute 0 is out; truck-1 minutes 1 (60 samples + 2 reports) and 2 (engine
+    // off), truck-2 minute 1 (engine off); turbine-1 minute 1 (25 kWh, 30 of 60 s available).
+    const { body } = await get(`/api/v1/fleet/summary?from=${iso(sec(30))}&to=${iso(sec(30) + HOUR)}`);
+    expect(body.truck).toMatchObject({ activeDevices: 2, events: 64, avgSpeedKmh: 80 });
+    expect(body.turbine).toMatchObject({ activeDevices: 1, events: 60, energyKwh: 25, availability: 0.5 });
+    expect(body.solar).toMatchObject({ activeDevices: 0, events: 0, energyKwh: 0 });
+  });
+
   it('lists devices with their latest state, filtered and paged by cursor', async () => {
     const all = await get('/api/v1/devices');
     expect(all.status).toBe(200);
