@@ -160,7 +160,7 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
       baseline = await runBrokerBaseline({
         admin,
         brokers: app.kafka.brokers,
-        topic: `${prefix}${runId}.baseline`,
+        topic: `${prefix}loadtest.baseline`,
         partitions: config.partitions,
         records: config.baselineRecords,
         recordSize,
