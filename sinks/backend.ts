@@ -14,6 +14,12 @@ export type QueryParams = Record<string, unknown>;
 export interface InsertOptions {
   /** insert_deduplication_token: the same token within the table's window is a no-op. */
   dedupToken?: string;
+  /**
+   * With columns, a buffer holds JSONCompactEachRow lines (one JSON array per row, values in
+   * this order): no keys to write in JS nor to parse in the engine (the sink's hot path).
+   * Without, JSONEachRow objects.
+   */
+  columns?: readonly string[];
 }
 
 export interface InsertResult {
@@ -28,7 +34,7 @@ export interface ClickHouseBackend {
   query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]>;
   /** Runs a statement without a result (DDL, INSERT … SELECT). */
   exec(sql: string, params?: QueryParams): Promise<void>;
-  /** Inserts JSONEachRow: a ready buffer (the hot path) or row objects. */
+  /** Inserts a ready buffer (JSONEachRow, or JSONCompactEachRow with `columns`) or row objects. */
   insert(table: string, rows: Buffer | readonly object[], options?: InsertOptions): Promise<InsertResult>;
   close(): Promise<void>;
 }
@@ -111,6 +117,15 @@ export function toJsonEachRow(rows: Buffer | readonly object[]): { payload: Buff
     return { payload: rows, rows: lines };
   }
   return { payload: Buffer.from(rows.map((row) => `${JSON.stringify(row)}\n`).join('')), rows: rows.length };
+}
+
+/** The format and column list of an insert, checked (column names go into SQL). */
+export function insertFormat(options: InsertOptions): {
+  format: 'JSONEachRow' | 'JSONCompactEachRow';
+  columns: string[] | undefined;
+} {
+  if (!options.columns) return { format: 'JSONEachRow', columns: undefined };
+  return { format: 'JSONCompactEachRow', columns: options.columns.map((c) => assertIdentifier(c)) };
 }
 
 /** Opens the writing backend of the configured mode (the sink, replay, migrations). */

@@ -23,7 +23,7 @@ import { validateRawEvent } from '../schemas/validate.ts';
 import { createEmbeddedBackend } from './backends/embedded.ts';
 import { parseSinkConfig } from './config.ts';
 import { migrate } from './migrate.ts';
-import { mapRecord } from './rows.ts';
+import { mapRecord, TABLE_COLUMNS, type TableName } from './rows.ts';
 import { createClickHouseSink } from './runner.ts';
 
 const BATCH = 50_000;
@@ -137,7 +137,10 @@ await migrate(backend, { RAW_TTL_DAYS: '30', AGG_TTL_DAYS: '400' });
       ).line,
   );
   for (let i = 0; i < 3; i++)
-    await backend.insert('solar_telemetry', Buffer.from(lines.join('')), { dedupToken: `warm:${i}` });
+    await backend.insert('solar_telemetry', Buffer.from(lines.join('')), {
+      dedupToken: `warm:${i}`,
+      columns: TABLE_COLUMNS.solar_telemetry,
+    });
 }
 
 for (const [record, make] of Object.entries(samples) as [RecordName, (i: number) => unknown][]) {
@@ -164,7 +167,10 @@ for (const [record, make] of Object.entries(samples) as [RecordName, (i: number)
   const engineStart = process.hrtime.bigint();
   const engineCpu = process.cpuUsage();
   for (let b = 0; b < BATCHES; b++) {
-    await backend.insert(table, payload, { dedupToken: `bench:${record}:${b}` });
+    await backend.insert(table, payload, {
+      dedupToken: `bench:${record}:${b}`,
+      columns: TABLE_COLUMNS[table as TableName],
+    });
   }
   const seconds = Number(process.hrtime.bigint() - engineStart) / 1e9;
   results[table] = {

@@ -2,7 +2,24 @@ import { describe, expect, it } from 'vitest';
 import { DLQ_HEADERS } from '../lib/dlq.ts';
 import type { Decoded } from '../schemas/serde.ts';
 import type { TruckTelemetry, WindowAggregate } from '../schemas/types.ts';
-import { mapDeadLetter, mapRecord } from './rows.ts';
+import {
+  alert,
+  deviceState,
+  diagnostic,
+  engine,
+  solar,
+  turbine,
+  truck as truckSample,
+  windowOf,
+} from '../test/sinks/fixtures.ts';
+import { mapDeadLetter, mapRecord, RECORD_TABLES, rowObject, TABLE_COLUMNS, type TableName } from './rows.ts';
+
+/** A compact line back into an object, by the table's column list. */
+function parse(table: TableName, line: string): Record<string, unknown> {
+  const values = JSON.parse(line) as unknown[];
+  expect(values).toHaveLength(TABLE_COLUMNS[table].length);
+  return Object.fromEntries(TABLE_COLUMNS[table].map((column, i) => [column, values[i]]));
+}
 
 const at = { partition: 2, offset: '9007199254740993' };
 const truck: TruckTelemetry = {
@@ -28,7 +45,7 @@ describe('mapRecord', () => {
     const { table, line } = mapRecord('truck', decoded, at);
     expect(table).toBe('truck_telemetry');
     expect(line.endsWith('\n')).toBe(true);
-    expect(JSON.parse(line)).toEqual({
+    expect(parse(table, line)).toEqual({
       event_id: 'e-1',
       device_id: 'truck-1',
       site_id: 'depot',
@@ -73,7 +90,7 @@ describe('mapRecord', () => {
       at,
     );
     expect(table).toBe('aggregates_1m');
-    expect(JSON.parse(line)).toMatchObject({
+    expect(parse(table, line)).toMatchObject({
       revision: 2,
       field_count: { powerKw: 3, rotorRpm: 2 },
       field_min: { powerKw: 1, rotorRpm: 10 },
@@ -81,6 +98,23 @@ describe('mapRecord', () => {
       field_sum: { powerKw: 6, rotorRpm: 22 },
       derived: { energyKwh: 0.1 },
     });
+  });
+
+  it('builds every record type in the column order the insert declares', () => {
+    const t = truckSample('d', 1_000, 1);
+    const samples: Decoded[] = [
+      { record: 'TruckTelemetry', schemaId: 1, value: t },
+      { record: 'EngineStateChanged', schemaId: 1, value: engine('d', 1, 1) },
+      { record: 'DiagnosticReported', schemaId: 1, value: diagnostic('d', 1, 1) },
+      { record: 'TurbineTelemetry', schemaId: 1, value: turbine('d', 1, 1) },
+      { record: 'SolarTelemetry', schemaId: 1, value: solar('d', 1, 1) },
+      { record: 'WindowAggregate', schemaId: 1, value: windowOf([t], 0, 0) },
+      { record: 'Alert', schemaId: 1, value: alert('d', 1, 'RAISED') },
+      { record: 'DeviceState', schemaId: 1, value: deviceState('d', 1, 1) },
+    ] as Decoded[];
+    for (const decoded of samples) {
+      expect(Object.keys(rowObject(decoded, at))).toEqual(TABLE_COLUMNS[RECORD_TABLES[decoded.record]]);
+    }
   });
 
   it('refuses a record type that does not belong on the topic', () => {
@@ -110,7 +144,7 @@ describe('mapDeadLetter', () => {
       },
     });
     expect(table).toBe('dead_letters');
-    const row = JSON.parse(line);
+    const row = parse(table, line);
     expect(row).toMatchObject({
       error_code: 'DECODE_BAD_MAGIC',
       stage: 'windows',
@@ -123,11 +157,12 @@ describe('mapDeadLetter', () => {
       key: 'truck-9',
       value_size: 4,
     });
-    expect(Buffer.from(row.value_base64, 'base64').equals(value)).toBe(true);
+    expect(Buffer.from(String(row.value_base64), 'base64').equals(value)).toBe(true);
   });
 
   it('loads a DLQ record without headers instead of failing (it must never be dead-lettered again)', () => {
-    const row = JSON.parse(
+    const row = parse(
+      'dead_letters',
       mapDeadLetter({ partition: 0, offset: '1', key: null, value: null, headers: {} }).line,
     );
     expect(row).toMatchObject({

@@ -14,6 +14,7 @@ import { FleetgridError, isFleetgridError } from '../lib/errors.ts';
 import { type BackoffPolicy, retry } from '../lib/retry.ts';
 import type { ClickHouseBackend } from './backend.ts';
 import { type Batch, bisect, dedupToken, type Rejected, type TableRows } from './batch.ts';
+import { TABLE_COLUMNS, type TableName } from './rows.ts';
 import type { SinkMetrics } from './metrics.ts';
 
 export interface WriterDeps {
@@ -36,6 +37,7 @@ export async function writeTableRows(
   deps: WriterDeps,
 ): Promise<{ index: number; error: FleetgridError }[]> {
   const target = deps.targetTable ? deps.targetTable(table) : table;
+  const columns = TABLE_COLUMNS[table as TableName];
   const insertSlice = async (from: number, to: number) => {
     const whole = from === 0 && to === rows.lines.length;
     const first = whole ? batch.first : (rows.offsets[from] as bigint);
@@ -46,7 +48,7 @@ export async function writeTableRows(
       async () => {
         const stop = deps.metrics.insertSeconds.startTimer({ table: target });
         try {
-          await deps.backend.insert(target, payload, { dedupToken: token });
+          await deps.backend.insert(target, payload, { dedupToken: token, columns });
         } finally {
           stop();
         }

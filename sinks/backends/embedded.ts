@@ -15,6 +15,7 @@ import {
   assertIdentifier,
   type ClickHouseBackend,
   type InsertOptions,
+  insertFormat,
   type QueryParams,
   toClickHouseError,
   toJsonEachRow,
@@ -92,11 +93,13 @@ export async function createEmbeddedBackend(
       if (closed) throw new FleetgridError('INTERNAL', 'embedded ClickHouse backend is closed');
       const { payload, rows: count } = toJsonEachRow(rows);
       if (count === 0) return { rows: 0 };
+      const { format, columns } = insertFormat(Buffer.isBuffer(rows) ? options : {});
       try {
         await session.insert({
           table: `${database}.${assertIdentifier(table)}`,
           values: payload,
-          format: 'JSONEachRow',
+          format,
+          ...(columns ? { columns } : {}),
           settings: options.dedupToken
             ? { insert_deduplicate: 1, insert_deduplication_token: options.dedupToken }
             : {},

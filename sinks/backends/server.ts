@@ -11,6 +11,7 @@ import {
   assertIdentifier,
   type ClickHouseBackend,
   type InsertOptions,
+  insertFormat,
   type QueryParams,
   toClickHouseError,
   toJsonEachRow,
@@ -86,10 +87,11 @@ export function createServerBackend(
       if (count === 0) return { rows: 0 };
       try {
         const c = await connect();
+        const { format, columns } = insertFormat(Buffer.isBuffer(rows) ? insertOptions : {});
         // exec with a raw values stream: the buffer goes to the server as it is, with no
         // re-serialisation by the client.
         const result = await c.exec({
-          query: `INSERT INTO ${assertIdentifier(table)} FORMAT JSONEachRow`,
+          query: `INSERT INTO ${assertIdentifier(table)}${columns ? ` (${columns.join(', ')})` : ''} FORMAT ${format}`,
           values: Readable.from([payload]),
           clickhouse_settings: insertOptions.dedupToken
             ? { insert_deduplicate: 1, insert_deduplication_token: insertOptions.dedupToken }

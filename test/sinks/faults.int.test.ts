@@ -37,7 +37,7 @@ describe('sink under ClickHouse faults', () => {
     const inner = await createEmbeddedBackend(
       app.clickhouse as Extract<typeof app.clickhouse, { mode: 'embedded' }>,
     );
-    faulty = faultyBackend(inner, { before: 0.15, after: 0.15, poison: '"device_id":"poison' });
+    faulty = faultyBackend(inner, { before: 0.15, after: 0.15, poison: '"poison-' });
     running = await startSink(
       stack,
       app,
@@ -77,15 +77,14 @@ describe('sink under ClickHouse faults', () => {
     }
     // The outage ends; random failures before and after landing continue.
     faulty.down = false;
-    const drained = await waitFor(
-      async () =>
-        running.sink.buffered().records === 0 &&
-        (await count(faulty, 'SELECT count() AS n FROM truck_telemetry')) === produced - poisoned &&
-        (await count(faulty, 'SELECT count() AS n FROM dead_letters')) === poisoned,
-      120_000,
-      250,
-    );
-    expect(drained).toBe(true);
+    const expected = { inFlight: 0, rows: produced - poisoned, deadLetters: poisoned };
+    const observe = async () => ({
+      inFlight: running.sink.buffered().records,
+      rows: await count(faulty, 'SELECT count() AS n FROM truck_telemetry'),
+      deadLetters: await count(faulty, 'SELECT count() AS n FROM dead_letters'),
+    });
+    await waitFor(async () => JSON.stringify(await observe()) === JSON.stringify(expected), 120_000, 250);
+    expect(await observe()).toEqual(expected);
   }, 180_000);
 
   afterAll(async () => {

@@ -11,7 +11,7 @@ export interface FaultPlan {
   before: number;
   /** Share of inserts that land and then fail with a retriable error. */
   after: number;
-  /** Lines containing this text get an unparsable value, so the engine refuses them. */
+  /** Lines containing this text get an unparsable `seq`, so the engine refuses them. */
   poison?: string;
   random?: () => number;
 }
@@ -58,13 +58,17 @@ export function faultyBackend(inner: ClickHouseBackend, plan: FaultPlan): Faulty
         throw unavailable('connection reset before the insert');
       }
       let payload = rows;
-      if (plan.poison && Buffer.isBuffer(rows) && rows.includes(plan.poison)) {
+      const seqAt = options?.columns?.indexOf('seq') ?? -1;
+      if (plan.poison && seqAt >= 0 && Buffer.isBuffer(rows) && rows.includes(plan.poison)) {
         const text = rows
           .toString('utf8')
           .split('\n')
-          .map((line) =>
-            line.includes(plan.poison as string) ? line.replace(/"seq":\d+/, '"seq":"x"') : line,
-          )
+          .map((line) => {
+            if (!line.includes(plan.poison as string)) return line;
+            const values = JSON.parse(line) as unknown[];
+            values[seqAt] = 'not a number';
+            return JSON.stringify(values);
+          })
           .join('\n');
         payload = Buffer.from(text);
       }
