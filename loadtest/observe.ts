@@ -25,6 +25,11 @@ export interface WatchedGroup {
   groupId: string;
   /** The topics the group consumes; lag counts only these. */
   topics: string[];
+  /**
+   * For a group named with --group, whose topics are not known: count only the topics it
+   * has committed on (a topic it does not read would otherwise count as all backlog).
+   */
+  committedTopicsOnly?: boolean;
 }
 
 /** The groups of a pipeline on `prefix`: processors (raw topics) and the sink (everything). */
@@ -62,6 +67,7 @@ export async function sampleLag(
       const committed = await admin.fetchOffsets({ groupId: group.groupId, topics: group.topics });
       let lag = 0;
       for (const topic of committed) {
+        if (group.committedTopicsOnly && !topic.partitions.some((p) => Number(p.offset) >= 0)) continue;
         const topicEnds = ends.get(topic.topic);
         for (const p of topic.partitions) {
           const end = topicEnds?.get(p.partition);

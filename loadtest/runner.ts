@@ -194,7 +194,11 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
           : await createQueryBackend(app);
     } else {
       groups = config.groups
-        ? config.groups.map((groupId) => ({ groupId, topics: Object.values(topics) }))
+        ? config.groups.map((groupId) => ({
+            groupId,
+            topics: Object.values(topics),
+            committedTopicsOnly: true,
+          }))
         : pipelineGroups(topics, prefix, 'fleetgrid-sink-clickhouse');
       backend = await createQueryBackend(app, config.queryUrl ? { url: config.queryUrl } : {});
     }
