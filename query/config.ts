@@ -58,6 +58,8 @@ export const queryConfigSchema = z.strictObject({
         .positive()
         .default(24 * 93),
       ttlMs: millis.default(5 * 60_000),
+      /** Unsettled (recent) hours of the summary: how far the summary may trail the tables. */
+      recentTtlMs: millis.default(10_000),
     })
     .prefault({}),
   /** Static files of the built-in dashboard, served at `/` (the dashboards engineer's folder). */

@@ -15,6 +15,16 @@ describe('toApiError', () => {
     expect(toApiError(notFound('device x is unknown')).status).toBe(404);
     expect(toApiError(new FleetgridError('TIMEOUT', 'slow')).status).toBe(504);
     expect(toApiError(new FleetgridError('CLICKHOUSE_UNAVAILABLE', 'down')).status).toBe(503);
+    const noTables = toApiError(
+      new FleetgridError('CLICKHOUSE_REJECTED', 'x', { details: { clickhouseCode: 60 } }),
+    );
+    expect(noTables).toEqual({
+      status: 503,
+      body: {
+        error: 'unavailable',
+        message: 'projection tables missing: start `fleetgrid sink` once to create them',
+      },
+    });
   });
 
   it('keeps engine messages (SQL, internals) out of 500 answers', () => {

@@ -56,6 +56,15 @@ export function toApiError(error: unknown): ApiError {
     return { status: 400, body: { error: 'bad_request', message: e.message } };
   }
   if (e.code === 'TIMEOUT') return { status: 504, body: { error: 'timeout', message: e.message } };
+  // UNKNOWN_TABLE: the sink has not run its migrations yet; a state to wait out, not a bug.
+  if (e.details?.clickhouseCode === 60)
+    return {
+      status: 503,
+      body: {
+        error: 'unavailable',
+        message: 'projection tables missing: start `fleetgrid sink` once to create them',
+      },
+    };
   if (e.retriable)
     return { status: 503, body: { error: 'unavailable', message: `storage unavailable: ${e.code}` } };
   // Internal details (SQL, engine messages) stay in the log, not in the answer.

@@ -125,7 +125,14 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
   const energyCache = new HourCache<EnergyPartial>(cacheOptions);
   // Minute partials are 60 times larger: only the few hours holding the edges of recent requests.
   const minuteCache = new HourCache<Map<number, SummaryPartial>>({ ...cacheOptions, maxEntries: 24 });
-  const refreshing = new Set<string>();
+  // Unsettled hours change with every sink batch: recomputed in the background once older
+  // than recentTtlMs, so the summary trails the tables by at most that (plus one scan).
+  const recentMinuteCache = new HourCache<Map<number, SummaryPartial>>({
+    maxEntries: 8,
+    ttlMs: config.rollupCache.recentTtlMs,
+    now,
+  });
+  const inFlight = new Map<string, Promise<void>>();
 
   function toSummaryPartial(rows: Record<string, unknown>[]): SummaryPartial {
     const partial: SummaryPartial = {};
@@ -177,24 +184,23 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
   }
 
   /**
-   * The summary partials of an edge (a sub-hour range): from the minute cache when the edge
-   * is settled (an edge of an old range would otherwise scan whole old parts every time),
-   * else live.
+   * The summary partials of the edges of a range, per minute: settled edges from the
+   * minute cache (an edge of an old range would otherwise scan whole old parts every
+   * time), the unsettled tail from the short-lived recent cache.
    */
   async function edgePartials(edges: readonly TimeRange[], settled: number): Promise<SummaryPartial[]> {
-    const cached = edges.filter((e) => e.to <= settled);
-    const live = edges.filter((e) => e.to > settled);
     const out: SummaryPartial[] = [];
-    for (const edge of cached) {
-      // An edge lies within one hour, or two when the range holds no whole hour.
+    for (const edge of edges) {
+      // A settled edge lies within one hour (two when the range holds no whole hour); the
+      // unsettled tail spans the last one or two hours, read through the short-lived cache.
+      const cache = edge.to <= settled ? minuteCache : recentMinuteCache;
       const hours: number[] = [];
       for (let h = Math.floor(edge.from / HOUR_MS) * HOUR_MS; h < edge.to; h += HOUR_MS) hours.push(h);
-      for (const minutes of await cachedHours(minuteCache, hours, computeSummaryMinutes)) {
+      for (const minutes of await cachedHours(cache, hours, computeSummaryMinutes)) {
         // Windows that start in [from, to): a minute counts when its start is inside.
         for (const [m, partial] of minutes) if (m >= edge.from && m < edge.to) out.push(partial);
       }
     }
-    if (live.length > 0) out.push(toSummaryPartial(await run(sql.summaryPartialsSql(live, 'none'))));
     return out;
   }
 
@@ -224,21 +230,30 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
     if (hours.length === 0) return [];
     const { missing, stale } = cache.lookup(hours);
     // One span after the other: parallel scans would only contend for the same cores.
-    for (const span of hourSpans(missing)) {
-      for (const [hour, value] of await compute(span)) cache.set(hour, value);
-    }
+    for (const span of hourSpans(missing)) await computeOnce(cache, span, compute);
     for (const span of hourSpans(stale)) {
-      const key = `${compute.name}:${span.from}:${span.to}`;
-      if (refreshing.has(key)) continue;
-      refreshing.add(key);
-      compute(span)
-        .then((values) => {
-          for (const [hour, value] of values) cache.set(hour, value);
-        })
-        .catch(() => undefined) // keep serving the stale partials; the next request retries
-        .finally(() => refreshing.delete(key));
+      // Served stale meanwhile; on failure the stale partials stay and a later request retries.
+      computeOnce(cache, span, compute).catch(() => undefined);
     }
     return hours.map((hour) => cache.get(hour)).filter((v): v is V => v !== undefined);
+  }
+
+  /** Concurrent requests needing the same span share one scan instead of each running it. */
+  function computeOnce<V>(
+    cache: HourCache<V>,
+    span: TimeRange,
+    compute: (span: TimeRange) => Promise<Map<number, V>>,
+  ): Promise<void> {
+    const key = `${compute.name}:${span.from}:${span.to}`;
+    const running = inFlight.get(key);
+    if (running) return running;
+    const work = compute(span)
+      .then((values) => {
+        for (const [hour, value] of values) cache.set(hour, value);
+      })
+      .finally(() => inFlight.delete(key));
+    inFlight.set(key, work);
+    return work;
   }
 
   return {
@@ -517,8 +532,17 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
       return { freshness, deadLetters };
     },
 
+    /** Ready when ClickHouse answers and the sink's migrations have created the tables. */
     async ping() {
-      await run({ sql: 'SELECT 1 AS ok', params: {} });
+      const [row] = await run({
+        sql: "SELECT count() AS tables FROM system.tables WHERE database = currentDatabase() AND name IN ('device_state', 'aggregates_1m', 'alerts')",
+        params: {},
+      });
+      if (n(row?.tables) < 3)
+        throw new FleetgridError(
+          'CLICKHOUSE_UNAVAILABLE',
+          'the projection tables do not exist yet (the sink creates them at start: run `fleetgrid sink` once)',
+        );
     },
   };
 }
