@@ -294,10 +294,13 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
     };
   }
 
+  /** The last simulated millisecond: the range [from, to) excludes `to`. */
+  const lastMs = config.toMs !== undefined ? config.toMs - 1 : Number.POSITIVE_INFINITY;
+
   /** Where simulated time should be at wall time `nowMs`: never ahead of the wall clock. */
   function targetSimTime(nowMs: number): number {
     const paced = Number.isFinite(speed) ? fromMs + (nowMs - wallStartMs) * speed : Number.POSITIVE_INFINITY;
-    return Math.min(paced, nowMs, config.toMs ?? Number.POSITIVE_INFINITY);
+    return Math.min(paced, nowMs, lastMs);
   }
 
   function routeOf(message: OutboundMessage): Route {
@@ -464,7 +467,7 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
         break;
       }
       const nextDue = fleet.nextDueMs();
-      if (config.toMs !== undefined && nextDue > config.toMs && target >= config.toMs) {
+      if (nextDue > lastMs && target >= lastMs) {
         reason = 'to';
         break;
       }
