@@ -255,6 +255,10 @@ function table(headers: string[], rows: (string | number)[][]): string {
 
 export function renderHtml(report: LoadTestReport): string {
   const { series } = report;
+  // Group ids carry the run's prefix; the legend and tables are readable without it.
+  const prefix = report.settings.topicPrefix;
+  const shortGroup = (group: string) =>
+    prefix && group.startsWith(prefix) ? group.slice(prefix.length) : group;
   const groups = report.settings.groups;
   const procNames = report.processes.map((p) => p.name);
   const charts = [
@@ -265,7 +269,7 @@ export function renderHtml(report: LoadTestReport): string {
     svgLineChart(
       'Consumer lag',
       'records',
-      groups.map((g) => ({ name: g, points: series.map((p) => ({ x: p.t, y: p.lag[g] })) })),
+      groups.map((g) => ({ name: shortGroup(g), points: series.map((p) => ({ x: p.t, y: p.lag[g] })) })),
     ),
     svgLineChart('Raw freshness (by event time)', 'ms', [
       { name: 'p50', points: report.freshness.rawSeries.map((p) => ({ x: p.t, y: p.p50Ms })) },
@@ -366,7 +370,10 @@ export function renderHtml(report: LoadTestReport): string {
         pct(p.rawFreshness, 'p50'),
         pct(p.rawFreshness, 'p99'),
         Object.entries(p.lag)
-          .map(([g, v]) => `${g}: max ${fmt(v.maxLag)}, +${fmt(v.growthPerS)}/s`)
+          .map(
+            ([g, v]) =>
+              `${shortGroup(g)}: max ${fmt(v.maxLag)}, floor ${v.growthPerS >= 0 ? '+' : '−'}${fmt(Math.abs(v.growthPerS))}/s`,
+          )
           .join('; '),
         p.sustainable === undefined ? '–' : p.sustainable ? 'yes' : `no: ${p.reasons.join('; ')}`,
       ]),
