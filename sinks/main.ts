@@ -3,6 +3,7 @@
  * Kept apart from cli.ts so that importing the CLI loads none of it.
  */
 import { loadConfig } from '../lib/config.ts';
+import { FleetgridError } from '../lib/errors.ts';
 import { createKafkaClient } from '../lib/kafka.ts';
 import { runUntilSignal } from '../lib/lifecycle.ts';
 import { createLogger } from '../lib/log.ts';
@@ -33,6 +34,22 @@ export async function runSink(options: SinkConfigInput): Promise<void> {
 export async function runReplay(projection: string, from: string | undefined): Promise<void> {
   const app = loadConfig();
   const log = createLogger('replay', app.logLevel);
+  if (app.clickhouse.mode === 'embedded') {
+    // The running sink owns the data directory: it runs the replay, and its query endpoint
+    // keeps serving the live projection meanwhile. Without a sink, replay opens the data itself.
+    const { requestReplay, DEFAULT_EMBEDDED_QUERY_URL } = await import('./query-client.ts');
+    const url = process.env.CLICKHOUSE_QUERY_URL ?? DEFAULT_EMBEDDED_QUERY_URL;
+    try {
+      const result = await requestReplay(url, { projection, ...(from ? { from } : {}) }, (text) =>
+        process.stderr.write(text),
+      );
+      console.log(JSON.stringify(result));
+      return;
+    } catch (error) {
+      if (!(error instanceof FleetgridError && error.code === 'CLICKHOUSE_UNAVAILABLE')) throw error;
+      log.info({ url }, 'no running sink: replaying with the data directory opened here');
+    }
+  }
   const kafka = createKafkaClient(app.kafka, { log });
   const serde = createSerde(app.registry, { topics: topicNames(app.topicPrefix) });
   const { replayProjection, parseFrom } = await import('./replay.ts');

@@ -114,3 +114,49 @@ export function createRemoteBackend(url: string, database: string, timeoutMs = 3
     async close() {},
   };
 }
+
+/**
+ * Asks the running embedded sink to replay a projection (POST /replay): the sink owns the
+ * data directory, so the replay must run there. Progress text is passed to `onProgress`
+ * as it arrives; resolves with the replay's result. Rejects with CLICKHOUSE_UNAVAILABLE
+ * when no sink answers (the caller may then open the data directory itself).
+ */
+export async function requestReplay(
+  url: string,
+  request: { projection: string; from?: string },
+  onProgress: (text: string) => void,
+): Promise<unknown> {
+  let response: Response;
+  try {
+    response = await fetch(`${url.replace(/\/+$/, '')}/replay`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(request),
+    });
+  } catch (error) {
+    throw new FleetgridError('CLICKHOUSE_UNAVAILABLE', `no sink answers at ${url}`, { cause: error });
+  }
+  if (!response.body) throw new FleetgridError('CLICKHOUSE_UNAVAILABLE', `empty answer from ${url}`);
+  const decoder = new TextDecoder();
+  let pending = '';
+  let outcome: string | undefined;
+  for await (const chunk of response.body) {
+    pending += decoder.decode(chunk as Uint8Array, { stream: true });
+    let newline = pending.indexOf('\n');
+    while (newline !== -1) {
+      const line = pending.slice(0, newline);
+      pending = pending.slice(newline + 1);
+      if (line.startsWith('RESULT ') || line.startsWith('ERROR ')) outcome = line;
+      else onProgress(`${line}\n`);
+      newline = pending.indexOf('\n');
+    }
+  }
+  if (outcome?.startsWith('RESULT ')) return JSON.parse(outcome.slice('RESULT '.length));
+  const error = outcome
+    ? (JSON.parse(outcome.slice('ERROR '.length)) as { code?: string; message?: string })
+    : {};
+  throw new FleetgridError(
+    error.code === 'INVALID_ARGUMENT' ? 'INVALID_ARGUMENT' : 'INTERNAL',
+    error.message ?? `replay failed (HTTP ${response.status})`,
+  );
+}

@@ -58,12 +58,49 @@ async function readBody(request: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+export interface ReplayRequest {
+  projection: string;
+  from?: string;
+}
+
+/** Progress lines go to the client as they come (the CLI prints them on its stderr). */
+export type ProgressSink = { write(text: string): boolean; isTTY?: boolean };
+
 export async function startQueryServer(
   backend: ClickHouseBackend,
-  options: { port: number; host?: string; log: Logger },
+  options: {
+    port: number;
+    host?: string;
+    log: Logger;
+    /** Serves POST /replay (embedded mode: replay must run in the process owning the data). */
+    replay?: (request: ReplayRequest, progress: ProgressSink) => Promise<unknown>;
+  },
 ): Promise<QueryServer> {
   const server: Server = createServer((request, response) => {
     const path = request.url?.split('?')[0];
+    if (request.method === 'POST' && path === '/replay' && options.replay) {
+      const replay = options.replay;
+      (async () => {
+        const body = JSON.parse(await readBody(request)) as Partial<ReplayRequest>;
+        if (typeof body.projection !== 'string') {
+          throw new FleetgridError('INVALID_ARGUMENT', 'body.projection must be a string');
+        }
+        response.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+        const progress: ProgressSink = { write: (text) => response.write(text), isTTY: false };
+        const result = await replay(
+          { projection: body.projection, ...(typeof body.from === 'string' ? { from: body.from } : {}) },
+          progress,
+        );
+        response.end(`RESULT ${JSON.stringify(result)}\n`);
+      })().catch((error: unknown) => {
+        const e = toFleetgridError(error, 'INTERNAL');
+        options.log.warn({ err: e }, 'replay failed');
+        const line = `ERROR ${JSON.stringify({ code: e.code, message: e.message })}\n`;
+        if (response.headersSent) response.end(line);
+        else response.writeHead(e.code === 'INVALID_ARGUMENT' ? 400 : 500).end(line);
+      });
+      return;
+    }
     if (request.method === 'GET' && path === '/health') {
       response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
       return;

@@ -52,10 +52,12 @@ export interface ReplayOptions {
   serde: Serde;
   log: Logger;
   /** Where the progress bar goes (stderr in the CLI); none when undefined. */
-  progress?: NodeJS.WritableStream & { isTTY?: boolean };
+  progress?: { write(text: string): boolean; isTTY?: boolean };
   /** An open backend (tests, a running process); else the configured one is opened. */
   backend?: ClickHouseBackend;
   batchMaxRows?: number;
+  /** The live sink's write gate when replay runs inside the sink process (embedded mode). */
+  holdWrites?: () => Promise<() => void>;
 }
 
 export interface ReplayResult {
@@ -263,11 +265,17 @@ export async function replayProjection(app: AppConfig, options: ReplayOptions): 
         );
       }
     }
-    // 5. Catch up with what the live sink wrote past our end offsets, then swap.
-    await backend.exec(
-      `INSERT INTO ${shadow} SELECT * FROM ${projection} WHERE ${offsetCondition(projection, ends, '>=')}`,
-    );
-    await backend.exec(`EXCHANGE TABLES ${projection} AND ${shadow}`);
+    // 5. Catch up with what the live sink wrote past our end offsets, then swap; with the
+    // sink in this process, its inserts wait meanwhile, so none falls between the two.
+    const release = options.holdWrites ? await options.holdWrites() : () => {};
+    try {
+      await backend.exec(
+        `INSERT INTO ${shadow} SELECT * FROM ${projection} WHERE ${offsetCondition(projection, ends, '>=')}`,
+      );
+      await backend.exec(`EXCHANGE TABLES ${projection} AND ${shadow}`);
+    } finally {
+      release();
+    }
     await backend.exec(`DROP TABLE IF EXISTS ${shadow}`);
     const rows = Number(
       (await backend.query<{ n: string }>(`SELECT count() AS n FROM ${projection}`))[0]?.n ?? 0,

@@ -64,6 +64,8 @@ export interface SinkDeps {
 
 export interface ClickHouseSink extends Service {
   readonly metrics: SinkMetrics;
+  /** Holds the sink's inserts (replay's swap); call the returned function to release. */
+  holdWrites(): Promise<() => void>;
   backend(): ClickHouseBackend;
   /** Where the embedded read-only query endpoint listens, when it does. */
   queryUrl(): string | undefined;
@@ -94,6 +96,30 @@ export function createClickHouseSink(app: AppConfig, config: SinkConfig, deps: S
   let metricsServer: MetricsServer | undefined;
   let queryServer: QueryServer | undefined;
   let stopping = false;
+
+  // Write gate for replay's final copy and swap (see holdWrites).
+  let held: PromiseWithResolvers<void> | undefined;
+  let drained: PromiseWithResolvers<void> | undefined;
+  let writesInFlight = 0;
+
+  /**
+   * Holds new inserts and waits for those in flight; returns the release. Replay inside
+   * this process uses it around its catch-up copy and EXCHANGE, so no row the live sink
+   * writes can fall between the two.
+   */
+  async function holdWrites(): Promise<() => void> {
+    while (held) await held.promise;
+    const gate = Promise.withResolvers<void>();
+    held = gate;
+    while (writesInFlight > 0) {
+      drained = Promise.withResolvers<void>();
+      await drained.promise;
+    }
+    return () => {
+      if (held === gate) held = undefined;
+      gate.resolve();
+    };
+  }
 
   const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`;
   const limits = { maxRows: config.batchMaxRows, maxBytes: config.batchMaxBytes, lingerMs: config.lingerMs };
@@ -325,13 +351,21 @@ export function createClickHouseSink(app: AppConfig, config: SinkConfig, deps: S
         },
       ]),
     );
-    // 2. The inserts, retried and bisected.
-    const refused = await writeBatch(batch, {
-      backend: backend as ClickHouseBackend,
-      metrics,
-      policy,
-      signal: abort.signal,
-    });
+    // 2. The inserts, retried and bisected; held while a replay swaps a table (holdWrites).
+    while (held) await held.promise;
+    writesInFlight++;
+    let refused: Rejected[];
+    try {
+      refused = await writeBatch(batch, {
+        backend: backend as ClickHouseBackend,
+        metrics,
+        policy,
+        signal: abort.signal,
+      });
+    } finally {
+      writesInFlight--;
+      if (writesInFlight === 0) drained?.resolve();
+    }
     // 3. Bad records to the DLQ before the commit, so none is lost in a crash.
     const dead: Rejected[] = [...batch.rejected, ...refused];
     if (dead.length > 0) {
@@ -404,6 +438,7 @@ export function createClickHouseSink(app: AppConfig, config: SinkConfig, deps: S
 
   return {
     metrics,
+    holdWrites,
     backend: () => {
       if (!backend) throw new FleetgridError('INTERNAL', 'sink not started');
       return backend;
@@ -433,7 +468,25 @@ export function createClickHouseSink(app: AppConfig, config: SinkConfig, deps: S
         metricsServer = await startMetricsServer(deps.registry, { port: config.metricsPort });
       }
       if (app.clickhouse.mode === 'embedded' && config.queryPort >= 0) {
-        queryServer = await startQueryServer(backend, { port: config.queryPort, log });
+        queryServer = await startQueryServer(backend, {
+          port: config.queryPort,
+          log,
+          // `fleetgrid replay` in embedded mode runs here: this process owns the data dir, and
+          // the endpoint keeps serving the live projection meanwhile.
+          replay: async (request, progress) => {
+            const { replayProjection, parseFrom } = await import('./replay.ts');
+            return replayProjection(app, {
+              projection: request.projection,
+              from: parseFrom(request.from),
+              kafka: deps.kafka,
+              serde: deps.serde,
+              log,
+              backend: backend as ClickHouseBackend,
+              progress,
+              holdWrites,
+            });
+          },
+        });
         log.info({ url: queryServer.url }, 'read-only query endpoint for the embedded engine');
       }
       admin = deps.kafka.admin();
