@@ -1,6 +1,6 @@
 /**
- * Benchmark of the processors: events/s through one processor (the real runner, real
- * Kafka, Redis and registry, in this process) and µs per event per stage.
+ * Benchmark of the processors: events/s through one processor process (`fleetgrid
+ * process`, real Kafka, Redis and registry) and µs per event per stage.
  *
  *   node processors/bench.ts [--events 400000] [--devices 1500]
  *
@@ -11,21 +11,21 @@
  * output acknowledged). Bounded: about 30-60 s on 2 cores. Prints a table, then one
  * `BENCH_JSON {...}` line.
  */
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { loadConfig } from '../lib/config.ts';
+import { loadConfig, PROJECT_ROOT } from '../lib/config.ts';
 import { createKafkaClient, type OutgoingMessage } from '../lib/kafka.ts';
 import { createLogger } from '../lib/log.ts';
-import { createMetricsRegistry, metricValue } from '../lib/metrics.ts';
+import { retry } from '../lib/retry.ts';
 import { ensureTopics, type RAW_TOPIC_KEYS, topicNames, topicSpecs } from '../lib/topics.ts';
 import { createSerde } from '../schemas/serde.ts';
 import type { DeviceState, RawEvent } from '../schemas/types.ts';
 import { validateRawEvent } from '../schemas/validate.ts';
 import { createAlertEngine, type DeviceMachines } from './alerts/engine.ts';
-import { parseProcessorConfig } from './config.ts';
 import { createPartitionCore, parseCoreConfig } from './core/index.ts';
-import { createProcessor } from './runner/processor.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -128,7 +128,10 @@ async function main(): Promise<void> {
   const topics = topicNames(prefix);
   const admin = kafka.admin();
   await admin.connect();
-  await ensureTopics(admin, topicSpecs(prefix, PARTITIONS));
+  // A busy broker sometimes answers a new topic's metadata with "unknown" for a moment.
+  await retry(() => ensureTopics(admin, topicSpecs(prefix, PARTITIONS)), {
+    policy: { baseMs: 500, capMs: 2_000, maxRetries: 5 },
+  });
   const serde = createSerde(app.registry, { topics });
   await serde.registerAll();
   const coreConfig = parseCoreConfig({});
@@ -207,32 +210,62 @@ async function main(): Promise<void> {
     const loadMs = performance.now() - loadStart;
     await producer.disconnect();
 
-    const metrics = createMetricsRegistry('bench', { defaultMetrics: false });
-    // Production defaults (checkpoint every 5 s, states coalesced per second, …).
-    const config = parseProcessorConfig({ partitions: PARTITIONS });
-    const processor = createProcessor(
-      { ...config, topicPrefix: prefix },
-      { kafka, redis, serde, metrics, log },
+    // The processor runs as its own process (`fleetgrid process`), with the production
+    // defaults (checkpoint every 5 s, states coalesced per second, …); we watch its /metrics.
+    const child = spawn(
+      process.execPath,
+      [
+        resolve(PROJECT_ROOT, 'bin/fleetgrid.mjs'),
+        'process',
+        '--metrics-port',
+        '0',
+        '--partitions',
+        String(PARTITIONS),
+      ],
+      {
+        env: { ...process.env, TOPIC_PREFIX: prefix, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
     );
-    await processor.start();
-    const processed = () => metricValue(metrics, 'fleetgrid_processor_processed_total');
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    const port = await new Promise<number>((done, fail) => {
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const match = /"metricsPort":(\d+)/.exec(out);
+        if (match) done(Number(match[1]));
+      });
+      void exited.then((code) => fail(new Error(`fleetgrid process exited (${code}) before it was ready`)));
+    });
+    const scrape = async () => parseMetrics(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
     let firstAt = 0;
+    let sample = await scrape();
     const deadline = performance.now() + 60_000;
     while (performance.now() < deadline) {
-      const done = await processed();
+      sample = await scrape();
+      const done = sample('fleetgrid_processor_processed_total');
       if (done > 0 && firstAt === 0) firstAt = performance.now();
-      if (done >= events.length && processor.stats().bufferedRows === 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      const held =
+        sample('fleetgrid_processor_output_buffered_rows_total') -
+        sample('fleetgrid_processor_output_acked_rows_total');
+      if (done >= events.length && held === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
     }
     const endAt = performance.now();
-    const done = await processed();
-    const produceSeconds = await histogramSum(metrics, 'fleetgrid_processor_produce_duration_seconds');
-    const emitted = await metricValue(metrics, 'fleetgrid_processor_emitted_total');
-    await processor.stop();
-    // After the final (shutdown) checkpoint of every partition: the full state size.
-    const stateBytes = await metricValue(metrics, 'fleetgrid_processor_state_bytes');
-    const checkpointSeconds = await histogramSum(metrics, 'fleetgrid_processor_checkpoint_duration_seconds');
-    const checkpointCount = await histogramCount(metrics, 'fleetgrid_processor_checkpoint_duration_seconds');
+    const done = sample('fleetgrid_processor_processed_total');
+    const produceSeconds = sample('fleetgrid_processor_produce_duration_seconds_sum');
+    const emitted = sample('fleetgrid_processor_emitted_total');
+    const checkpointSeconds = sample('fleetgrid_processor_checkpoint_duration_seconds_sum');
+    const checkpointCount = sample('fleetgrid_processor_checkpoint_duration_seconds_count');
+    const rssBytes = sample('fleetgrid_process_resident_memory_bytes');
+    const heapUsedBytes = sample('fleetgrid_nodejs_heap_size_used_bytes');
+    child.kill('SIGTERM');
+    const exitCode = await exited;
+    // After the shutdown checkpoint of every partition: the full state, as stored.
+    let stateBytes = 0;
+    for (const key of await redis.keys(`fleetgrid:ckpt:{${prefix}fleetgrid-processors}:*`)) {
+      stateBytes += await redis.hstrlen(key, 'state');
+    }
 
     const n = events.length;
     const us = (ms: number) => Math.round((ms * 1000 * 100) / n) / 100;
@@ -259,10 +292,13 @@ async function main(): Promise<void> {
       `end to end: ${done}/${n} events in ${e2eSeconds.toFixed(2)} s = ${eventsPerSecond} events/s through one processor; ${emitted} output records`,
     );
     console.log(
+      `processor process: resident memory ${Math.round(rssBytes / 1e6)} MB, V8 heap used ${Math.round(heapUsedBytes / 1e6)} MB at the end; exit code after SIGTERM ${exitCode}`,
+    );
+    console.log(
       `checkpoints: ${checkpointCount}, mean ${Math.round((checkpointSeconds * 1000) / Math.max(1, checkpointCount))} ms; state at shutdown ${(stateBytes / 1e6).toFixed(1)} MB for ${DEVICES} devices`,
     );
     console.log(
-      `BENCH_JSON ${JSON.stringify({ component: 'processors', events: n, devices: DEVICES, partitions: PARTITIONS, eventsPerSecond, e2eSeconds: Number(e2eSeconds.toFixed(3)), outputs: emitted, stateBytes, checkpoints: checkpointCount, checkpointMeanMs: Math.round((checkpointSeconds * 1000) / Math.max(1, checkpointCount)), usPerEvent: stages, complete: done === n })}`,
+      `BENCH_JSON ${JSON.stringify({ component: 'processors', events: n, devices: DEVICES, partitions: PARTITIONS, eventsPerSecond, e2eSeconds: Number(e2eSeconds.toFixed(3)), outputs: emitted, rssBytes, heapUsedBytes, stateBytes, checkpoints: checkpointCount, checkpointMeanMs: Math.round((checkpointSeconds * 1000) / Math.max(1, checkpointCount)), usPerEvent: stages, complete: done === n })}`,
     );
   } finally {
     for (const name of topicSpecs(prefix, PARTITIONS).map((s) => s.name)) {
@@ -281,28 +317,16 @@ async function main(): Promise<void> {
   }
 }
 
-async function histogramSum(
-  registry: ReturnType<typeof createMetricsRegistry>,
-  name: string,
-): Promise<number> {
-  const metric = registry.getSingleMetric(name);
-  if (!metric) return 0;
-  const { values } = await metric.get();
-  return values
-    .filter((v) => (v as { metricName?: string }).metricName === `${name}_sum`)
-    .reduce((sum, v) => sum + v.value, 0);
-}
-
-async function histogramCount(
-  registry: ReturnType<typeof createMetricsRegistry>,
-  name: string,
-): Promise<number> {
-  const metric = registry.getSingleMetric(name);
-  if (!metric) return 0;
-  const { values } = await metric.get();
-  return values
-    .filter((v) => (v as { metricName?: string }).metricName === `${name}_count`)
-    .reduce((sum, v) => sum + v.value, 0);
+/** Prometheus text → a lookup summing every sample of a name (all label sets). */
+function parseMetrics(text: string): (name: string) => number {
+  const sums = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const name = line.slice(0, line.search(/[{ ]/));
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (Number.isFinite(value)) sums.set(name, (sums.get(name) ?? 0) + value);
+  }
+  return (name) => sums.get(name) ?? 0;
 }
 
 await main();
