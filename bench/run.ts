@@ -48,6 +48,8 @@ export const E2E_ARGS = [
   '160',
   '--devices',
   '1000',
+  '--warmup',
+  '10',
   '--window-size',
   '10',
   '--grace',

@@ -21,6 +21,7 @@ interface LoadTestOptions {
   rate: number;
   duration: number;
   devices: number;
+  warmup?: number;
   report?: string;
   startPipeline?: boolean;
   seed?: number;
@@ -54,6 +55,7 @@ export function register(program: Command): void {
       'simulated devices (half trucks, a fifth turbines, the rest solar)',
       number,
     )
+    .option('--warmup <s>', 'first offer the first rate for this long, not counted (default 0)', number)
     .option('--report <dir>', 'report directory (default reports/loadtest-<time>-<run id>/)')
     .option('--start-pipeline', 'start `fleetgrid process` and a sink for the run on a private topic prefix')
     .option('--seed <n>', 'simulation seed', number)
@@ -100,6 +102,7 @@ export function register(program: Command): void {
         cleanup: options.cleanup ?? true,
         ...defined({
           reportDir: options.report,
+          warmupS: options.warmup,
           seed: options.seed,
           spikeFactor: options.spikeFactor,
           spikeAtS: options.spikeAt,

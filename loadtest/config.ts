@@ -23,6 +23,8 @@ const schema = z.strictObject({
   /** step: rate added per step (default: `rate`) and each step's length. */
   stepRate: positive.optional(),
   stepS: seconds.optional(),
+  /** Seconds of load at the profile's first rate before the measured run (not counted). */
+  warmupS: z.number().nonnegative().default(0),
   /** Where the JSON and HTML go; the default is reports/loadtest-<run id>/ (git-ignored). */
   reportDir: z.string().optional(),
   /** Spawn `fleetgrid process` and a sink for this run, on a private topic prefix and data dir. */

@@ -33,6 +33,7 @@ function sampleReport(): LoadTestReport {
       profile: buildProfile({ name: 'spike', rate: 100, durationS: 60 }),
       devices: 10,
       partitions: 6,
+      warmupS: 0,
       topicPrefix: 'lt1.',
       pipeline: 'started',
       windowSizeMs: 10_000,

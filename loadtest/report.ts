@@ -84,6 +84,7 @@ export interface LoadTestReport {
     profile: Profile;
     devices: number;
     partitions: number;
+    warmupS: number;
     topicPrefix: string;
     pipeline: 'started' | 'external';
     windowSizeMs: number;
