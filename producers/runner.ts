@@ -81,6 +81,8 @@ export interface SimulatorStatus {
   messages: number;
   /** Records acknowledged by the broker. */
   acked: number;
+  /** Bytes of the records handed to the producer (values and keys). */
+  bytes: number;
   inFlightBatches: number;
   /** Records handed over but not acknowledged yet. */
   backlog: number;
@@ -90,6 +92,8 @@ export interface SimulatorStatus {
   simTimeMs: number;
   faults: FaultCounts;
   finished: boolean;
+  /** Wall time spent generating (pure fleet) and encoding + batching, ms: the benchmark's stages. */
+  stageMs: { generate: number; encode: number };
 }
 
 export interface SimulationResult {
@@ -254,10 +258,13 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
   let simTimeMs = fromMs;
   let messages = 0;
   let acked = 0;
+  let bytes = 0;
   let sendErrors = 0;
   let retries = 0;
   let stopRequested = false;
   let finished = false;
+  let generateMs = 0;
+  let encodeMs = 0;
   let fatal: FleetgridError | undefined;
   const lanes: Lane[] = Array.from({ length: config.maxInFlight }, () => ({
     batch: newBatch(),
@@ -284,6 +291,7 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
       events: fleet.eventsGenerated(),
       messages,
       acked,
+      bytes,
       inFlightBatches: lanes.filter((lane) => lane.inFlight !== undefined).length,
       backlog: messages - acked,
       sendErrors,
@@ -291,6 +299,7 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
       simTimeMs,
       faults: fleet.faultCounts(),
       finished,
+      stageMs: { generate: generateMs, encode: encodeMs },
     };
   }
 
@@ -329,6 +338,7 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
         batch.messages.set(topic, list);
       }
       const record = enc.encode(message);
+      bytes += (record.value as Buffer).length + (record.key as Buffer).length;
       // The partition the producer would pick anyway; given, it spares a second murmur2.
       record.partition = partition;
       list.push(record);
@@ -447,10 +457,14 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
       out.length = 0;
       const room = Math.min(remaining(), chunk);
       if (room > 0) {
+        const t0 = performance.now();
         fleet.generate(target, room, out);
+        const t1 = performance.now();
+        generateMs += t1 - t0;
         if (out.length > 0) {
           countGenerated(out);
           enqueue(out);
+          encodeMs += performance.now() - t1;
         }
       }
       simTimeMs = Math.max(simTimeMs, Math.min(target, fleet.nextDueMs()));
