@@ -282,7 +282,7 @@ console.log(
   `query API latency over HTTP, embedded engine, ${rows} aggregate rows (${DEVICES} devices × ${DAYS} days)`,
 );
 console.log(
-  `${'endpoint'.padEnd(width)}  ${'n'.padStart(3)}  ${'p50 ms'.padStart(7)}  ${'p99 ms'.padStart(7)}  ${'max ms'.padStart(7)}`,
+  `${'endpoint'.padEnd(width)}  ${'n'.padStart(3)}  ${'cold ms'.padStart(8)}  ${'p50 ms'.padStart(7)}  ${'p99 ms'.padStart(7)}  ${'max ms'.padStart(7)}`,
 );
 for (const r of results)
   console.log(

@@ -123,15 +123,15 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
   const cacheOptions = { maxEntries: config.rollupCache.maxHours, ttlMs: config.rollupCache.ttlMs, now };
   const summaryCache = new HourCache<SummaryPartial>(cacheOptions);
   const energyCache = new HourCache<EnergyPartial>(cacheOptions);
-  // Minute partials are 60 times larger: only the few hours holding the edges of recent requests.
-  const minuteCache = new HourCache<Map<number, SummaryPartial>>({ ...cacheOptions, maxEntries: 24 });
-  // Unsettled hours change with every sink batch: recomputed in the background once older
-  // than recentTtlMs, so the summary trails the tables by at most that (plus one scan).
-  const recentMinuteCache = new HourCache<Map<number, SummaryPartial>>({
-    maxEntries: 8,
-    ttlMs: config.rollupCache.recentTtlMs,
-    now,
+  // Minute partials are 60 times larger: only the few hours holding the edges of recent
+  // requests. Unsettled hours change with every sink batch: recomputed in the background
+  // once older than recentTtlMs, so these reports trail the tables by at most that (plus one scan).
+  const minuteCaches = <V>() => ({
+    settled: new HourCache<Map<number, V>>({ ...cacheOptions, maxEntries: 24 }),
+    recent: new HourCache<Map<number, V>>({ maxEntries: 8, ttlMs: config.rollupCache.recentTtlMs, now }),
   });
+  const summaryMinuteCaches = minuteCaches<SummaryPartial>();
+  const energyMinuteCaches = minuteCaches<EnergyPartial>();
   const inFlight = new Map<string, Promise<void>>();
 
   function toSummaryPartial(rows: Record<string, unknown>[]): SummaryPartial {
@@ -184,36 +184,58 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
   }
 
   /**
-   * The summary partials of the edges of a range, per minute: settled edges from the
-   * minute cache (an edge of an old range would otherwise scan whole old parts every
-   * time), the unsettled tail from the short-lived recent cache.
+   * Per-minute partials of the edges of a range: settled edges from a minute cache (an
+   * edge of an old range would otherwise scan whole old parts every time), the unsettled
+   * tail from the short-lived recent cache. Returns [minute start, partial] pairs.
    */
-  async function edgePartials(edges: readonly TimeRange[], settled: number): Promise<SummaryPartial[]> {
-    const out: SummaryPartial[] = [];
+  async function edgeMinutes<V>(
+    edges: readonly TimeRange[],
+    settled: number,
+    caches: { settled: HourCache<Map<number, V>>; recent: HourCache<Map<number, V>> },
+    compute: (span: TimeRange) => Promise<Map<number, Map<number, V>>>,
+  ): Promise<[number, V][]> {
+    const out: [number, V][] = [];
     for (const edge of edges) {
       // A settled edge lies within one hour (two when the range holds no whole hour); the
-      // unsettled tail spans the last one or two hours, read through the short-lived cache.
-      const cache = edge.to <= settled ? minuteCache : recentMinuteCache;
+      // unsettled tail spans the last one or two hours.
+      const cache = edge.to <= settled ? caches.settled : caches.recent;
       const hours: number[] = [];
       for (let h = Math.floor(edge.from / HOUR_MS) * HOUR_MS; h < edge.to; h += HOUR_MS) hours.push(h);
-      for (const minutes of await cachedHours(cache, hours, computeSummaryMinutes)) {
+      for (const minutes of await cachedHours(cache, hours, compute)) {
         // Windows that start in [from, to): a minute counts when its start is inside.
-        for (const [m, partial] of minutes) if (m >= edge.from && m < edge.to) out.push(partial);
+        for (const [m, partial] of minutes) if (m >= edge.from && m < edge.to) out.push([m, partial]);
       }
     }
     return out;
   }
 
-  async function computeEnergyHours(span: TimeRange): Promise<Map<number, EnergyPartial>> {
+  async function computeEnergyBuckets(
+    span: TimeRange,
+    group: 'hour' | 'minute',
+  ): Promise<Map<number, EnergyPartial>> {
     const out = new Map<number, EnergyPartial>();
-    for (let h = span.from; h < span.to; h += HOUR_MS) out.set(h, {});
-    for (const row of await run(sql.energyPartialsSql(span))) {
-      const partial = out.get(Number(row.hour));
+    const width = group === 'hour' ? HOUR_MS : 60_000;
+    for (let b = span.from; b < span.to; b += width) out.set(b, {});
+    for (const row of await run(sql.energyPartialsSql(span, group))) {
+      const partial = out.get(Number(row.bucket));
       if (!partial) continue;
       const site = partial[String(row.site_id)] ?? { TURBINE: 0, SOLAR: 0 };
       partial[String(row.site_id)] = site;
       if (row.kind === 'TURBINE') site.TURBINE += n(row.kwh);
       else if (row.kind === 'SOLAR') site.SOLAR += n(row.kwh);
+    }
+    return out;
+  }
+
+  const computeEnergyHours = (span: TimeRange) => computeEnergyBuckets(span, 'hour');
+
+  async function computeEnergyMinutes(span: TimeRange): Promise<Map<number, Map<number, EnergyPartial>>> {
+    const minutes = await computeEnergyBuckets(span, 'minute');
+    const out = new Map<number, Map<number, EnergyPartial>>();
+    for (let h = span.from; h < span.to; h += HOUR_MS) {
+      const hour = new Map<number, EnergyPartial>();
+      for (let m = h; m < h + HOUR_MS; m += 60_000) hour.set(m, minutes.get(m) ?? {});
+      out.set(h, hour);
     }
     return out;
   }
@@ -271,7 +293,9 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
       const [partials, devices, alerts] = await Promise.all([
         Promise.all([
           cachedHours(summaryCache, split.hours, computeSummaryHours),
-          edgePartials(split.live, settled),
+          edgeMinutes(split.live, settled, summaryMinuteCaches, computeSummaryMinutes).then((pairs) =>
+            pairs.map(([, partial]) => partial),
+          ),
         ]),
         run(sql.summaryDevicesSql()),
         run(sql.summaryAlertsSql(range)),
@@ -438,13 +462,6 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
       const [exists] = await run(sql.siteExistsSql(siteId));
       if (n(exists?.devices) === 0) throw notFound(`site ${siteId} is unknown`);
       const bucketStep = step as Exclude<Step, 'raw'>;
-      // Hourly and daily buckets are sums of whole hours: settled ones come from the cache.
-      const split =
-        bucketStep === '1m' ? { live: [range], hours: [] } : splitRange(range, settledBefore(now(), config));
-      const [liveRows, hourly] = await Promise.all([
-        Promise.all(split.live.map((live) => run(sql.siteEnergySql(siteId, bucketStep, live)))),
-        cachedHours(energyCache, split.hours, computeEnergyHours),
-      ]);
       const points = new Map<number, { turbineKwh: number; solarKwh: number }>();
       const add = (t: number, kind: unknown, kwh: number) => {
         const point = points.get(t) ?? { turbineKwh: 0, solarKwh: 0 };
@@ -452,14 +469,31 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
         else point.solarKwh += kwh;
         points.set(t, point);
       };
-      for (const r of liveRows.flat()) add(Number(r.t), r.kind, n(r.kwh));
-      split.hours.forEach((hour, i) => {
-        const site = hourly[i]?.[siteId];
-        if (!site) return;
-        const t = bucketStep === '1d' ? utcDayStart(hour) : hour;
-        add(t, 'TURBINE', site.TURBINE);
-        add(t, 'SOLAR', site.SOLAR);
-      });
+      if (bucketStep === '1m') {
+        // Minute buckets: read live for this site (capped at 7 days by the 1m cap).
+        for (const r of await run(sql.siteEnergySql(siteId, bucketStep, range)))
+          add(Number(r.t), r.kind, n(r.kwh));
+      } else {
+        // Hourly and daily buckets are sums of hours and minutes: from the caches (rollup.ts).
+        const settled = settledBefore(now(), config);
+        const split = splitRange(range, settled);
+        const bucketOf = (ms: number) =>
+          bucketStep === '1d' ? utcDayStart(ms) : Math.floor(ms / HOUR_MS) * HOUR_MS;
+        const [hourly, minutes] = await Promise.all([
+          cachedHours(energyCache, split.hours, computeEnergyHours),
+          edgeMinutes(split.live, settled, energyMinuteCaches, computeEnergyMinutes),
+        ]);
+        const addSite = (t: number, partial: EnergyPartial | undefined) => {
+          const site = partial?.[siteId];
+          if (!site) return;
+          add(bucketOf(t), 'TURBINE', site.TURBINE);
+          add(bucketOf(t), 'SOLAR', site.SOLAR);
+        };
+        split.hours.forEach((hour, i) => {
+          addSite(hour, hourly[i]);
+        });
+        for (const [minute, partial] of minutes) addSite(minute, partial);
+      }
       const list = [...points.entries()]
         .sort(([a], [b]) => a - b)
         .map(([t, p]) => ({

@@ -79,13 +79,17 @@ GROUP BY ${bucket === '' ? '' : 'bucket, '}kind`,
   };
 }
 
-/** Energy of every site per hour (the cacheable part of site energy, all sites in one scan). */
-export function energyPartialsSql(range: TimeRange): Statement {
+/** Energy of every site per hour or minute (the cacheable part of site energy, all sites in one scan). */
+export function energyPartialsSql(range: TimeRange, group: 'hour' | 'minute' = 'hour'): Statement {
+  const bucket =
+    group === 'hour'
+      ? 'toUnixTimestamp(toStartOfHour(window_start)) * 1000'
+      : 'toUnixTimestamp64Milli(window_start)';
   return {
-    sql: `SELECT toUnixTimestamp(toStartOfHour(window_start)) * 1000 AS hour, site_id, kind, sum(derived['energyKwh']) AS kwh
+    sql: `SELECT ${bucket} AS bucket, site_id, kind, sum(derived['energyKwh']) AS kwh
 FROM aggregates_1m FINAL
 WHERE kind IN ('TURBINE', 'SOLAR') AND window_start >= ${t('from')} AND window_start < ${t('to')}
-GROUP BY hour, site_id, kind`,
+GROUP BY bucket, site_id, kind`,
     params: rangeParams(range),
   };
 }
@@ -252,14 +256,18 @@ LIMIT {limit:UInt32}`,
   };
 }
 
-/** Newest stored event time per raw table, and of the other projections. */
+/**
+ * Newest stored event time per raw table, and of the other projections (aggregates: the
+ * newest window start). Each is answered from part metadata or a tiny table.
+ */
 export function freshnessSql(): Statement {
   const parts = [
     ...RAW_TABLES.map(
       (table) =>
         `SELECT '${table}' AS source, toUnixTimestamp64Milli(max(ts)) AS newest_ms, count() AS rows FROM ${table}`,
     ),
-    `SELECT 'aggregates_1m' AS source, toUnixTimestamp64Milli(max(last_event_ts)) AS newest_ms, count() AS rows FROM aggregates_1m`,
+    // max of the partition-key column comes from the parts' min-max indexes, not a scan.
+    `SELECT 'aggregates_1m' AS source, toUnixTimestamp64Milli(max(window_start)) AS newest_ms, count() AS rows FROM aggregates_1m`,
     `SELECT 'device_state' AS source, toUnixTimestamp64Milli(max(last_seen)) AS newest_ms, count() AS rows FROM device_state`,
   ];
   return { sql: parts.join('\nUNION ALL\n'), params: {} };

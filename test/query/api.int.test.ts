@@ -273,6 +273,11 @@ describe('query API on the embedded engine', () => {
     const daily = await get(
       `/api/v1/sites/plant-2/energy?step=1d&from=${iso(base - 1000)}&to=${iso(base + HOUR)}`,
     );
+    // An unaligned start drops minute 0 (its window starts before `from`): only turbine minute 1.
+    const edge = await get(
+      `/api/v1/sites/plant-1/energy?step=1h&from=${iso(sec(30))}&to=${iso(base + 2 * HOUR)}`,
+    );
+    expect(edge.body.points).toEqual([{ t: iso(base), turbineKwh: 25, solarKwh: 0, totalKwh: 25 }]);
     expect(daily.body.totals).toEqual({
       turbineKwh: 0,
       solarKwh: expect.closeTo(2 / 60, 6),
