@@ -378,7 +378,9 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
         try {
           await (producer as KafkaProducer).sendBatch(batches);
         } catch (error) {
-          const failure = toFleetgridError(error, 'KAFKA_UNAVAILABLE');
+          // lib/kafka maps client errors (retriable ones stay retriable); anything else is
+          // a programmer error and must not be retried.
+          const failure = toFleetgridError(error, 'INTERNAL');
           sendErrors++;
           metrics.sendErrors.inc({ code: failure.code, retriable: String(failure.retriable) });
           throw failure;
