@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { type AppConfig, loadConfig } from '../lib/config.ts';
 import { createKafkaClient, type KafkaAdmin, type KafkaClient } from '../lib/kafka.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
+import { retry } from '../lib/retry.ts';
 import { ensureTopics, type TopicNames, topicNames, topicSpecs } from '../lib/topics.ts';
 
 export interface TestStack {
@@ -37,7 +38,8 @@ export async function createTestStack(
   const admin = kafka.admin();
   await admin.connect();
   const specs = topicSpecs(prefix, options.partitions ?? 3);
-  await ensureTopics(admin, specs);
+  // Under load the broker may briefly refuse a just-created topic; that is retriable.
+  await retry(() => ensureTopics(admin, specs), { policy: { baseMs: 200, capMs: 2_000, maxRetries: 8 } });
   return {
     prefix,
     config,
