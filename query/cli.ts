@@ -44,12 +44,24 @@ export function register(program: Command): void {
   ) => {
     const global = query.opts<QueryGlobal>();
     const local = command.opts<{ json?: boolean }>();
-    const { runReport } = await import('./client.ts');
-    await runReport(report, args, {
-      url: global.url,
-      token: global.token ?? process.env.API_TOKEN,
-      json: Boolean(global.json || local.json),
-    });
+    const { runReport, cliTime } = await import('./client.ts');
+    // Relative times (-6h) are resolved here, once, so from and to share one "now".
+    const now = Date.now();
+    const params = Object.fromEntries(
+      Object.entries(args.params).map(([key, value]) => [
+        key,
+        ['from', 'to', 'asOf'].includes(key) ? cliTime(value, now) : value,
+      ]),
+    );
+    await runReport(
+      report,
+      { ...args, params },
+      {
+        url: global.url,
+        token: global.token ?? process.env.API_TOKEN,
+        json: Boolean(global.json || local.json),
+      },
+    );
   };
 
   const withJson = (c: Command) => c.option('--json', 'print the JSON answer');
@@ -58,8 +70,8 @@ export function register(program: Command): void {
     query
       .command('summary')
       .description('per kind: devices, active devices, events and the kind figures; alerts')
-      .option('--from <iso>', 'start (default: to - 24 h)')
-      .option('--to <iso>', 'end (default: now)'),
+      .option('--from <time>', 'start: ISO time or -15m/-6h/-7d (default: to - 24 h)')
+      .option('--to <time>', 'end: ISO time or -15m (default: now)'),
   ).action(async (o: { from?: string; to?: string }, c: Command) =>
     run('summary', c, { params: { from: o.from, to: o.to } }),
   );
@@ -80,7 +92,7 @@ export function register(program: Command): void {
     query
       .command('device <deviceId>')
       .description('latest state of a device, or --as-of a past moment (folded from its events)')
-      .option('--as-of <iso>', 'rebuild the state as of this time'),
+      .option('--as-of <time>', 'rebuild the state as of this time (ISO or -10m)'),
   ).action(async (deviceId: string, o: { asOf?: string }, c: Command) =>
     run('device', c, { id: deviceId, params: { asOf: o.asOf } }),
   );
@@ -90,8 +102,8 @@ export function register(program: Command): void {
       .command('series <deviceId>')
       .description('time series of one metric of a device')
       .requiredOption('--metric <name>', 'Avro field (speedKmh, powerKw, …) or derived figure (energyKwh, …)')
-      .option('--from <iso>', 'start')
-      .option('--to <iso>', 'end')
+      .option('--from <time>', 'start: ISO time or -15m/-6h/-7d')
+      .option('--to <time>', 'end: ISO time or -15m')
       .option('--step <step>', 'raw, 1m, 1h, 1d or auto', 'auto'),
   ).action(
     async (deviceId: string, o: { metric: string; from?: string; to?: string; step?: string }, c: Command) =>
@@ -102,8 +114,8 @@ export function register(program: Command): void {
     query
       .command('energy <siteId>')
       .description('energy of the turbines and solar arrays of a site per step')
-      .option('--from <iso>', 'start')
-      .option('--to <iso>', 'end')
+      .option('--from <time>', 'start: ISO time or -15m/-6h/-7d')
+      .option('--to <time>', 'end: ISO time or -15m')
       .option('--step <step>', '1m, 1h, 1d or auto', 'auto'),
   ).action(async (siteId: string, o: { from?: string; to?: string; step?: string }, c: Command) =>
     run('energy', c, { id: siteId, params: { from: o.from, to: o.to, step: o.step } }),
@@ -116,8 +128,8 @@ export function register(program: Command): void {
       .option('--state <state>', 'open, resolved or all')
       .option('--rule <rule>', 'e.g. truck.overspeed')
       .option('--device <deviceId>', 'one device')
-      .option('--from <iso>', 'raised at or after')
-      .option('--to <iso>', 'raised before')
+      .option('--from <time>', 'raised at or after (ISO or -7d)')
+      .option('--to <time>', 'raised before')
       .option('--limit <n>', 'at most this many (default 100)'),
   ).action(
     async (

@@ -25,6 +25,20 @@ const RENDER: Record<Report, (json: Record<string, unknown>) => string> = {
   health: format.renderHealth,
 };
 
+const RELATIVE = /^-(\d{1,6})(s|m|h|d)$/;
+const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/**
+ * Times on the command line: `-15m`, `-6h`, `-7d` (relative to now) become ISO times here;
+ * anything else goes to the API unchanged (which validates it).
+ */
+export function cliTime(text: string | undefined, now = Date.now()): string | undefined {
+  if (text === undefined) return undefined;
+  const m = RELATIVE.exec(text.trim());
+  if (!m) return text;
+  return new Date(now - Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]).toISOString();
+}
+
 /** The API path of a report with its query string; undefined values are left out. Pure. */
 export function requestPath(
   report: Report,
@@ -55,8 +69,9 @@ export async function fetchReport(path: string, options: ClientOptions): Promise
       signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
     });
   } catch (error) {
+    // Exit code 1 (trouble), not 2 (a wrong argument): the usual cause is a stopped server.
     throw new FleetgridError(
-      'INVALID_ARGUMENT',
+      'INTERNAL',
       `cannot reach the query API at ${options.url} (is \`fleetgrid serve\` running?): ${error instanceof Error ? error.message : String(error)}`,
     );
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FleetgridError } from '../lib/errors.ts';
-import { requestPath } from './client.ts';
+import { cliTime, requestPath } from './client.ts';
 import { parseMetricsUrls } from './main.ts';
 import { openApiDocument } from './openapi.ts';
 import { bearerMatches, staticPath, toApiError } from './server.ts';
@@ -66,6 +66,18 @@ describe('CLI request paths', () => {
     expect(
       requestPath('series', { id: 'truck-1', params: { metric: 'speedKmh', step: '1m', from: undefined } }),
     ).toBe('/api/v1/devices/truck-1/series?metric=speedKmh&step=1m');
+  });
+});
+
+describe('CLI times', () => {
+  it('resolve -15m, -6h, -7d against now and pass anything else through', () => {
+    const now = Date.UTC(2026, 0, 8, 12);
+    expect(cliTime('-6h', now)).toBe('2026-01-08T06:00:00.000Z');
+    expect(cliTime('-7d', now)).toBe('2026-01-01T12:00:00.000Z');
+    expect(cliTime('-15m', now)).toBe('2026-01-08T11:45:00.000Z');
+    expect(cliTime('2026-01-01', now)).toBe('2026-01-01');
+    expect(cliTime('yesterday', now)).toBe('yesterday');
+    expect(cliTime(undefined, now)).toBeUndefined();
   });
 });
 
