@@ -88,7 +88,8 @@ export function register(program: Command): void {
     )
     .option('--baseline <records>', "run Kafka's ProducerPerformance first with this many records", number)
     .option('--max-in-flight <n>', 'concurrent produce requests (default 8)', number)
-    .option('--progress', 'force the live status line (default: when stderr is a terminal)')
+    .option('--progress', 'force the live status line (default: on a terminal; a line every 10 s otherwise)')
+    .option('--no-progress', 'no status output at all')
     .option('--no-cleanup', 'keep the started run’s topics, groups, Redis keys and data dir')
     .action(async (options: LoadTestOptions) => {
       const { parseLoadTestConfig } = await import('./config.ts');
