@@ -260,7 +260,7 @@ export function createFleet(options: FleetOptions): Fleet {
         // Held messages due before the next tick go first, so they land in time order.
         if (held.size > 0) releaseHeld(Math.min(tickMs, untilMs), out);
         if (tickMs > untilMs) break;
-        const slot = schedule.pop() as DeviceSlot;
+        const slot = schedule.peek() as DeviceSlot;
         const lastSeqBefore = slot.state.lastSeq;
         const result = step(slot);
         slot.state = result.state;
@@ -274,11 +274,12 @@ export function createFleet(options: FleetOptions): Fleet {
             ...slot.state,
             lastSeq: emitted.at(-1)?.value.seq ?? lastSeqBefore,
           } as DeviceModelState;
+          schedule.pop();
           continue;
         }
         const drift = 1 + jitter * (2 * slot.clock.next() - 1);
         slot.nextTickMs += Math.max(1, Math.round(slot.intervalMs * drift));
-        schedule.push(slot.nextTickMs, slot);
+        schedule.replaceTop(slot.nextTickMs, slot);
       }
       events += produced;
       return produced;

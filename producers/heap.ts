@@ -39,6 +39,25 @@ export class MinHeap<T> {
     return top.item;
   }
 
+  /** The item with the smallest key (undefined when empty), left in place. */
+  peek(): T | undefined {
+    return this.entries[0]?.item;
+  }
+
+  /**
+   * Gives the top item a new key (and a fresh tie-break order) and restores the heap:
+   * a pop and a push in one sift, the fleet's per-tick operation.
+   */
+  replaceTop(key: number, item: T): void {
+    const top = this.entries[0];
+    if (top === undefined) {
+      this.push(key, item);
+      return;
+    }
+    this.entries[0] = { key, order: this.counter++, item };
+    this.down(0);
+  }
+
   private static less<T>(a: Entry<T>, b: Entry<T>): boolean {
     return a.key < b.key || (a.key === b.key && a.order < b.order);
   }

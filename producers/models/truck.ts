@@ -35,7 +35,7 @@ export const TANK_LITERS = 600;
 
 /** Episode rates (per hour of the relevant activity) and durations; see docs/producers.md. */
 export const TRUCK_EPISODES = {
-  /** Speeding on motorways, per driving hour, by driver profile. */
+  /** Speeding, per hour on motorways, by driver profile. */
   speedingPerHour: { calm: 0.01, normal: 0.04, aggressive: 0.2 } as Record<DriverProfile, number>,
   speedingMinutes: [1, 5] as const,
   /** Emergency stops (≥ 25 km/h lost within a second or two), per driving hour. */
