@@ -57,6 +57,9 @@ interface Entry<V> {
 
 /** A bounded map of hour → partial, oldest-inserted evicted first. */
 export class HourCache<V> {
+  static #instances = 0;
+  /** Distinguishes caches that share a compute function (in-flight scans are keyed by it). */
+  readonly id = ++HourCache.#instances;
   readonly #entries = new Map<number, Entry<V>>();
   readonly #maxEntries: number;
   readonly #ttlMs: number;

@@ -8,6 +8,7 @@
 import { FleetgridError } from '../lib/errors.ts';
 import type { ClickHouseBackend } from '../sinks/backend.ts';
 import type { DeviceKindSymbol } from '../schemas/types.ts';
+import { DEFAULT_VALIDATION } from '../schemas/validate.ts';
 import { isDerivedMetric, KIND_OF_SYMBOL, KIND_SYMBOL, type Kind, metricFor } from './catalog.ts';
 import type { QueryConfig } from './config.ts';
 import {
@@ -119,6 +120,16 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
     return { step, stepMs: step === 'raw' ? 0 : stepMs(step, config.sampleIntervalMs) };
   }
 
+  /**
+   * The part of a range that can hold windows: validation refuses events more than
+   * DEFAULT_VALIDATION.maxFutureMs ahead of the clock, so a `to` in the future adds nothing
+   * but empty hours to compute and cache; the answer still echoes the requested range.
+   */
+  function storedPart(range: TimeRange, at: number): TimeRange {
+    const limit = Math.ceil((at + DEFAULT_VALIDATION.maxFutureMs + config.windowSizeMs) / 60_000) * 60_000;
+    return range.to <= limit ? range : { from: range.from, to: Math.max(range.from + 1, limit) };
+  }
+
   // Settled hours of the fleet-wide reports, computed once (rollup.ts explains why it is exact).
   const cacheOptions = { maxEntries: config.rollupCache.maxHours, ttlMs: config.rollupCache.ttlMs, now };
   const summaryCache = new HourCache<SummaryPartial>(cacheOptions);
@@ -132,7 +143,7 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
   });
   const summaryMinuteCaches = minuteCaches<SummaryPartial>();
   const energyMinuteCaches = minuteCaches<EnergyPartial>();
-  const inFlight = new Map<string, Promise<void>>();
+  const inFlight = new Map<string, Promise<Map<number, unknown>>>();
 
   function toSummaryPartial(rows: Record<string, unknown>[]): SummaryPartial {
     const partial: SummaryPartial = {};
@@ -251,13 +262,23 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
   ): Promise<V[]> {
     if (hours.length === 0) return [];
     const { missing, stale } = cache.lookup(hours);
+    // Kept here too: a request for more hours than the cache holds must not lose the
+    // ones evicted while it computes the rest.
+    const fresh = new Map<number, V>();
     // One span after the other: parallel scans would only contend for the same cores.
-    for (const span of hourSpans(missing)) await computeOnce(cache, span, compute);
+    for (const span of hourSpans(missing)) {
+      for (const [hour, value] of await computeOnce(cache, span, compute)) fresh.set(hour, value);
+    }
     for (const span of hourSpans(stale)) {
       // Served stale meanwhile; on failure the stale partials stay and a later request retries.
       computeOnce(cache, span, compute).catch(() => undefined);
     }
-    return hours.map((hour) => cache.get(hour)).filter((v): v is V => v !== undefined);
+    return hours.map((hour) => {
+      const value = fresh.get(hour) ?? cache.get(hour);
+      if (value === undefined)
+        throw new FleetgridError('INTERNAL', `hour ${iso(hour)} missing from the rollup cache`);
+      return value;
+    });
   }
 
   /** Concurrent requests needing the same span share one scan instead of each running it. */
@@ -265,13 +286,14 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
     cache: HourCache<V>,
     span: TimeRange,
     compute: (span: TimeRange) => Promise<Map<number, V>>,
-  ): Promise<void> {
-    const key = `${compute.name}:${span.from}:${span.to}`;
-    const running = inFlight.get(key);
+  ): Promise<Map<number, V>> {
+    const key = `${cache.id}:${span.from}:${span.to}`;
+    const running = inFlight.get(key) as Promise<Map<number, V>> | undefined;
     if (running) return running;
     const work = compute(span)
       .then((values) => {
         for (const [hour, value] of values) cache.set(hour, value);
+        return values;
       })
       .finally(() => inFlight.delete(key));
     inFlight.set(key, work);
@@ -289,7 +311,7 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
           : params;
       const range = resolveRange(defaults, at, DEFAULT_SUMMARY_SPAN_MS, config.caps.reportMs);
       const settled = settledBefore(at, config);
-      const split = splitRange(range, settled);
+      const split = splitRange(storedPart(range, at), settled);
       const [partials, devices, alerts] = await Promise.all([
         Promise.all([
           cachedHours(summaryCache, split.hours, computeSummaryHours),
@@ -475,8 +497,9 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
           add(Number(r.t), r.kind, n(r.kwh));
       } else {
         // Hourly and daily buckets are sums of hours and minutes: from the caches (rollup.ts).
-        const settled = settledBefore(now(), config);
-        const split = splitRange(range, settled);
+        const at = now();
+        const settled = settledBefore(at, config);
+        const split = splitRange(storedPart(range, at), settled);
         const bucketOf = (ms: number) =>
           bucketStep === '1d' ? utcDayStart(ms) : Math.floor(ms / HOUR_MS) * HOUR_MS;
         const [hourly, minutes] = await Promise.all([
