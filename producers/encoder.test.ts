@@ -59,6 +59,9 @@ describe('the message encoder', () => {
         expect(() => readHeader(value)).toThrow(/not Confluent-framed/);
       } else if (message.poison === 'unknown-schema') {
         expect(readHeader(value)).toBeGreaterThanOrEqual(UNKNOWN_SCHEMA_ID_BASE);
+      } else if (message.poison === 'truncated') {
+        expect(readHeader(value)).toBe(IDS[message.event.type]);
+        expect(() => RECORDS[message.event.type].type.fromBuffer(value.subarray(5))).toThrow(/truncated/);
       } else if (message.legacy) {
         expect(readHeader(value)).toBe(99);
         const decoded = legacyType.fromBuffer(value.subarray(5)) as Record<string, unknown>;
@@ -67,6 +70,8 @@ describe('the message encoder', () => {
       }
       seen.add(message.poison ?? (message.legacy ? 'legacy' : 'plain'));
     }
-    expect(seen).toEqual(new Set(['garbage', 'unknown-schema', 'out-of-range', 'legacy', 'plain']));
+    expect(seen).toEqual(
+      new Set(['garbage', 'unknown-schema', 'truncated', 'out-of-range', 'legacy', 'plain']),
+    );
   });
 });

@@ -8,8 +8,9 @@
  * it into the request, so slabs are never reused, only dropped.
  *
  * Poison is encoded here too: garbage goes out as its bytes, unknown-schema is a valid
- * body framed with an id no registry knows, out-of-range is a valid record with an
- * impossible value (Avro does not check ranges).
+ * body framed with an id no registry knows, truncated is a valid frame cut in the middle
+ * of its body, out-of-range is a valid record with an impossible value (Avro does not
+ * check ranges).
  */
 import type avro from 'avsc';
 import type { OutgoingMessage } from '../lib/kafka.ts';
@@ -90,6 +91,14 @@ export function createMessageEncoder(schemas: EncoderSchemas): MessageEncoder {
       if (message.poison === 'unknown-schema') {
         const unknownId = UNKNOWN_SCHEMA_ID_BASE + (hashString(event.value.eventId) % 1_000_000);
         return { key, value: write(unknownId, RECORDS[event.type].type, event.value) };
+      }
+      if (message.poison === 'truncated') {
+        // A known schema id, then only the first half of the body.
+        const whole = write(idOf(event.type), RECORDS[event.type].type, event.value);
+        return {
+          key,
+          value: whole.subarray(0, HEADER_BYTES + Math.floor((whole.length - HEADER_BYTES) / 2)),
+        };
       }
       if (message.legacy && schemas.legacy) {
         return { key, value: write(schemas.legacy.id, schemas.legacy.type, event.value) };

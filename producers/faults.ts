@@ -7,8 +7,9 @@
  *   ooo    — held back 2 to 10 s, so later events of the same device overtake it;
  *   dup    — sent again (same eventId and seq) 0 to 5 s later, as after a lost ack;
  *   poison — an extra message next to the event: garbage bytes, a valid body framed with
- *            a schema id the registry does not know, or a valid Avro event with an
- *            impossible value (NaN, latitude > 90, a time in 1970 or 2100). It uses no seq.
+ *            a schema id the registry does not know, a body cut in half, or a valid Avro
+ *            event with an impossible value (NaN, latitude > 90, a time in 1970 or 2100).
+ *            It uses no seq.
  * Per-device shares (drawn once per device):
  *   skew   — the device clock is off by -10 min .. +2 min (never more than the 5 min of
  *            future that validation allows); its events carry the skewed time;
@@ -59,7 +60,7 @@ export function emptyFaultCounts(): FaultCounts {
     late: 0,
     outOfOrder: 0,
     duplicates: 0,
-    poison: { garbage: 0, 'unknown-schema': 0, 'out-of-range': 0 },
+    poison: { garbage: 0, 'unknown-schema': 0, truncated: 0, 'out-of-range': 0 },
     skewedDevices: 0,
     legacyEvents: 0,
   };
@@ -157,4 +158,9 @@ export function garbageBytes(rng: Rng): Uint8Array {
   return bytes;
 }
 
-export const POISON_FLAVORS: readonly PoisonFlavor[] = ['garbage', 'unknown-schema', 'out-of-range'];
+export const POISON_FLAVORS: readonly PoisonFlavor[] = [
+  'garbage',
+  'unknown-schema',
+  'truncated',
+  'out-of-range',
+];

@@ -82,7 +82,7 @@ describe('the fleet', () => {
     expect(out.filter((m) => m.delivery === 'late').length).toBe(counts.late);
     expect(out.filter((m) => m.delivery === 'out-of-order').length).toBe(counts.outOfOrder);
     expect(out.filter((m) => m.legacy && m.class === 'clean').length).toBe(counts.legacyEvents);
-    for (const flavor of ['garbage', 'unknown-schema', 'out-of-range'] as const) {
+    for (const flavor of ['garbage', 'unknown-schema', 'truncated', 'out-of-range'] as const) {
       expect(out.filter((m) => m.poison === flavor).length).toBe(counts.poison[flavor]);
       expect(counts.poison[flavor]).toBeGreaterThan(0);
     }

@@ -46,7 +46,7 @@ import { createSerde, type Serde } from '../schemas/serde.ts';
 import type { RecordName } from '../schemas/types.ts';
 import type { SimulatorConfig } from './config.ts';
 import { createMessageEncoder, type EncoderSchemas, type MessageEncoder } from './encoder.ts';
-import type { FaultCounts } from './faults.ts';
+import { type FaultCounts, POISON_FLAVORS } from './faults.ts';
 import { createFleet, type Fleet } from './fleet.ts';
 import { createManifestBuilder, type Manifest, type ManifestBuilder } from './manifest.ts';
 import type { MessageClass, OutboundMessage } from './types.ts';
@@ -364,7 +364,7 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
     delta('out-of-order', faults.outOfOrder, lastFaults.outOfOrder);
     delta('duplicate', faults.duplicates, lastFaults.duplicates);
     delta('legacy-schema', faults.legacyEvents, lastFaults.legacyEvents);
-    for (const flavor of ['garbage', 'unknown-schema', 'out-of-range'] as const) {
+    for (const flavor of POISON_FLAVORS) {
       delta(`poison-${flavor}`, faults.poison[flavor], lastFaults.poison[flavor]);
     }
     lastFaults = faults;

@@ -6,7 +6,7 @@
 import type { DeviceKind } from '../lib/topics.ts';
 import type { RawEvent } from '../schemas/types.ts';
 
-export type PoisonFlavor = 'garbage' | 'unknown-schema' | 'out-of-range';
+export type PoisonFlavor = 'garbage' | 'unknown-schema' | 'truncated' | 'out-of-range';
 
 /**
  * clean: a device event, sent for the first time (possibly late or out of order);

@@ -160,7 +160,12 @@ describe('fleetgrid simulate with faults against the real broker', () => {
     const f = manifest.totals.faults;
     expect(manifest.totals.events).toBe(5_000);
     expect(manifest.totals.messages).toBe(
-      5_000 + f.duplicates + f.poison.garbage + f.poison['unknown-schema'] + f.poison['out-of-range'],
+      5_000 +
+        f.duplicates +
+        f.poison.garbage +
+        f.poison['unknown-schema'] +
+        f.poison.truncated +
+        f.poison['out-of-range'],
     );
 
     const records = await readBack(stack, manifest);
@@ -203,6 +208,7 @@ describe('fleetgrid simulate with faults against the real broker', () => {
     }
     expect(errors.DECODE_BAD_MAGIC ?? 0).toBe(f.poison.garbage);
     expect(errors.DECODE_UNKNOWN_SCHEMA ?? 0).toBe(f.poison['unknown-schema']);
+    expect(errors.DECODE_TRUNCATED ?? 0).toBe(f.poison.truncated);
     expect(outOfRange).toBe(f.poison['out-of-range']);
     // Every distinct event arrived; duplicates repeat ids; legacy writers used the v1 schema.
     expect(ids.size).toBe(5_000);
