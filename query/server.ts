@@ -80,6 +80,21 @@ export function bearerMatches(header: string | undefined, token: string): boolea
   return timingSafeEqual(sha(m[1] as string), sha(token));
 }
 
+/**
+ * Whether a request reaches the /api routes. Decided by the route it matched, not by the
+ * raw URL: the router decodes the path, so `/%61pi/v1/…` reaches /api/v1/… too.
+ */
+function isApiRequest(request: FastifyRequest): boolean {
+  if (request.routeOptions.url?.startsWith('/api/')) return true;
+  let path = request.url.split('?')[0] ?? '';
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    // Undecodable: judged on the raw path; the router will not match it either.
+  }
+  return path.toLowerCase().startsWith('/api/');
+}
+
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -164,7 +179,7 @@ export async function createQueryApi(config: QueryConfig, deps: QueryApiDeps): P
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     (request as FastifyRequest & { startedAt?: number }).startedAt = performance.now();
-    if (config.apiToken !== undefined && request.url.startsWith('/api/')) {
+    if (config.apiToken !== undefined && isApiRequest(request)) {
       if (!bearerMatches(request.headers.authorization, config.apiToken)) {
         reply.code(401).header('www-authenticate', 'Bearer realm="fleetgrid"').send({
           error: 'unauthorized',

@@ -470,6 +470,9 @@ describe('bad requests', () => {
       expect(missing.statusCode).toBe(401);
       expect(missing.json()).toMatchObject({ error: 'unauthorized' });
       expect(missing.headers['www-authenticate']).toContain('Bearer');
+      // The router decodes the path: an encoded /api must not slip past the token.
+      expect((await guarded.inject('/%61pi/v1/devices')).statusCode).toBe(401);
+      expect((await guarded.inject('/api/v1/%64evices')).statusCode).toBe(401);
       const wrong = await guarded.inject({
         url: '/api/v1/devices',
         headers: { authorization: 'Bearer nope' },
