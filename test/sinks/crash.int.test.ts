@@ -10,7 +10,12 @@ import { count, tempDataDir, createSinkTestStack } from './harness.ts';
 
 const CHILD = join(import.meta.dirname, 'sink-child.ts');
 
-function spawnSink(stack: TestStack, dataDir: string): { child: ChildProcess; ready: Promise<string> } {
+function spawnSink(
+  stack: TestStack,
+  dataDir: string,
+  env: Record<string, string> = {},
+): { child: ChildProcess; ready: Promise<string>; output: () => string } {
+  let out = '';
   const child = spawn(process.execPath, [CHILD], {
     env: {
       ...process.env,
@@ -18,11 +23,11 @@ function spawnSink(stack: TestStack, dataDir: string): { child: ChildProcess; re
       FLEETGRID_DATA_DIR: dataDir,
       CLICKHOUSE_URL: '',
       SINK_GROUP_ID: stack.group('sink'),
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const ready = new Promise<string>((resolve, reject) => {
-    let out = '';
     child.stdout?.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const match = /READY (\S+)/.exec(out);
@@ -30,7 +35,7 @@ function spawnSink(stack: TestStack, dataDir: string): { child: ChildProcess; re
     });
     child.once('exit', (code) => reject(new Error(`sink child exited with ${code} before it was ready`)));
   });
-  return { child, ready };
+  return { child, ready, output: () => out };
 }
 
 function exited(child: ChildProcess): Promise<void> {
@@ -113,4 +118,64 @@ describe('crash safety of the sink', () => {
       await backend.close();
     }
   }, 200_000);
+
+  it('re-cuts a batch that landed but was not committed at the same offsets, so its retry is dropped', async () => {
+    const producer = stack.kafka.producer();
+    await producer.connect();
+    const t0 = baseTime();
+    const events = Array.from({ length: 300 }, (_, i) => truck('plan-1', t0 + i, i));
+    // One partition's worth: every event has the same key.
+    await producer.send(
+      stack.topics.truck,
+      events.map((e) => message(e.deviceId, serde.encode('TruckTelemetry', e))),
+    );
+    await producer.disconnect();
+    const dir = join(data.dir, 'plan');
+    const group = stack.group('plan-sink');
+    const first = spawnSink(stack, dir, {
+      SINK_GROUP_ID: group,
+      SINK_HANG_AFTER_FIRST_INSERT: '1',
+      SINK_BATCH_ROWS: '1000',
+      SINK_LINGER_MS: '5000',
+    });
+    await first.ready;
+    expect(await waitFor(async () => first.output().includes('LANDED'), 30_000, 100)).toBe(true);
+    const token = /LANDED (\S+)/.exec(first.output())?.[1] ?? '';
+    const [, partition, range] = /:(\d+):(\d+-\d+)$/.exec(token) ?? [];
+    // The plan of the landed batch is in Kafka, next to the unchanged offset.
+    const [committed] = await stack.admin.fetchOffsets({ groupId: group, topics: [stack.topics.truck] });
+    const entry = committed?.partitions.find((p) => p.partition === Number(partition));
+    expect(entry?.metadata).toBe(`fleetgrid-plan:v1:${range?.split('-')[1]}`);
+    first.child.kill('SIGKILL');
+    await exited(first.child);
+
+    // The next owner cuts 7-row batches, except the planned one.
+    const second = spawnSink(stack, dir, { SINK_GROUP_ID: group, SINK_BATCH_ROWS: '7' });
+    const remote = createRemoteBackend(await second.ready, 'fleetgrid');
+    // Drained: the group committed the log end of every partition.
+    const ends = await stack.admin.fetchTopicOffsets(stack.topics.truck);
+    const drained = await waitFor(
+      async () => {
+        const [after] = await stack.admin.fetchOffsets({ groupId: group, topics: [stack.topics.truck] });
+        return ends.every(
+          (end) =>
+            end.high === '0' ||
+            after?.partitions.find((p) => p.partition === end.partition)?.offset === end.high,
+        );
+      },
+      60_000,
+      200,
+    );
+    expect(drained).toBe(true);
+    const total = ends.reduce((sum, end) => sum + Number(end.high), 0);
+    const rows = await count(remote, 'SELECT count() AS n FROM truck_telemetry');
+    const distinct = await count(remote, 'SELECT uniqExact(event_id) AS n FROM truck_telemetry');
+    const plan = await count(remote, "SELECT count() AS n FROM truck_telemetry WHERE device_id = 'plan-1'");
+    second.child.kill('SIGTERM');
+    await exited(second.child);
+    // Without the plan, the 7-row batches would carry other tokens and re-insert the landed rows.
+    expect(rows).toBe(total);
+    expect(distinct).toBe(total);
+    expect(plan).toBe(events.length);
+  }, 120_000);
 });
