@@ -22,6 +22,8 @@ import type { ClickHouseBackend } from '../../sinks/backend.ts';
 import { createEmbeddedBackend } from '../../sinks/backends/embedded.ts';
 import { migrationVariables, parseSinkConfig } from '../../sinks/config.ts';
 import { migrate } from '../../sinks/migrate.ts';
+import { createRemoteBackend } from '../../sinks/query-client.ts';
+import { startQueryServer } from '../../sinks/query-server.ts';
 import { buildQueryDataset, datasetBase, HOUR, loadQueryDataset, type QueryDataset } from './dataset.ts';
 
 const run = promisify(execFile);
@@ -366,6 +368,35 @@ describe('query API on the embedded engine', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('HTTP 400');
   }, 90_000);
+});
+
+describe('embedded mode in service', () => {
+  it("gives the same answers through the sink's read-only query endpoint", async () => {
+    // `fleetgrid serve` without --direct: the sink owns the data dir and serves reads over HTTP.
+    const endpoint = await startQueryServer(engine, { port: 0, log: silentLogger });
+    const remote = await createQueryApi(parseQueryConfig({}), {
+      backend: createRemoteBackend(endpoint.url, 'fleetgrid'),
+      log: silentLogger,
+      registry: createMetricsRegistry('query-remote-test', { defaultMetrics: false }),
+    });
+    try {
+      for (const path of [
+        `/api/v1/fleet/summary?${range()}`,
+        `/api/v1/devices/truck-1/state?asOf=${iso(sec(60))}`,
+        `/api/v1/devices/truck-1/series?metric=speedKmh&step=1m&${range()}`,
+        `/api/v1/sites/plant-1/energy?step=1h&${range()}`,
+        `/api/v1/alerts?state=all&${range()}`,
+        '/api/v1/devices?limit=2',
+      ]) {
+        const viaSink = await remote.inject(path);
+        expect({ path, status: viaSink.statusCode }).toEqual({ path, status: 200 });
+        expect(viaSink.json()).toEqual((await get(path)).body);
+      }
+    } finally {
+      await remote.close();
+      await endpoint.close();
+    }
+  });
 });
 
 describe('bad requests', () => {
