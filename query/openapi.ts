@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { schemas } from './params.ts';
+import * as bodies from './responses.ts';
 
 type Schema = z.ZodObject;
 
@@ -39,25 +40,17 @@ function parameters(schema: Schema, where: 'query' | 'path') {
 
 const errorResponse = {
   description: 'Error',
-  content: {
-    'application/json': {
-      schema: {
-        type: 'object',
-        required: ['error', 'message'],
-        properties: { error: { type: 'string' }, message: { type: 'string' } },
-      },
-    },
-  },
+  content: { 'application/json': { schema: bodies.jsonSchema(bodies.errorBody) } },
 };
 
-function op(summary: string, params: ReturnType<typeof parameters>, description?: string) {
+function op(summary: string, params: ReturnType<typeof parameters>, body: z.ZodType, description?: string) {
   return {
     get: {
       summary,
       ...(description ? { description } : {}),
       parameters: params,
       responses: {
-        200: { description: 'OK', content: { 'application/json': { schema: { type: 'object' } } } },
+        200: { description: 'OK', content: { 'application/json': { schema: bodies.jsonSchema(body) } } },
         400: errorResponse,
         401: errorResponse,
         404: errorResponse,
@@ -83,24 +76,36 @@ export function openApiDocument(options: { tokenRequired: boolean }) {
     },
     ...(options.tokenRequired ? { security: [{ bearer: [] }] } : {}),
     paths: {
-      '/api/v1/fleet/summary': op('Fleet summary per device kind', parameters(schemas.summary, 'query')),
-      '/api/v1/devices': op('Devices with their latest state', parameters(schemas.devices, 'query')),
-      '/api/v1/devices/{deviceId}/state': op('Latest state, or the state as of a past moment', [
-        ...parameters(schemas.deviceId, 'path'),
-        ...parameters(schemas.state, 'query'),
-      ]),
-      '/api/v1/devices/{deviceId}/series': op('Time series of one metric', [
-        ...parameters(schemas.deviceId, 'path'),
-        ...parameters(schemas.series, 'query'),
-      ]),
-      '/api/v1/sites/{siteId}/energy': op('Energy of a site per step', [
-        ...parameters(schemas.siteId, 'path'),
-        ...parameters(schemas.energy, 'query'),
-      ]),
-      '/api/v1/alerts': op('Alerts', parameters(schemas.alerts, 'query')),
+      '/api/v1/fleet/summary': op(
+        'Fleet summary per device kind',
+        parameters(schemas.summary, 'query'),
+        bodies.summaryBody,
+      ),
+      '/api/v1/devices': op(
+        'Devices with their latest state',
+        parameters(schemas.devices, 'query'),
+        bodies.devicesBody,
+      ),
+      '/api/v1/devices/{deviceId}/state': op(
+        'Latest state, or the state as of a past moment',
+        [...parameters(schemas.deviceId, 'path'), ...parameters(schemas.state, 'query')],
+        bodies.stateBody,
+      ),
+      '/api/v1/devices/{deviceId}/series': op(
+        'Time series of one metric',
+        [...parameters(schemas.deviceId, 'path'), ...parameters(schemas.series, 'query')],
+        bodies.seriesBody,
+      ),
+      '/api/v1/sites/{siteId}/energy': op(
+        'Energy of a site per step',
+        [...parameters(schemas.siteId, 'path'), ...parameters(schemas.energy, 'query')],
+        bodies.energyBody,
+      ),
+      '/api/v1/alerts': op('Alerts', parameters(schemas.alerts, 'query'), bodies.alertsBody),
       '/api/v1/pipeline/health': op(
         'Consumer lag, freshness, dead letters, backpressure',
         [],
+        bodies.healthBody,
         'Parts that cannot be reached (Kafka, a service /metrics) are reported with an error field instead of failing the request.',
       ),
       '/healthz': {

@@ -104,5 +104,10 @@ describe('OpenAPI document', () => {
       'query:step:false',
     ]);
     expect(openApiDocument({ tokenRequired: false })).not.toHaveProperty('security');
+    const ok = doc.paths['/api/v1/fleet/summary'].get.responses[200].content['application/json'].schema;
+    expect(ok).toMatchObject({
+      type: 'object',
+      required: expect.arrayContaining(['truck', 'turbine', 'solar', 'alerts']),
+    });
   });
 });

@@ -17,6 +17,7 @@ import { silentLogger } from '../../lib/log.ts';
 import { createMetricsRegistry } from '../../lib/metrics.ts';
 import { createDeviceState, foldEvent } from '../../processors/state/device-state.ts';
 import { parseQueryConfig } from '../../query/config.ts';
+import * as bodies from '../../query/responses.ts';
 import { createQueryApi } from '../../query/server.ts';
 import type { ClickHouseBackend } from '../../sinks/backend.ts';
 import { createEmbeddedBackend } from '../../sinks/backends/embedded.ts';
@@ -344,6 +345,28 @@ describe('query API on the embedded engine', () => {
     expect(Object.keys(doc.body.paths)).toContain('/api/v1/devices/{deviceId}/series');
     expect((await app.inject('/docs')).headers['content-type']).toContain('text/html');
     expect((await app.inject('/')).statusCode).toBe(200);
+  });
+
+  it('answers in the shapes the OpenAPI document declares', async () => {
+    const checks: [string, { parse(v: unknown): unknown }][] = [
+      [`/api/v1/fleet/summary?${range()}`, bodies.summaryBody],
+      ['/api/v1/devices', bodies.devicesBody],
+      ['/api/v1/devices/turbine-1/state', bodies.stateBody],
+      [`/api/v1/devices/truck-1/state?asOf=${iso(sec(60))}`, bodies.stateBody],
+      [`/api/v1/devices/truck-1/series?metric=speedKmh&step=1m&${range()}`, bodies.seriesBody],
+      [
+        `/api/v1/devices/truck-1/series?metric=speedKmh&step=raw&from=${iso(base)}&to=${iso(sec(5))}`,
+        bodies.seriesBody,
+      ],
+      [`/api/v1/sites/plant-1/energy?step=1h&${range()}`, bodies.energyBody],
+      ['/api/v1/alerts?state=all', bodies.alertsBody],
+      ['/api/v1/pipeline/health', bodies.healthBody],
+      ['/api/v1/devices/nope/state', bodies.errorBody],
+    ];
+    for (const [path, schema] of checks) {
+      const { body } = await get(path);
+      expect(() => schema.parse(body), path).not.toThrow();
+    }
   });
 
   it('prints the same numbers through the CLI', async () => {
