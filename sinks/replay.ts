@@ -132,6 +132,7 @@ export async function replayProjection(app: AppConfig, options: ReplayOptions): 
         starts.set(p.partition, BigInt(p.offset) < 0n ? (ends.get(p.partition) ?? 0n) : BigInt(p.offset));
       }
     } else if (from.kind === 'offset') {
+      // biome-ignore lint/complexity/useMathMinMax: bigint offsets; Math.max takes numbers only
       for (const [part, low] of starts) starts.set(part, from.offset > low ? from.offset : low);
     }
     let total = 0;
