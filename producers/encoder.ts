@@ -31,7 +31,10 @@ export interface EncoderSchemas {
 }
 
 export interface MessageEncoder {
+  /** The Kafka record: key (the deviceId) and value. */
   encode(message: OutboundMessage): OutgoingMessage;
+  /** The value alone, for callers that keep their own key buffers. */
+  encodeValue(message: OutboundMessage): Buffer;
 }
 
 export function createMessageEncoder(schemas: EncoderSchemas): MessageEncoder {
@@ -81,29 +84,29 @@ export function createMessageEncoder(schemas: EncoderSchemas): MessageEncoder {
     return id;
   }
 
-  return {
-    encode(message) {
-      const { event } = message;
-      const key = keyOf(message.key);
-      if (message.poison === 'garbage' && message.garbage) {
-        return { key, value: Buffer.from(message.garbage) };
-      }
-      if (message.poison === 'unknown-schema') {
+  function encodeValue(message: OutboundMessage): Buffer {
+    const { event } = message;
+    switch (message.poison) {
+      case 'garbage':
+        return Buffer.from(message.garbage ?? []);
+      case 'unknown-schema': {
         const unknownId = UNKNOWN_SCHEMA_ID_BASE + (hashString(event.value.eventId) % 1_000_000);
-        return { key, value: write(unknownId, RECORDS[event.type].type, event.value) };
+        return write(unknownId, RECORDS[event.type].type, event.value);
       }
-      if (message.poison === 'truncated') {
+      case 'truncated': {
         // A known schema id, then only the first half of the body.
         const whole = write(idOf(event.type), RECORDS[event.type].type, event.value);
-        return {
-          key,
-          value: whole.subarray(0, HEADER_BYTES + Math.floor((whole.length - HEADER_BYTES) / 2)),
-        };
+        return whole.subarray(0, HEADER_BYTES + Math.floor((whole.length - HEADER_BYTES) / 2));
       }
-      if (message.legacy && schemas.legacy) {
-        return { key, value: write(schemas.legacy.id, schemas.legacy.type, event.value) };
-      }
-      return { key, value: write(idOf(event.type), RECORDS[event.type].type, event.value) };
-    },
+      default:
+        if (message.legacy && schemas.legacy)
+          return write(schemas.legacy.id, schemas.legacy.type, event.value);
+        return write(idOf(event.type), RECORDS[event.type].type, event.value);
+    }
+  }
+
+  return {
+    encodeValue,
+    encode: (message) => ({ key: keyOf(message.key), value: encodeValue(message) }),
   };
 }

@@ -112,15 +112,22 @@ export interface FleetSimulator extends Service {
   readonly fromMs: number;
 }
 
+const MESSAGE_CLASSES: readonly MessageClass[] = ['clean', 'duplicate', 'poison'];
+
 interface Batch {
-  messages: Map<string, OutgoingMessage[]>;
+  /** Records per raw topic, in RAW_TOPIC_KEYS order. */
+  lists: OutgoingMessage[][];
   size: number;
-  counts: Map<string, number>;
+  /** Records per (kind, class), index kind × 3 + class: the acked counters' increments. */
+  counts: number[];
 }
 
+/** Where a device's records go, computed once per device. */
 interface Route {
+  kindIndex: number;
   partition: number;
   lane: Lane;
+  key: Buffer;
 }
 
 /** A sequence of batches for a fixed set of partitions: at most one request in flight. */
@@ -283,7 +290,7 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
   let loop: Promise<void> | undefined;
 
   function newBatch(): Batch {
-    return { messages: new Map(), size: 0, counts: new Map() };
+    return { lists: RAW_TOPIC_KEYS.map(() => []), size: 0, counts: new Array(9).fill(0) };
   }
 
   function status(): SimulatorStatus {
@@ -315,10 +322,16 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
   function routeOf(message: OutboundMessage): Route {
     let route = routes.get(message.key);
     if (!route) {
+      const kindIndex = RAW_TOPIC_KEYS.indexOf(message.kind);
       const partition = partitionForKey(message.key, partitionsOf[message.kind]);
       // Spread the (topic, partition) pairs of all three topics over the lanes.
-      const slot = RAW_TOPIC_KEYS.indexOf(message.kind) * 7 + partition;
-      route = { partition, lane: lanes[slot % lanes.length] as Lane };
+      const slot = kindIndex * 7 + partition;
+      route = {
+        kindIndex,
+        partition,
+        lane: lanes[slot % lanes.length] as Lane,
+        key: Buffer.from(message.key),
+      };
       routes.set(message.key, route);
     }
     return route;
@@ -329,23 +342,21 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
     const now = clock.now();
     for (const message of out) {
       manifest?.record(message);
-      const { lane, partition } = routeOf(message);
-      const { batch } = lane;
-      const topic = deps.topics[message.kind];
-      let list = batch.messages.get(topic);
-      if (!list) {
-        list = [];
-        batch.messages.set(topic, list);
-      }
-      const record = enc.encode(message);
-      bytes += (record.value as Buffer).length + (record.key as Buffer).length;
-      // The partition the producer would pick anyway; given, it spares a second murmur2.
-      record.partition = partition;
-      list.push(record);
-      if (batch.size === 0) lane.openedAt = now;
+      const route = routeOf(message);
+      const { batch } = route.lane;
+      const value = enc.encodeValue(message);
+      bytes += value.length + route.key.length;
+      // The partition is the one the producer would pick anyway; given, it spares a murmur2.
+      (batch.lists[route.kindIndex] as OutgoingMessage[]).push({
+        key: route.key,
+        value,
+        partition: route.partition,
+      });
+      if (batch.size === 0) route.lane.openedAt = now;
       batch.size++;
-      const countKey = `${message.kind}\u0000${message.class}`;
-      batch.counts.set(countKey, (batch.counts.get(countKey) ?? 0) + 1);
+      const classIndex = message.class === 'clean' ? 0 : message.class === 'duplicate' ? 1 : 2;
+      const countIndex = route.kindIndex * 3 + classIndex;
+      batch.counts[countIndex] = (batch.counts[countIndex] ?? 0) + 1;
     }
     messages += out.length;
     metrics.handed.inc(out.length);
@@ -371,7 +382,10 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
   }
 
   async function sendWithRetry(sending: Batch): Promise<void> {
-    const batches = [...sending.messages].map(([topic, list]) => ({ topic, messages: list }));
+    const batches = RAW_TOPIC_KEYS.map((kind, i) => ({
+      topic: deps.topics[kind],
+      messages: sending.lists[i] as OutgoingMessage[],
+    })).filter((batch) => batch.messages.length > 0);
     const stopTimer = metrics.sendSeconds.startTimer();
     await retry(
       async () => {
@@ -401,10 +415,12 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
     );
     stopTimer();
     acked += sending.size;
-    for (const [countKey, n] of sending.counts) {
-      const [kind, cls] = countKey.split('\u0000') as [DeviceKind, MessageClass];
-      metrics.produced.inc({ kind, class: cls }, n);
-    }
+    sending.counts.forEach((n, i) => {
+      if (n > 0) {
+        const kind = RAW_TOPIC_KEYS[Math.floor(i / 3)] as DeviceKind;
+        metrics.produced.inc({ kind, class: MESSAGE_CLASSES[i % 3] as MessageClass }, n);
+      }
+    });
     metrics.backlog.set(messages - acked);
   }
 
