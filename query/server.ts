@@ -18,7 +18,7 @@ import Fastify, {
 } from 'fastify';
 import { FleetgridError, toFleetgridError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
-import { Counter, Histogram, type Registry } from '../lib/metrics.ts';
+import { Counter, Gauge, Histogram, type Registry } from '../lib/metrics.ts';
 import type { ClickHouseBackend } from '../sinks/backend.ts';
 import { RAW_TABLES } from './catalog.ts';
 import type { QueryConfig } from './config.ts';
@@ -341,6 +341,51 @@ export async function createQueryApi(config: QueryConfig, deps: QueryApiDeps): P
       backpressure: pressure,
     };
   }
+
+  // The fitness functions (infra/prometheus) alert on freshness and consumer lag. They are
+  // gauges computed when Prometheus scrapes, so they cost nothing between scrapes; a slow
+  // ClickHouse or broker leaves the samples out (the rules treat absence on its own).
+  new Gauge({
+    name: 'fleetgrid_query_freshness_seconds',
+    help: 'Seconds from the newest stored event time to now, per raw table',
+    labelNames: ['source'],
+    registers,
+    async collect() {
+      this.reset();
+      try {
+        const { freshness } = await withTimeout('freshness', service.storedHealth());
+        const computed = computeFreshness(freshness as unknown as FreshnessRow[], now(), RAW_TABLES);
+        for (const source of computed.sources) {
+          if (source.seconds !== null && (RAW_TABLES as readonly string[]).includes(source.source)) {
+            this.set({ source: source.source }, source.seconds);
+          }
+        }
+      } catch (error) {
+        deps.log.warn({ err: error }, 'freshness gauge: no sample this scrape');
+      }
+    },
+  });
+  new Gauge({
+    name: 'fleetgrid_query_consumer_lag_records',
+    help: "Records between each consumer group's committed offsets and the end of the log, per topic",
+    labelNames: ['group', 'topic'],
+    registers,
+    async collect() {
+      this.reset();
+      if (!deps.consumerLag) return;
+      try {
+        for (const group of await withTimeout('consumer lag', deps.consumerLag())) {
+          const perTopic = new Map<string, number>();
+          for (const partition of group.partitions) {
+            perTopic.set(partition.topic, (perTopic.get(partition.topic) ?? 0) + partition.lag);
+          }
+          for (const [topic, lag] of perTopic) this.set({ group: group.groupId, topic }, lag);
+        }
+      } catch (error) {
+        deps.log.warn({ err: error }, 'consumer lag gauge: no sample this scrape');
+      }
+    },
+  });
 
   const dashboardDir = config.dashboardDir;
   async function serveStatic(request: FastifyRequest, reply: FastifyReply) {

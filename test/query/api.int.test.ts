@@ -334,6 +334,26 @@ describe('query API on the embedded engine', () => {
     expect(body.backpressure).toMatchObject({ available: false });
   });
 
+  it('exports freshness per raw table as a gauge for the fitness functions', async () => {
+    const health = await get('/api/v1/pipeline/health');
+    const text = (await app.inject('/metrics')).body;
+    const sample = (source: string) => {
+      const line = text
+        .split('\n')
+        .find((l) => l.startsWith(`fleetgrid_query_freshness_seconds{source="${source}"`));
+      return line === undefined ? undefined : Number(line.split(' ').at(-1));
+    };
+    for (const source of health.body.freshness.sources as { source: string; seconds: number | null }[]) {
+      if (source.seconds === null || !source.source.endsWith('_telemetry')) continue;
+      // Both are now − newest; the scrape happens a moment after the health answer.
+      expect(sample(source.source)).toBeGreaterThanOrEqual(source.seconds);
+      expect(sample(source.source)).toBeLessThan(source.seconds + 30);
+    }
+    expect(sample('truck_telemetry')).toBeGreaterThan(0);
+    // No Kafka admin in this test: no lag samples rather than made-up zeros.
+    expect(text).not.toContain('fleetgrid_query_consumer_lag_records{');
+  });
+
   it('serves health, readiness, metrics and the OpenAPI document', async () => {
     expect((await app.inject('/healthz')).statusCode).toBe(200);
     expect((await app.inject('/readyz')).statusCode).toBe(200);
