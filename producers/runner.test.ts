@@ -55,6 +55,7 @@ function fakeKafka(behaviour: (call: number) => Promise<void> | undefined = () =
       disconnect: async () => {},
       listTopics: async () => Object.values(TOPICS),
       createTopics: async () => true,
+      fetchTopicOffsets: async () => [],
       fetchTopicMetadata: async ({ topics }: { topics: string[] }) => ({
         topics: topics.map((name) => ({ name, partitions: [{}, {}, {}] })),
       }),

@@ -549,6 +549,16 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
           const found = topics.find((topic) => topic.name === deps.topics[kind]);
           partitionsOf[kind] = Math.max(1, found?.partitions.length ?? config.partitions);
         }
+        // Right after a topic is created, the controller may name a leader before that
+        // broker serves the partition; a produce then fails part of a request, and the
+        // client's retry writes the other part twice. Listing offsets asks every leader,
+        // so once it answers, produce requests will be accepted whole.
+        await retry(
+          async () => {
+            for (const kind of RAW_TOPIC_KEYS) await admin.fetchTopicOffsets(deps.topics[kind]);
+          },
+          { policy: { baseMs: 50, capMs: 1_000, maxRetries: 30 }, clock, shouldRetry: () => true },
+        );
       } finally {
         await admin.disconnect();
       }
