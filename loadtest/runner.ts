@@ -142,6 +142,8 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
   let backend: ClickHouseBackend | undefined;
   const stream = options.progressStream ?? process.stderr;
   const showProgress = config.progress ?? Boolean(stream.isTTY);
+  // Set once sampling runs; the outer finally calls it so a failed run leaves no timer behind.
+  let stopSampling = async () => {};
 
   try {
     await admin.connect();
@@ -351,6 +353,11 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
       }
     };
     const sampleTimer = setInterval(takeSample, SAMPLE_MS);
+    stopSampling = async () => {
+      clearInterval(sampleTimer);
+      polling = false;
+      await Promise.all(pollers);
+    };
 
     // The step profile: each step is judged once its last events had time to arrive.
     const evalDelayS = Math.ceil(config.p99MaxMs / 1_000) + 1;
@@ -445,9 +452,7 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
       }
     }
     await Promise.all(pendingEvaluations);
-    clearInterval(sampleTimer);
-    polling = false;
-    await Promise.all(pollers);
+    await stopSampling();
     if (slowestLagPollMs > 3 * SAMPLE_MS)
       notes.push(`the slowest consumer-lag poll took ${slowestLagPollMs} ms (a busy broker or machine)`);
     if (showProgress) stream.write('\n');
@@ -580,6 +585,7 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
     return { report, reportDir, jsonPath, htmlPath };
   } finally {
     // (7) Stop and clean up: everything below is tidiness and must not hide a result.
+    await stopSampling().catch(() => {});
     await producer.disconnect().catch(() => {});
     await backend?.close().catch(() => {});
     if (pipeline)
