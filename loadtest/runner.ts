@@ -431,6 +431,14 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
     const drainDeadline = Date.now() + config.drainTimeoutS * 1_000;
     let drained = false;
     while (Date.now() < drainDeadline) {
+      // A started service that died will not drain anything: say so instead of waiting.
+      const dead = [pipeline?.processor, pipeline?.sink].filter((child) => child?.exited());
+      if (dead.length > 0) {
+        notes.push(
+          `${dead.map((c) => c?.name).join(' and ')} exited during the run (see its log in ${reportDir})`,
+        );
+        break;
+      }
       const lag = await sampleLag(admin, groups).catch(() => undefined);
       const visible = await storedRawCount(backend, runId).catch(() => -1);
       if (lag && Object.values(lag).every((v) => v === 0) && visible >= produced) {
