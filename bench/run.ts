@@ -17,7 +17,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, release, totalmem, type } from 'node:os';
+import { cpus, loadavg, release, totalmem, type } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PROJECT_ROOT } from '../lib/config.ts';
@@ -184,6 +184,8 @@ export function spliceSection(existing: string | undefined, section: string): st
 
 async function main(): Promise<void> {
   const started = Date.now();
+  // Other work on the machine skews every figure: the load average says how much there was.
+  const loadAtStart = loadavg()[0] ?? 0;
   const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
   const benches: BenchResult[] = [];
   for (const bench of COMPONENT_BENCHES) {
@@ -229,7 +231,7 @@ async function main(): Promise<void> {
   const kafkaJar = existsSync(resolve(PROJECT_ROOT, '.cache/stack/kafka-4.1.1')) ? ', Kafka 4.1.1' : '';
   const section = renderSection({
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    machine: `${list.length} × ${list[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 1_073_741_824).toFixed(0)} GiB, ${type()} ${release()}, Node ${process.version}${kafkaJar}`,
+    machine: `${list.length} × ${list[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 1_073_741_824).toFixed(0)} GiB, ${type()} ${release()}, Node ${process.version}${kafkaJar}; 1-minute load average ${loadAtStart.toFixed(1)} at the start, ${(loadavg()[0] ?? 0).toFixed(1)} at the end`,
     benches,
     e2e,
     totalSeconds: (Date.now() - started) / 1_000,
