@@ -33,6 +33,7 @@ export {
   type Manifest,
   type ManifestBuilder,
   type ManifestOptions,
+  manifestOfEvents,
   manifestToJson,
   NUMERIC_FIELDS,
   type WindowManifest,

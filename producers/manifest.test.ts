@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { RawEvent } from '../schemas/types.ts';
 import { NO_FAULTS } from './faults.ts';
-import { createManifestBuilder } from './manifest.ts';
+import { createFleet } from './fleet.ts';
+import { createManifestBuilder, manifestOfEvents } from './manifest.ts';
 import type { OutboundMessage } from './types.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -74,5 +75,28 @@ describe('the manifest', () => {
     const builder = createManifestBuilder({ seed: 1, faults: NO_FAULTS, windows: false });
     builder.record(message(turbineEvent(0, T0, 1)));
     expect(builder.build().windows).toEqual([]);
+  });
+});
+
+describe('the manifest of events read back', () => {
+  it('equals the producer manifest for the same events, and counts repeats as duplicates', () => {
+    const fleet = createFleet({
+      seed: 4,
+      trucks: 4,
+      turbines: 2,
+      solar: 2,
+      intervalMs: { truck: 1_000, turbine: 1_000, solar: 1_000 },
+      startMs: T0,
+    });
+    const out: OutboundMessage[] = [];
+    fleet.generate(Number.POSITIVE_INFINITY, 5_000, out);
+    const produced = createManifestBuilder({ seed: 4, faults: NO_FAULTS, devices: fleet.devices });
+    for (const m of out) produced.record(m);
+    const events = out.map((m) => m.event);
+    const readBack = manifestOfEvents([...events, ...events.slice(0, 10)], { seed: 4, faults: NO_FAULTS });
+    const expected = produced.build();
+    expect(readBack.windows).toEqual(expected.windows);
+    expect(readBack.totals.events).toBe(5_000);
+    expect(readBack.totals.duplicates).toBe(10);
   });
 });

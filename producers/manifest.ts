@@ -11,7 +11,8 @@
  * window revision must hold once every late event arrived.
  * Values are float32-rounded where the schema says `float`, as a consumer decodes them.
  */
-import type { DeviceKind } from '../lib/topics.ts';
+import { type DeviceKind, RAW_TOPIC_KEYS } from '../lib/topics.ts';
+import { RECORD_TOPICS } from '../schemas/catalog.ts';
 import { FIELD_RANGES } from '../schemas/validate.ts';
 import type { RawEvent } from '../schemas/types.ts';
 import { emptyFaultCounts, type FaultCounts, type FaultSpec } from './faults.ts';
@@ -245,6 +246,41 @@ export function createManifestBuilder(options: ManifestOptions): ManifestBuilder
       };
     },
   };
+}
+
+/**
+ * The manifest of events read back (from Kafka, a table, a DLQ replay): each distinct
+ * eventId counts once, as a clean event; repeats count as duplicates. Comparing its
+ * `windows` and `devices` with the producer's manifest reconciles a pipeline stage; in the
+ * same per-device order the sums are even bit-identical.
+ */
+export function manifestOfEvents(
+  events: Iterable<RawEvent>,
+  options: Omit<ManifestOptions, 'devices'> = { seed: 0, faults: emptyFaultSpec() },
+): Manifest {
+  const builder = createManifestBuilder(options);
+  const seen = new Set<string>();
+  for (const event of events) {
+    const kind = RECORD_TOPICS[event.type] as DeviceKind;
+    if (!(RAW_TOPIC_KEYS as readonly string[]).includes(kind)) continue;
+    const repeat = seen.has(event.value.eventId);
+    seen.add(event.value.eventId);
+    builder.record({
+      kind,
+      key: event.value.deviceId,
+      class: repeat ? 'duplicate' : 'clean',
+      event,
+      poison: null,
+      garbage: null,
+      delivery: null,
+      legacy: false,
+    });
+  }
+  return builder.build();
+}
+
+function emptyFaultSpec(): FaultSpec {
+  return { late: 0, ooo: 0, dup: 0, poison: 0, skew: 0, v1: 0 };
 }
 
 /** The manifest as JSON; NaN never occurs in clean events, so plain JSON is exact. */
