@@ -116,6 +116,8 @@ interface PartitionTask {
   lastReceived: number;
   /** Bumped whenever the state changes; a checkpoint is needed when it differs from savedVersion. */
   version: number;
+  /** The partition's log end offset as of the last fetched batch: tells caught up from behind. */
+  highWatermark: number;
   savedVersion: number;
   /** The offset a seek was last issued for: seek once, then accept a real gap (retention). */
   soughtFor: number | undefined;
@@ -386,6 +388,8 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
       nextOffset: checkpoint?.offset,
       lastReceived: (checkpoint?.offset ?? 0) - 1,
       version: 0,
+      // Unknown until the first fetch; treated as caught up, as a restored idle partition is.
+      highWatermark: 0,
       savedVersion: 0,
       soughtFor: undefined,
       verify: false,
@@ -466,6 +470,7 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
       log.warn({ partition: task.id, from: first, to: task.nextOffset }, 'seeking back to the checkpoint');
       return;
     }
+    task.highWatermark = Number(batch.highWatermark);
     const topic = batch.topic;
     // One processing time per batch (a batch takes milliseconds): validation's future-time
     // bound and the core's idle clock do not need more, and it saves a clock call per record.
@@ -568,10 +573,22 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
     return isLate;
   }
 
+  /**
+   * The idle timer exists for partitions with nothing more to read. A partition that is
+   * paused (backpressure, registry outage) or still behind its log end is not idle, only
+   * waiting: advancing its stream time would close windows early and raise false
+   * heartbeat_lost alerts for devices whose events are sitting in the log.
+   */
+  function isIdleCandidate(task: PartitionTask): boolean {
+    if (gate.paused || heldForRegistry.has(task.id)) return false;
+    return task.nextOffset === undefined || task.nextOffset >= task.highWatermark;
+  }
+
   function onTimer(): void {
     if (stopping) return;
     const now = clock.now();
     for (const task of tasks.values()) {
+      if (!isIdleCandidate(task)) continue;
       const output = task.core.onTimer(now);
       const count =
         output.aggregates.length + output.alerts.length + output.deviceStates.length + output.rejected.length;
