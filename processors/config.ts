@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { parseComponentConfig } from '../lib/config.ts';
-import { FleetgridError } from '../lib/errors.ts';
+import { parseDuration } from '../lib/duration.ts';
 
 const ms = (fallback: number) => z.number().int().nonnegative().default(fallback);
 const positive = (fallback: number) => z.number().int().positive().default(fallback);
@@ -61,21 +61,5 @@ export function parseProcessorConfig(input: unknown): ProcessorConfig {
   return parseComponentConfig('processor', processorConfigSchema, input);
 }
 
-const UNITS: Record<string, number> = {
-  ms: 1,
-  s: 1_000,
-  m: 60_000,
-  min: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-};
-
-/** Parses `60s`, `1h`, `500ms`, `1.5m` or a bare number of milliseconds. */
-export function parseDuration(text: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$/.exec(text);
-  if (!match) throw new FleetgridError('INVALID_ARGUMENT', `not a duration: "${text}" (try 60s, 5m, 1h)`);
-  const value = Number(match[1]) * (UNITS[match[2] ?? 'ms'] ?? 1);
-  if (!Number.isFinite(value))
-    throw new FleetgridError('INVALID_ARGUMENT', `duration out of range: "${text}"`);
-  return Math.round(value);
-}
+// Re-exported: callers of this component's config read durations with the shared parser.
+export { parseDuration };

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { parseComponentConfig } from '../lib/config.ts';
 import { FleetgridError } from '../lib/errors.ts';
 import { NO_FAULTS } from './faults.ts';
+import { parseDuration } from '../lib/duration.ts';
 
 const positiveInt = (fallback: number) => z.number().int().positive().default(fallback);
 const share = (fallback: number) => z.number().min(0).max(1).default(fallback);
@@ -78,24 +79,8 @@ export function parseSimulatorConfig(input: unknown): SimulatorConfig {
   return config;
 }
 
-const UNITS: Record<string, number> = {
-  ms: 1,
-  s: 1_000,
-  m: 60_000,
-  min: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-};
-
-/** Parses `90s`, `10m`, `1h`, `2d`, `500ms` or a bare number of milliseconds. */
-export function parseDuration(text: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$/.exec(text);
-  if (!match) throw new FleetgridError('INVALID_ARGUMENT', `not a duration: "${text}" (try 90s, 10m, 1h)`);
-  const value = Math.round(Number(match[1]) * (UNITS[match[2] ?? 'ms'] ?? 1));
-  if (!Number.isFinite(value) || value <= 0)
-    throw new FleetgridError('INVALID_ARGUMENT', `bad duration "${text}"`);
-  return value;
-}
+// Re-exported: callers of this component's config read durations with the shared parser.
+export { parseDuration };
 
 /** Parses an ISO date-time (`2026-03-01T00:00:00Z`), `now`, `now-2h`, or epoch ms. */
 export function parseTime(text: string, nowMs: number): number {

@@ -51,14 +51,8 @@ export const TELEMETRY_TABLE: Record<DeviceKindSymbol, string> = {
   SOLAR: 'solar_telemetry',
 };
 
-/** Every raw table (freshness looks at all of them). */
-export const RAW_TABLES = [
-  'truck_telemetry',
-  'truck_engine_events',
-  'truck_diagnostics',
-  'turbine_telemetry',
-  'solar_telemetry',
-] as const;
+/** Every raw table (freshness looks at all of them): the sink's list, the one that creates them. */
+export { RAW_TABLES } from '../sinks/rows.ts';
 
 /** Derived figures of processors/windows/window.ts derivedFigures(), per kind. */
 export const DERIVED_METRICS: Record<DeviceKindSymbol, readonly string[]> = {
