@@ -4,8 +4,9 @@
  * (windows with a late revision, alerts, device states), and `loadQueryDataset` writes
  * all of it into ClickHouse through the sink's own row mapping (sinks/rows.ts), so the
  * rows look exactly like the sink's. A full-pipeline test can instead produce
- * `dataset.events` to Kafka and expect the same numbers (EXPECTED below), because the
- * projections here come from the same pure core the `process` service runs.
+ * `dataset.events` to Kafka and expect the same numbers (test/e2e/pipeline.int.test.ts
+ * does), because the projections here come from the same pure core the `process` service
+ * runs. The hand-computed numbers live in the two tests that assert them.
  *
  * Devices (base = a whole hour; every sample 1 s apart):
  *  - truck-1 @depot-a: 120 samples, speed 60 (s 0-59) then 80 (s 60-119), odometer
