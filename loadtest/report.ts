@@ -199,8 +199,11 @@ export function svgLineChart(
     `<text x="${left}" y="16" font-size="13" font-weight="bold">${escapeHtml(title)}</text>`,
     `<text x="12" y="${top + plotH / 2}" font-size="11" transform="rotate(-90 12 ${top + plotH / 2})" text-anchor="middle">${escapeHtml(yLabel)}</text>`,
   ];
-  for (let i = 0; i <= 4; i++) {
-    const y = (yMax * i) / 4;
+  // Round tick values: 5 intervals for 1 or 5 × 10^k, 4 for 2 × 10^k.
+  const lead = Math.round(yMax / 10 ** Math.floor(Math.log10(yMax)));
+  const intervals = lead === 2 ? 4 : 5;
+  for (let i = 0; i <= intervals; i++) {
+    const y = (yMax * i) / intervals;
     parts.push(
       `<line x1="${left}" x2="${left + plotW}" y1="${sy(y).toFixed(1)}" y2="${sy(y).toFixed(1)}" stroke="#ddd"/>`,
       `<text x="${left - 4}" y="${(sy(y) + 4).toFixed(1)}" font-size="10" text-anchor="end">${formatTick(y)}</text>`,
