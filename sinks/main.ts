@@ -10,13 +10,15 @@ import { createLogger } from '../lib/log.ts';
 import { createMetricsRegistry } from '../lib/metrics.ts';
 import { topicNames } from '../lib/topics.ts';
 import { createSerde } from '../schemas/serde.ts';
-import { parseSinkConfig, type SinkConfigInput } from './config.ts';
+import { parseSinkConfig, SINK_GROUP_ID, type SinkConfigInput } from './config.ts';
 import { createClickHouseSink } from './runner.ts';
 
 export async function runSink(options: SinkConfigInput): Promise<void> {
   const app = loadConfig();
   const log = createLogger('sink', app.logLevel);
-  const config = parseSinkConfig(options);
+  // Like the processors' group, the sink's carries TOPIC_PREFIX: pipelines that share a
+  // cluster under different prefixes must not join each other's groups.
+  const config = parseSinkConfig({ groupId: `${app.topicPrefix}${SINK_GROUP_ID}`, ...options });
   const kafka = createKafkaClient(app.kafka, { log });
   const serde = createSerde(app.registry, { topics: topicNames(app.topicPrefix) });
   const registry = createMetricsRegistry('sink');
