@@ -363,7 +363,10 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
     const evalDelayS = Math.ceil(config.p99MaxMs / 1_000) + 1;
     const pendingEvaluations: Promise<void>[] = [];
     const evaluateStep = async (index: number, phase: Phase) => {
-      const warmS = (phase.endS - phase.startS) / 3;
+      // Whole seconds: acked events are counted per second, so a window starting inside a
+      // second would count that second's acks in full but fetch only part of its rows, and
+      // take the difference for events still unseen (a 20 s step once failed on exactly that).
+      const warmS = Math.ceil((phase.endS - phase.startS) / 3);
       const fromS = phase.startS + warmS;
       const histograms = await rawFreshness(
         backend as ClickHouseBackend,
