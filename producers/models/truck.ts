@@ -145,7 +145,7 @@ export function routeOf(state: TruckState): Route {
   return ROUTES[state.routeIndex % ROUTES.length] as Route;
 }
 
-/** A truck parked at its depot with the engine off, at a random point of its first stop. */
+/** A truck parked at its depot with the engine off, late in its first stop. */
 export function createTruck(init: TruckInit, rng: Rng): TruckState {
   const dwellTotalMs = rng.uniform(2, 30) * 60_000;
   return {
@@ -161,7 +161,9 @@ export function createTruck(init: TruckInit, rng: Rng): TruckState {
     mode: 'dwelling',
     speedKmh: 0,
     speedWander: 0,
-    dwellElapsedMs: rng.uniform(0, 0.5) * dwellTotalMs,
+    // Late in the first stop: a fleet that has just started is mostly about to leave, so the
+    // first minutes of a run (a demo, a short test) already show trucks on the road.
+    dwellElapsedMs: rng.uniform(0.6, 1) * dwellTotalMs,
     dwellTotalMs,
     refuelling: false,
     engineOn: false,
