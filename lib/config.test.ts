@@ -1,6 +1,20 @@
-import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { loadConfig, parseComponentConfig } from './config.ts';
+
+const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+const dirs: string[] = [];
+const scratch = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'fg-config-'));
+  dirs.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
 
 describe('loadConfig', () => {
   it('points at the local stack when nothing is set', () => {
@@ -36,6 +50,98 @@ describe('loadConfig', () => {
       sasl: { mechanism: 'scram-sha-512' },
     });
     expect(() => loadConfig({ KAFKA_SASL_MECHANISM: 'plain' })).toThrow(/KAFKA_SASL_USERNAME/);
+  });
+
+  it('reads the SASL password from KAFKA_SASL_PASSWORD_FILE and the CA from KAFKA_SSL_CA_FILE (TLS on)', () => {
+    const dir = scratch();
+    writeFileSync(join(dir, 'kafka.password'), 'from-file\n', { mode: 0o600 });
+    writeFileSync(join(dir, 'ca.crt'), PEM);
+    const config = loadConfig({
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: 'fleetgrid',
+      KAFKA_SASL_PASSWORD_FILE: join(dir, 'kafka.password'),
+      KAFKA_SSL_CA_FILE: join(dir, 'ca.crt'),
+    });
+    expect(config.kafka.sasl).toEqual({
+      mechanism: 'scram-sha-512',
+      username: 'fleetgrid',
+      password: 'from-file',
+    });
+    expect(config.kafka.ssl).toBe(true);
+    expect(config.kafka.sslCa).toBe(PEM);
+    writeFileSync(join(dir, 'not-a-cert'), 'hello');
+    expect(() => loadConfig({ KAFKA_SSL_CA_FILE: join(dir, 'not-a-cert') })).toThrow(/no PEM certificate/);
+    expect(() => loadConfig({ KAFKA_SSL_CA_FILE: join(dir, 'missing') })).toThrow(/cannot read/);
+  });
+
+  it('PostgreSQL: the local cluster by default with its generated password file; a given URL never gets it', () => {
+    const dataDir = scratch();
+    expect(loadConfig({ FLEETGRID_DATA_DIR: dataDir }).postgres).toEqual({
+      url: 'postgres://fleetgrid@127.0.0.1:5433/fleetgrid',
+      password: undefined,
+    });
+    mkdirSync(join(dataDir, 'secrets'));
+    writeFileSync(join(dataDir, 'secrets', 'postgres.password'), 'generated\n', { mode: 0o600 });
+    expect(loadConfig({ FLEETGRID_DATA_DIR: dataDir }).postgres.password).toBe('generated');
+    const external = loadConfig({
+      FLEETGRID_DATA_DIR: dataDir,
+      POSTGRES_URL: 'postgres://app@db.example:5432/fleet',
+    });
+    expect(external.postgres).toEqual({ url: 'postgres://app@db.example:5432/fleet', password: undefined });
+    expect(
+      loadConfig({ POSTGRES_URL: 'postgres://app@db:5432/fleet', POSTGRES_PASSWORD: 'direct' }).postgres
+        .password,
+    ).toBe('direct');
+    expect(() => loadConfig({ POSTGRES_URL: 'postgres://app:secret@db:5432/fleet' })).toThrow(
+      /must not hold a password/,
+    );
+    expect(() => loadConfig({ POSTGRES_URL: 'mysql://db' })).toThrow(/POSTGRES_URL/);
+  });
+
+  it('Kafka Connect: the local worker by default with its generated password; a given URL never gets it', () => {
+    const dataDir = scratch();
+    expect(loadConfig({ FLEETGRID_DATA_DIR: dataDir }).connect).toEqual({
+      url: 'http://127.0.0.1:8083',
+      auth: undefined,
+    });
+    mkdirSync(join(dataDir, 'secrets'));
+    writeFileSync(join(dataDir, 'secrets', 'connect.password'), 'generated\n', { mode: 0o600 });
+    expect(loadConfig({ FLEETGRID_DATA_DIR: dataDir }).connect.auth).toEqual({
+      username: 'fleetgrid',
+      password: 'generated',
+    });
+    expect(
+      loadConfig({ FLEETGRID_DATA_DIR: dataDir, KAFKA_CONNECT_URL: 'http://connect.example:8083/' }).connect,
+    ).toEqual({ url: 'http://connect.example:8083', auth: undefined });
+    expect(
+      loadConfig({
+        KAFKA_CONNECT_URL: 'http://connect.example:8083',
+        KAFKA_CONNECT_USERNAME: 'ops',
+        KAFKA_CONNECT_PASSWORD: 'direct',
+      }).connect.auth,
+    ).toEqual({ username: 'ops', password: 'direct' });
+  });
+
+  it('topics: the broker replication and the development retention unless configured', () => {
+    expect(loadConfig({}).topics).toEqual({
+      replicationFactor: undefined,
+      minInsyncReplicas: undefined,
+      retention: 'development',
+    });
+    expect(
+      loadConfig({
+        KAFKA_TOPIC_REPLICATION_FACTOR: '3',
+        KAFKA_TOPIC_MIN_INSYNC_REPLICAS: '2',
+        TOPIC_RETENTION_PROFILE: 'production',
+      }).topics,
+    ).toEqual({ replicationFactor: 3, minInsyncReplicas: 2, retention: 'production' });
+    expect(() =>
+      loadConfig({ KAFKA_TOPIC_REPLICATION_FACTOR: '1', KAFKA_TOPIC_MIN_INSYNC_REPLICAS: '2' }),
+    ).toThrow(/exceeds KAFKA_TOPIC_REPLICATION_FACTOR/);
+    expect(() => loadConfig({ KAFKA_TOPIC_REPLICATION_FACTOR: '0' })).toThrow(
+      /CONFIG_INVALID|invalid environment/,
+    );
+    expect(() => loadConfig({ TOPIC_RETENTION_PROFILE: 'forever' })).toThrow(/TOPIC_RETENTION_PROFILE/);
   });
 
   it('rejects bad values with a CONFIG_INVALID error naming every problem', () => {

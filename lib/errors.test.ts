@@ -29,8 +29,11 @@ describe('FleetgridError', () => {
       .sort();
     expect(retriable).toEqual(
       [
+        'ALERTMANAGER_UNAVAILABLE',
         'CLICKHOUSE_UNAVAILABLE',
+        'CONNECT_UNAVAILABLE',
         'KAFKA_UNAVAILABLE',
+        'POSTGRES_UNAVAILABLE',
         'REDIS_UNAVAILABLE',
         'REGISTRY_UNAVAILABLE',
         'TIMEOUT',

@@ -12,15 +12,25 @@ export const ERROR_CODES = {
   CONFIG_INVALID: false,
   INVALID_ARGUMENT: false,
   INTERNAL: false,
+  // refused credentials or an untrusted certificate: retrying cannot help
+  KAFKA_AUTH_FAILED: false,
+  ALERTMANAGER_AUTH_FAILED: false,
   // transport and infrastructure: retried with backoff
   KAFKA_UNAVAILABLE: true,
   REGISTRY_UNAVAILABLE: true,
   REDIS_UNAVAILABLE: true,
   CLICKHOUSE_UNAVAILABLE: true,
   TIMEOUT: true,
+  POSTGRES_UNAVAILABLE: true,
+  CONNECT_UNAVAILABLE: true,
+  ALERTMANAGER_UNAVAILABLE: true,
   // schema contracts
   SCHEMA_INCOMPATIBLE: false,
   SCHEMA_INVALID: false,
+  // a record larger than the broker accepts (message.max.bytes): no retry can send it
+  KAFKA_RECORD_TOO_LARGE: false,
+  // a newer producer with the same transactional id took over: this one must stop writing
+  KAFKA_PRODUCER_FENCED: false,
   // bad input: dead-lettered, the partition keeps flowing
   DECODE_EMPTY: false,
   DECODE_BAD_MAGIC: false,
@@ -29,8 +39,12 @@ export const ERROR_CODES = {
   DECODE_INVALID_AVRO: false,
   DECODE_UNEXPECTED_TYPE: false,
   VALIDATION_OUT_OF_RANGE: false,
+  VALIDATION_INVALID_ID: false,
   TOO_LATE: false,
   CLICKHOUSE_REJECTED: false,
+  // commands on the registry (docs/registry.md): answered 404 and 409, never retried
+  NOT_FOUND: false,
+  CONFLICT: false,
 } as const satisfies Record<string, boolean>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

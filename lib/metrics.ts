@@ -1,6 +1,6 @@
 /**
  * Prometheus metrics. Each service owns one registry with prom-client's default process
- * metrics plus its own counters, named fleetgrid_<component>_<what>_<unit> (DESIGN §5),
+ * metrics plus its own counters, named fleetgrid_<component>_<what>_<unit> (docs/design.md §5),
  * and serves it on 127.0.0.1 at /metrics.
  */
 import { createServer, type Server } from 'node:http';
@@ -24,14 +24,22 @@ export interface MetricsServer {
 /**
  * Serves `registry` at http://host:port/metrics; port 0 picks a free one. The host is
  * loopback unless METRICS_HOST says otherwise: in a container (infra/compose) Prometheus
- * scrapes from another network namespace and needs METRICS_HOST=0.0.0.0.
+ * scrapes from another network namespace and needs METRICS_HOST=0.0.0.0. With `ready`,
+ * `/readyz` answers 200 when the service is ready and 503 while it is not (waiting for a
+ * dependency, draining), and `/healthz` 200 while the process serves at all.
  */
 export async function startMetricsServer(
   registry: Registry,
-  options: { port: number; host?: string },
+  options: { port: number; host?: string; ready?: () => boolean },
 ): Promise<MetricsServer> {
   const server: Server = createServer((request, response) => {
-    if (request.url?.split('?')[0] !== '/metrics') {
+    const path = request.url?.split('?')[0];
+    if (options.ready && (path === '/readyz' || path === '/healthz')) {
+      const ok = path === '/healthz' || options.ready();
+      response.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'not ready\n');
+      return;
+    }
+    if (path !== '/metrics') {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }

@@ -4,8 +4,8 @@
  * meet another test's; `cleanup()` deletes what it created.
  */
 import { randomUUID } from 'node:crypto';
-import { type AppConfig, loadConfig } from '../lib/config.ts';
-import { createKafkaClient, type KafkaAdmin, type KafkaClient } from '../lib/kafka.ts';
+import { type AppConfig, type KafkaConfig, loadConfig } from '../lib/config.ts';
+import { createKafkaClient, type KafkaAdmin, type KafkaClient } from '../lib/kafka/index.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { retry } from '../lib/retry.ts';
 import { ensureTopics, type TopicNames, topicNames, topicSpecs } from '../lib/topics.ts';
@@ -29,10 +29,12 @@ export function uniquePrefix(name: string): string {
 
 export async function createTestStack(
   name: string,
-  options: { partitions?: number } = {},
+  /** `kafka`: another cluster than the shared one (a private Kafka of a fault test). */
+  options: { partitions?: number; kafka?: KafkaConfig } = {},
 ): Promise<TestStack> {
   const prefix = uniquePrefix(name);
-  const config = { ...loadConfig({ ...process.env, TOPIC_PREFIX: prefix }) };
+  const loaded = loadConfig({ ...process.env, TOPIC_PREFIX: prefix });
+  const config = { ...loaded, kafka: options.kafka ?? loaded.kafka };
   const log = createLogger(`test-${name}`, process.env.TEST_LOG_LEVEL ?? 'error');
   const kafka = createKafkaClient(config.kafka, { log });
   const admin = kafka.admin();
@@ -50,7 +52,10 @@ export async function createTestStack(
     group: (groupName) => `${prefix}${groupName}`,
     async cleanup() {
       try {
-        await admin.deleteTopics({ topics: specs.map((spec) => spec.name), timeout: 10_000 });
+        await admin.deleteTopics(
+          specs.map((spec) => spec.name),
+          10_000,
+        );
       } catch {
         // Deleting is tidiness, not part of any assertion.
       }
@@ -74,25 +79,29 @@ export async function consumeAll(
     headers: Record<string, string>;
   }[]
 > {
-  const { headersToStrings } = await import('../lib/kafka.ts');
+  const { headersToStrings } = await import('../lib/kafka/index.ts');
   const consumer = stack.kafka.consumer({
     groupId: stack.group(`reader-${randomUUID().slice(0, 6)}`),
     maxWaitTimeMs: 100,
   });
   const out: Awaited<ReturnType<typeof consumeAll>> = [];
   await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.subscribe([topic], { fromBeginning: true });
   const done = Promise.withResolvers<void>();
   const timer = setTimeout(() => done.resolve(), timeoutMs);
   await consumer.run({
-    eachMessage: async ({ partition, message }) => {
-      out.push({
-        partition,
-        offset: message.offset,
-        key: message.key,
-        value: message.value,
-        headers: headersToStrings(message.headers),
-      });
+    concurrency: 1,
+    eachBatch: async (batch) => {
+      for (const message of batch.records) {
+        out.push({
+          partition: batch.partition,
+          offset: message.offset,
+          key: message.key,
+          value: message.value,
+          headers: headersToStrings(message.headers),
+        });
+        batch.resolveOffset(message.offset);
+      }
       if (out.length >= count) done.resolve();
     },
   });

@@ -4,6 +4,7 @@
  * the registry enforces BACKWARD compatibility, and bad bytes fail with typed errors.
  */
 import { randomUUID } from 'node:crypto';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LEGACY_SCHEMAS, parseSchema, RECORDS } from '../../schemas/catalog.ts';
 import { createSerde, frame, type Serde } from '../../schemas/serde.ts';
@@ -86,6 +87,18 @@ const SAMPLES: { [N in RecordName]: RecordTypes[N] } = {
     value: 84,
     threshold: 85,
     message: 'speed back to 84 km/h',
+  },
+  AlertCommand: {
+    commandId: 'cmd-1',
+    alertId: 'truck.overspeed:truck-1:1790000000000',
+    action: 'SHELVE',
+    rule: 'truck.overspeed',
+    deviceId: 'truck-1',
+    by: 'ops',
+    comment: 'maintenance <b>window</b>',
+    shelvedUntil: TS + 3_600_000,
+    silenceId: 'b5f8c7e2-0000-4000-8000-000000000001',
+    ts: TS,
   },
   DeviceState: {
     deviceId: 'turbine-1',
@@ -244,4 +257,31 @@ describe('event contracts on the real broker and registry', () => {
       retriable: true,
     });
   });
+
+  it('gives up on a registry that accepts the connection and never answers: retriable, not a hang', async () => {
+    // The registry client has no timeout of its own (its `timeout` option never existed).
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const stalled = createSerde(
+        { url: `http://127.0.0.1:${port}/apis/ccompat/v7`, auth: undefined },
+        { topics: stack.topics, timeoutMs: 1_000 },
+      );
+      const bytes = serde.encode('SolarTelemetry', SAMPLES.SolarTelemetry);
+      await expect(stalled.decode(bytes)).rejects.toMatchObject({
+        code: 'REGISTRY_UNAVAILABLE',
+        retriable: true,
+      });
+      await expect(stalled.registerAll(['SolarTelemetry'])).rejects.toMatchObject({
+        code: 'REGISTRY_UNAVAILABLE',
+        retriable: true,
+      });
+      expect(sockets.length).toBeGreaterThan(0);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  }, 30_000);
 });

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { toKafkaError } from './errors.ts';
+
+const named = (name: string, message: string, extra: Record<string, unknown> = {}) =>
+  Object.assign(new Error(message), { name, ...extra });
+
+describe('toKafkaError: refused credentials and untrusted brokers', () => {
+  it('maps a SASL authentication failure, even wrapped by the client retrier, to KAFKA_AUTH_FAILED', () => {
+    const sasl = named('KafkaJSSASLAuthenticationError', 'SASL SCRAM SHA512 authentication failed', {
+      retriable: false,
+    });
+    for (const error of [
+      sasl,
+      named('KafkaJSNumberOfRetriesExceeded', 'Broker: retries exceeded', { cause: sasl }),
+    ]) {
+      const mapped = toKafkaError('connect admin', error);
+      expect(mapped.code).toBe('KAFKA_AUTH_FAILED');
+      expect(mapped.retriable).toBe(false);
+      expect(mapped.message).toMatch(/authentication failed .*KAFKA_SASL_USERNAME/);
+    }
+  });
+
+  it('maps an unsupported mechanism and an untrusted certificate to KAFKA_AUTH_FAILED', () => {
+    const mechanism = named(
+      'KafkaJSProtocolError',
+      'The broker does not support the requested SASL mechanism',
+      {
+        type: 'UNSUPPORTED_SASL_MECHANISM',
+      },
+    );
+    expect(toKafkaError('connect', mechanism)).toMatchObject({ code: 'KAFKA_AUTH_FAILED', retriable: false });
+    const tls = named(
+      'KafkaJSConnectionError',
+      'Connection error: self-signed certificate in certificate chain',
+      {
+        code: 'SELF_SIGNED_CERT_IN_CHAIN',
+      },
+    );
+    const mapped = toKafkaError('connect', named('KafkaJSNumberOfRetriesExceeded', 'x', { cause: tls }));
+    expect(mapped).toMatchObject({ code: 'KAFKA_AUTH_FAILED', retriable: false });
+    expect(mapped.message).toMatch(/KAFKA_SSL_CA_FILE/);
+  });
+
+  it('leaves a plain connection failure retriable', () => {
+    const refused = named('KafkaJSConnectionError', 'Connection error: connect ECONNREFUSED 127.0.0.1:9092', {
+      code: 'ECONNREFUSED',
+    });
+    expect(toKafkaError('connect', refused).code).not.toBe('KAFKA_AUTH_FAILED');
+  });
+
+  it('makes a coordinator that cannot be found (a broker outage) retriable, not a bug', () => {
+    // kafkajs gives up finding a group or transaction coordinator with a non-retriable error
+    // of its own while the broker is away; a transaction's commit fails so in an outage.
+    const group = named('KafkaJSGroupCoordinatorNotFound', 'Failed to find group coordinator');
+    expect(toKafkaError('commit transaction', group)).toMatchObject({
+      code: 'KAFKA_UNAVAILABLE',
+      retriable: true,
+    });
+    const txn = named('KafkaJSNonRetriableError', 'Failed to find transaction coordinator');
+    expect(toKafkaError('begin transaction', txn).retriable).toBe(true);
+  });
+
+  it('makes a commit refused for an old generation (the group moved on in an outage) retriable', () => {
+    const protocol = named('KafkaJSProtocolError', 'Specified group generation id is not valid', {
+      type: 'ILLEGAL_GENERATION',
+      retriable: false,
+    });
+    const wrapped = named('KafkaJSNonRetriableError', 'Specified group generation id is not valid', {
+      cause: protocol,
+    });
+    expect(toKafkaError('commit offsets', wrapped)).toMatchObject({
+      code: 'KAFKA_UNAVAILABLE',
+      retriable: true,
+    });
+  });
+});
