@@ -1,12 +1,12 @@
 /**
  * The record catalogue: which .avsc file holds each record, which topic carries it, and
  * the registry subject it is registered under (TopicRecordNameStrategy:
- * `<topic>-<full record name>`, DESIGN §3). Schemas are parsed once, at import.
+ * `<topic>-<full record name>`, docs/design.md §3). Schemas are parsed once, at import.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import avro from 'avsc';
-import type { TopicKey, TopicNames } from '../lib/topics.ts';
+import { RAW_TOPIC_KEYS, type TopicKey, type TopicNames } from '../lib/topics.ts';
 import type { RecordName } from './types.ts';
 
 export const NAMESPACE = 'fleetgrid.telemetry';
@@ -29,9 +29,21 @@ export const RECORD_TOPICS: Record<RecordName, TopicKey> = {
   WindowAggregate: 'aggregates',
   Alert: 'alerts',
   DeviceState: 'deviceState',
+  AlertCommand: 'commands',
 };
 
 export const RECORD_NAMES = Object.keys(RECORD_TOPICS) as RecordName[];
+
+/** The raw device events (docs/design.md §3): what devices send and the processors accept. */
+export const RAW_RECORDS: readonly RecordName[] = RECORD_NAMES.filter((name) =>
+  (RAW_TOPIC_KEYS as readonly TopicKey[]).includes(RECORD_TOPICS[name]),
+);
+
+const RAW_RECORD_SET = new Set<string>(RAW_RECORDS);
+
+export function isRawRecord(name: string): boolean {
+  return RAW_RECORD_SET.has(name);
+}
 
 export function readSchemaFile(file: string): avro.Schema {
   return JSON.parse(readFileSync(resolve(import.meta.dirname, file), 'utf8')) as avro.Schema;

@@ -1,5 +1,5 @@
 /**
- * Serialization in the Confluent wire format (DESIGN §3): byte 0x00, a 4-byte big-endian
+ * Serialization in the Confluent wire format (docs/design.md §3): byte 0x00, a 4-byte big-endian
  * schema id, then the Avro body. Registration and schema look-ups go through
  * @kafkajs/confluent-schema-registry; encoding and decoding use avsc directly with
  * cached types and resolvers, because they are on every event's path.
@@ -12,6 +12,7 @@
  * poison messages never costs a registry round trip each.
  */
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { TimeoutMiddleware } from 'mappersmith/middleware/timeout';
 import type avro from 'avsc';
 import type { Clock } from '../lib/clock.ts';
 import { systemClock } from '../lib/clock.ts';
@@ -72,8 +73,12 @@ export function createSchemaRegistryClient(config: RegistryConfig, timeoutMs = 5
     clientId: 'fleetgrid',
     // Our callers retry with their own backoff; the client must fail fast and say why.
     retry: { retries: 0, initialRetryTimeInSecs: 0.1, maxRetryTimeInSecs: 1 },
-    timeout: timeoutMs,
-  } as never);
+    // The client has no timeout option of its own: a registry that accepts the connection
+    // and never answers would hold a stage for good without this middleware.
+    // (mappersmith declares its Middleware type twice, for its ESM and CJS builds: the cast
+    // bridges the two declarations of one shape.)
+    middlewares: [TimeoutMiddleware(timeoutMs) as never],
+  });
 }
 
 export function createSerde(config: RegistryConfig, options: SerdeOptions): Serde {

@@ -1,5 +1,5 @@
 /**
- * TypeScript shapes of the Avro records in schemas/*.avsc (DESIGN §3). Avro `long`
+ * TypeScript shapes of the Avro records in schemas/*.avsc (docs/design.md §3). Avro `long`
  * timestamps are plain numbers of epoch milliseconds; nullable fields are `null`, not
  * undefined, because that is what Avro decodes.
  */
@@ -133,6 +133,22 @@ export interface DeviceState {
   openAlerts: string[];
 }
 
+export type AlertAction = 'ACK' | 'SHELVE' | 'UNSHELVE' | 'COMMENT';
+
+/** schemas/AlertCommand.avsc: an operator's command on an alert (alerts.commands). */
+export interface AlertCommand {
+  commandId: string;
+  alertId: string;
+  action: AlertAction;
+  rule: string;
+  deviceId: string;
+  by: string;
+  comment: string;
+  shelvedUntil: number | null;
+  silenceId: string | null;
+  ts: number;
+}
+
 export interface RecordTypes {
   TruckTelemetry: TruckTelemetry;
   EngineStateChanged: EngineStateChanged;
@@ -142,6 +158,7 @@ export interface RecordTypes {
   WindowAggregate: WindowAggregate;
   Alert: Alert;
   DeviceState: DeviceState;
+  AlertCommand: AlertCommand;
 }
 
 export type RecordName = keyof RecordTypes;

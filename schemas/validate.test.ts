@@ -52,3 +52,53 @@ describe('validateRawEvent', () => {
     );
   });
 });
+
+describe('validateRawEvent: ids', () => {
+  it.each([
+    ['a 10 000-character device id', { deviceId: 'd'.repeat(10_000) }, 'deviceId'],
+    ['markup in the site id', { siteId: 'probe-<img src=x onerror=alert(1)>' }, 'siteId'],
+    ['a space in the device id', { deviceId: 'truck 1' }, 'deviceId'],
+    ['an event id of 500 characters', { eventId: 'e'.repeat(500) }, 'eventId'],
+  ])(
+    'refuses %s with VALIDATION_INVALID_ID naming the field, and quotes at most a short head of it',
+    (_name, overrides, field) => {
+      let caught: unknown;
+      try {
+        validateRawEvent(truck(overrides), NOW);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toMatchObject({ code: 'VALIDATION_INVALID_ID', retriable: false, details: { field } });
+      expect((caught as Error).message.length).toBeLessThan(300);
+    },
+  );
+
+  it('accepts UUIDs and the id-shaped event ids other writers use', () => {
+    expect(() => validateRawEvent(truck({ eventId: 'truck-1-17' }), NOW)).not.toThrow();
+  });
+
+  it('refuses a diagnostic whose code or description is unbounded (any characters are fine: pages escape them)', () => {
+    const diagnostic = (code: string, description: string): RawEvent => ({
+      type: 'DiagnosticReported',
+      value: {
+        eventId: 'e-1',
+        deviceId: 'truck-1',
+        siteId: 'depot',
+        ts: NOW,
+        seq: 1,
+        code,
+        severity: 'WARNING',
+        description,
+        active: true,
+      },
+    });
+    expect(() => validateRawEvent(diagnostic('P0217', 'Engine coolant over temperature'), NOW)).not.toThrow();
+    expect(() => validateRawEvent(diagnostic('P0217<b>markup</b>', 'x'), NOW)).not.toThrow();
+    expect(() => validateRawEvent(diagnostic('P'.repeat(900_000), 'x'), NOW)).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_OUT_OF_RANGE' }),
+    );
+    expect(() => validateRawEvent(diagnostic('P0217', 'x'.repeat(5_000)), NOW)).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_OUT_OF_RANGE' }),
+    );
+  });
+});
