@@ -16,6 +16,7 @@ interface ProcessOptions {
   sessionTimeout?: string;
   heartbeatInterval?: string;
   watchdogTimeout?: string;
+  drainTimeout?: string;
   partitions?: string;
   group?: string;
 }
@@ -29,11 +30,15 @@ export function register(program: Command): void {
     .option('--grace <duration>', 'how long after a window end it stays open, e.g. 30s')
     .option('--max-lateness <duration>', 'late events up to this re-emit a window; later ones go to the DLQ')
     .option('--idle-timeout <duration>', 'processing time without events before idle windows close')
-    .option('--checkpoint-interval <duration>', 'how often state and offsets are checkpointed to Redis')
+    .option(
+      '--checkpoint-interval <duration>',
+      'how often each partition commits its outputs, checkpoint and offset (one Kafka transaction)',
+    )
     .option('--timer-interval <duration>', 'how often the idle/stream-time timer runs')
     .option('--session-timeout <duration>', 'Kafka group session timeout')
     .option('--heartbeat-interval <duration>', 'Kafka group heartbeat interval')
     .option('--watchdog-timeout <duration>', 'restart a consumer without progress for this long')
+    .option('--drain-timeout <duration>', 'on SIGTERM, how long the final flush and checkpoint may take')
     .option('--partitions <n>', 'partitions per topic when creating missing topics')
     .option('--group <id>', 'consumer group id (prefixed with TOPIC_PREFIX)')
     .action(async (options: ProcessOptions) => {

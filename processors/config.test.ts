@@ -3,10 +3,10 @@ import { parseDuration, parseProcessorConfig } from './config.ts';
 import { optionsToConfig } from './runner/main.ts';
 
 describe('processor config', () => {
-  it('fills defaults: the DESIGN group, 5 s checkpoints, no metrics server', () => {
+  it('fills defaults: the docs/design.md group, 5 s checkpoints, no metrics server', () => {
     const config = parseProcessorConfig({});
     expect(config.groupId).toBe('fleetgrid-processors');
-    expect(config.checkpointIntervalMs).toBe(5_000);
+    expect(config.checkpointIntervalMs).toBe(1_000);
     expect(config.metricsPort).toBeNull();
   });
 

@@ -8,7 +8,6 @@ import { z } from 'zod';
 import { parseComponentConfig } from '../lib/config.ts';
 import { parseDuration } from '../lib/duration.ts';
 
-const ms = (fallback: number) => z.number().int().nonnegative().default(fallback);
 const positive = (fallback: number) => z.number().int().positive().default(fallback);
 
 export const processorConfigSchema = z.strictObject({
@@ -18,8 +17,18 @@ export const processorConfigSchema = z.strictObject({
   partitions: positive(6),
   /** Window/alert options, passed to processors/core parseCoreConfig (validated there). */
   core: z.record(z.string(), z.unknown()).default({}),
-  /** How often every owned partition's state and next offset are written to Redis. */
-  checkpointIntervalMs: positive(5_000),
+  /**
+   * How often each owned partition commits its transaction: outputs since the last one,
+   * its checkpoint record (changelog) and its input offset. Outputs become visible to
+   * read_committed readers at the commit, so this is also the output latency's floor.
+   */
+  checkpointIntervalMs: positive(1_000),
+  /** Kafka aborts a transaction left open this long (a member that died mid-commit). */
+  transactionTimeoutMs: positive(60_000),
+  /** max.message.bytes of the changelog topics: bounds one partition's gzipped snapshot. */
+  changelogMaxMessageBytes: positive(16 * 1024 * 1024),
+  /** A Redis read-model write unanswered this long counts as failed and is retried. */
+  redisWriteTimeoutMs: positive(2_000),
   /** How often `core.onTimer(now)` runs: idle close of windows and stream-time timers. */
   timerIntervalMs: positive(1_000),
   /** Output buffer bounds: above either high-water mark the input partitions pause. */
@@ -27,30 +36,25 @@ export const processorConfigSchema = z.strictObject({
   highWaterBytes: positive(16 * 1024 * 1024),
   /** Consumption resumes when both rows and bytes fall below this fraction of the high marks. */
   lowWaterRatio: z.number().gt(0).lt(1).default(0.5),
-  /** Most records in one produce request (sendBatch) and how long records may wait for company. */
+  /** Most records in one produce request inside a transaction; a partition with this many pending commits early. */
   maxSendRows: positive(5_000),
   /** Most bytes in one produce request: below the broker's message.max.bytes (1 MiB by default). */
   maxSendBytes: positive(512 * 1024),
-  lingerMs: ms(20),
-  /**
-   * Device states coalesce this long (latest per device) before they are sent: the
-   * compacted topic only keeps the newest anyway, and at thousands of events per device
-   * and minute this cuts the output volume by an order of magnitude.
-   */
-  stateFlushIntervalMs: positive(1_000),
-  /** Full-jitter backoff for produce, Redis and registry retries (lib/retry). */
+  /** Full-jitter backoff for transaction, claim, Redis and registry retries (lib/retry). */
   backoffBaseMs: positive(100),
   backoffCapMs: positive(10_000),
-  /** A consumer that has neither fetched nor processed for this long is restarted. */
+  /** A consumer whose owned partitions had no successful fetch for this long is restarted. */
   watchdogTimeoutMs: positive(120_000),
   /** Kafka group membership; tests shorten these so a kill -9 is noticed quickly. */
   sessionTimeoutMs: positive(30_000),
   heartbeatIntervalMs: positive(3_000),
   rebalanceTimeoutMs: positive(60_000),
   maxBytesPerPartition: positive(1_048_576),
+  /** On stop, how long the final transactions and read-model writes may wait for Kafka and Redis. */
+  drainTimeoutMs: positive(30_000),
   /** Port of /metrics; 0 picks a free one, null serves none. */
   metricsPort: z.number().int().min(0).max(65_535).nullable().default(null),
-  /** Redis key namespace of checkpoints and device-state hashes. */
+  /** Redis key namespace of the device-state read model. */
   redisKeyPrefix: z.string().default('fleetgrid'),
 });
 

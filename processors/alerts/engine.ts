@@ -6,7 +6,7 @@
  * re-derives the same alerts instead of new ones.
  */
 import { createHash } from 'node:crypto';
-import { expectedPowerKw } from '../../producers/models/power-curve.ts';
+import { expectedPowerKw } from '../../domain/power-curve.ts';
 import type { Alert, DeviceKindSymbol, RawEvent } from '../../schemas/types.ts';
 import {
   ALERT_RULES,

@@ -145,7 +145,7 @@ describe('alert rules', () => {
   });
 
   for (const rule of ALERT_RULES) {
-    it(`${rule.id} is raised and resolved per the DESIGN rule table`, () => {
+    it(`${rule.id} is raised and resolved per the docs/design.md rule table`, () => {
       const scenario = SCENARIOS[rule.id];
       expect(scenario, `no scenario for ${rule.id}`).toBeDefined();
       if (!scenario) return;

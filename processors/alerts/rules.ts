@@ -1,5 +1,5 @@
 /**
- * The alert rules of DESIGN §3, as data. Each rule names a machine type (engine.ts) and
+ * The alert rules of docs/design.md §3, as data. Each rule names a machine type (engine.ts) and
  * its parameters; the engine keeps one small state machine per device and rule. Bump
  * ALERT_RULES_VERSION whenever a rule's meaning changes: checkpoints record it, and a
  * core refuses machine state written under another version (it starts those machines

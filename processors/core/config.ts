@@ -1,6 +1,6 @@
 /**
  * Options of the pure processor cores (windows, alerts, device state). Validated once:
- * unknown keys are rejected, defaults follow DESIGN §3 (1 min windows, 30 s grace, 1 h
+ * unknown keys are rejected, defaults follow docs/design.md §3 (1 min windows, 30 s grace, 1 h
  * max lateness).
  */
 import { z } from 'zod';

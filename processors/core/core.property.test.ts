@@ -1,5 +1,5 @@
 /**
- * The DESIGN §3 window invariant as a property: for random streams with reordering
+ * The docs/design.md §3 window invariant as a property: for random streams with reordering
  * within grace, duplicates and late events, the newest revision of every window equals
  * a recomputation from the distinct events with ts in the window that arrived within
  * max lateness — computed here by a deliberately naive reference.

@@ -1,5 +1,5 @@
 /**
- * The pure core of the stateful processors (DESIGN §3): one PartitionCore per input
+ * The pure core of the stateful processors (docs/design.md §3): one PartitionCore per input
  * topic-partition turns decoded, validated raw events — in offset order — into window
  * revisions, alert transitions and device-state changes. No I/O, no timers, no wall
  * clock: processing time only enters through `apply(event, nowMs)` and `onTimer(nowMs)`,
@@ -74,6 +74,12 @@ export interface PartitionCore {
   apply(event: RawEvent, nowMs?: number): CoreOutput;
   /** Wall-clock timer tick from the runner: advances stream time of an idle partition. nowMs = processing time. */
   onTimer(nowMs: number): CoreOutput;
+  /**
+   * The partition cannot be heard right now (input unknown, paused, behind its log end):
+   * silence counts from `nowMs` on, not from the last event, so the time the input was
+   * unknown never turns into an idle advance once it is known again.
+   */
+  holdIdle(nowMs: number): void;
   /** Current stream time, epoch ms (0 before the first event). */
   readonly streamTime: number;
   /** JSON-safe, compact snapshot of ALL state (windows, dedup, alert machines, device states). */

@@ -308,6 +308,11 @@ export function createPartitionCoreImpl(config: CoreConfig, restored?: unknown):
     return out;
   }
 
+  function holdIdle(nowMs: number): void {
+    idleSince = nowMs;
+    idleBaseStreamTime = streamTime;
+  }
+
   function snapshot(): CoreSnapshot {
     const list: DeviceSnapshot[] = [];
     for (const device of devices.values()) {
@@ -372,6 +377,7 @@ export function createPartitionCoreImpl(config: CoreConfig, restored?: unknown):
   return {
     apply,
     onTimer,
+    holdIdle,
     get streamTime() {
       return streamTime;
     },

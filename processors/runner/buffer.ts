@@ -11,7 +11,7 @@
  * Device states are coalesced per take: only the newest state of a device is kept, since
  * the device-state topic is compacted and readers only ever want the latest.
  */
-import type { OutgoingMessage } from '../../lib/kafka.ts';
+import type { OutgoingMessage } from '../../lib/kafka/index.ts';
 
 export interface BufferedRecord {
   topic: string;

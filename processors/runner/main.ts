@@ -5,8 +5,8 @@
  */
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../lib/config.ts';
-import { createKafkaClient } from '../../lib/kafka.ts';
-import { runUntilSignal } from '../../lib/lifecycle.ts';
+import { createKafkaClient } from '../../lib/kafka/index.ts';
+import { createRateLimitedLog, memberRecordsUnder, runUntilSignal } from '../../lib/stream/index.ts';
 import { createLogger } from '../../lib/log.ts';
 import { createMetricsRegistry } from '../../lib/metrics.ts';
 import { topicNames } from '../../lib/topics.ts';
@@ -29,6 +29,7 @@ export function optionsToConfig(options: ProcessOptions): Record<string, unknown
     ['sessionTimeout', 'sessionTimeoutMs'],
     ['heartbeatInterval', 'heartbeatIntervalMs'],
     ['watchdogTimeout', 'watchdogTimeoutMs'],
+    ['drainTimeout', 'drainTimeoutMs'],
   ];
   for (const [option, key] of durations) {
     const value = options[option];
@@ -47,12 +48,25 @@ export async function runProcessCommand(options: ProcessOptions): Promise<void> 
   const kafka = createKafkaClient(app.kafka, { log });
   // Commands queue while Redis is away; our own retries bound how long we wait.
   const redis = new Redis(app.redis.url, { maxRetriesPerRequest: 3, lazyConnect: false });
-  redis.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
+  // While Redis is away the client reports every reconnect attempt: at most one line per 10 s.
+  const redisWarn = createRateLimitedLog(log, 10_000);
+  redis.on('error', (error) => redisWarn.warn('redis', { err: error }, 'redis connection error'));
   const serde = createSerde(app.registry, { topics: topicNames(app.topicPrefix) });
   const metrics = createMetricsRegistry('processor');
   const processor = createProcessor(
     { ...config, topicPrefix: app.topicPrefix },
-    { kafka, redis, serde, metrics, log },
+    // An output that failed for good drains and exits, like on SIGTERM: a supervisor restarts it.
+    {
+      kafka,
+      redis,
+      serde,
+      metrics,
+      log,
+      topicPolicy: app.topics,
+      onFatal: () => process.kill(process.pid, 'SIGTERM'),
+      // A process killed with -9 is replaced without waiting out its session (lib/stream member-record.ts).
+      memberRecord: memberRecordsUnder(app.dataDir),
+    },
   );
   try {
     await runUntilSignal(
@@ -67,6 +81,8 @@ export async function runProcessCommand(options: ProcessOptions): Promise<void> 
         stop: () => processor.stop(),
       },
       log,
+      // The process exits if the drain overruns its own timeout (a margin for leaving the group).
+      { drainTimeoutMs: config.drainTimeoutMs + 10_000 },
     );
   } finally {
     await redis.quit().catch(() => {});

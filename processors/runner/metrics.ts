@@ -1,5 +1,5 @@
 /**
- * The processor's Prometheus metrics (DESIGN §3 "every decision is a metric"). Queues are
+ * The processor's Prometheus metrics (docs/design.md §3 "every decision is a metric"). Queues are
  * pairs of counters (received/processed, buffered/acked) rather than gauges, so rates and
  * backlogs can both be derived and nothing is lost between scrapes.
  */
@@ -24,9 +24,21 @@ export interface ProcessorMetrics {
   ownedPartitions: Gauge<never>;
   consumerRestarts: Counter<'reason'>;
   replaySkipped: Counter<'topic'>;
+  readModelPending: Gauge<never>;
+  readModelWrites: Counter<'result'>;
 }
 
+/** Why a processor pauses its input (processor.ts); each reason's counter exists from the start. */
+export const PAUSE_REASONS = ['backpressure', 'registry'] as const;
+
 export function createProcessorMetrics(registry: Registry): ProcessorMetrics {
+  const metrics = processorMetrics(registry);
+  // Exported at 0 before the first pause, so the state is known at rest.
+  for (const reason of PAUSE_REASONS) metrics.pauses.inc({ reason }, 0);
+  return metrics;
+}
+
+function processorMetrics(registry: Registry): ProcessorMetrics {
   const p = 'fleetgrid_processor_';
   const registers = [registry];
   return {
@@ -78,20 +90,20 @@ export function createProcessorMetrics(registry: Registry): ProcessorMetrics {
     }),
     checkpointDuration: new Histogram({
       name: `${p}checkpoint_duration_seconds`,
-      help: 'Capture, wait for output acks, atomic Redis write and offset commit',
+      help: 'One checkpoint transaction of a partition: outputs, changelog record, offsets, commit',
       labelNames: ['reason'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     }),
     produceDuration: new Histogram({
       name: `${p}produce_duration_seconds`,
-      help: 'One produce request (sendBatch, acks=all) including its retries',
+      help: 'The produce part of one checkpoint transaction: outputs and checkpoint record sent (acks=all)',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
       registers,
     }),
     checkpoints: new Counter({
       name: `${p}checkpoints_total`,
-      help: 'Partition checkpoints written (saved) or refused because another member owns the partition (fenced)',
+      help: 'Partition checkpoint transactions committed (saved) or refused because a newer owner fenced the producer (fenced)',
       labelNames: ['result'],
       registers,
     }),
@@ -114,7 +126,7 @@ export function createProcessorMetrics(registry: Registry): ProcessorMetrics {
     }),
     stateBytes: new Gauge({
       name: `${p}state_bytes`,
-      help: 'Size of all owned partition snapshots at the last checkpoint (JSON bytes)',
+      help: 'State held: the newest checkpoint record of every owned partition (gzipped JSON bytes)',
       registers,
     }),
     ownedPartitions: new Gauge({
@@ -132,6 +144,17 @@ export function createProcessorMetrics(registry: Registry): ProcessorMetrics {
       name: `${p}replay_skipped_total`,
       help: 'Fetched records already covered by the restored checkpoint, skipped',
       labelNames: ['topic'],
+      registers,
+    }),
+    readModelPending: new Gauge({
+      name: `${p}read_model_pending_devices`,
+      help: 'Devices whose newest committed state waits to be written to the Redis read model',
+      registers,
+    }),
+    readModelWrites: new Counter({
+      name: `${p}read_model_writes_total`,
+      help: 'Batched writes to the Redis read model: ok, or failed (Redis away or frozen; retried)',
+      labelNames: ['result'],
       registers,
     }),
   };

@@ -6,7 +6,8 @@ import { topicNames } from '../../lib/topics.ts';
 import type { Serde } from '../../schemas/serde.ts';
 import type { DeviceState, WindowAggregate } from '../../schemas/types.ts';
 import { OutputBuffer } from './buffer.ts';
-import { createOutputRouter, deviceStateFields } from './outputs.ts';
+import { createOutputRouter } from './outputs.ts';
+import { deviceStateFields } from './read-model.ts';
 
 // encode is the only serde method the router uses; JSON stands in for Avro here.
 const serde = {

@@ -6,7 +6,7 @@
 import type { Clock } from '../../lib/clock.ts';
 import type { FleetgridError } from '../../lib/errors.ts';
 import { toDeadLetter } from '../../lib/dlq.ts';
-import type { IHeaders } from '../../lib/kafka.ts';
+import type { RecordHeaders } from '../../lib/kafka/index.ts';
 import type { TopicNames } from '../../lib/topics.ts';
 import type { Serde } from '../../schemas/serde.ts';
 import type { DeviceState } from '../../schemas/types.ts';
@@ -21,7 +21,7 @@ export interface SourceRecord {
   offset: string;
   key: Buffer | null;
   value: Buffer | null;
-  headers: IHeaders | undefined;
+  headers: RecordHeaders | undefined;
 }
 
 /** A device state's encoded size is only known at flush time; this is the budget per state. */
@@ -39,14 +39,17 @@ export function createOutputRouter(deps: {
   buffer: OutputBuffer<DeviceState>;
   clock: Clock;
   metrics: ProcessorMetrics | undefined;
+  /** The produce request bound: a larger letter is cut to it (lib/dlq.ts). */
+  maxLetterBytes?: number;
 }): OutputRouter {
   const { serde, topics, buffer, clock, metrics } = deps;
+  const letterOptions = deps.maxLetterBytes === undefined ? {} : { maxBytes: deps.maxLetterBytes };
 
   function deadLetter(source: SourceRecord, error: FleetgridError, stage: string): void {
-    const message = toDeadLetter(source, error, stage, clock.now());
     // The original headers travel along (tracing ids, producer metadata); ours win on clashes.
-    message.headers = { ...(source.headers ?? {}), ...message.headers };
-    buffer.append({ topic: topics.dlq, message, bytes: (source.value?.length ?? 0) + 512 });
+    const message = toDeadLetter(source, error, stage, clock.now(), letterOptions);
+    const bytes = (message.value as Buffer | null)?.length ?? 0;
+    buffer.append({ topic: topics.dlq, message, bytes: bytes + 512 });
     metrics?.deadLettered.inc({ topic: source.topic, code: error.code });
     metrics?.outputBuffered.inc();
   }
@@ -94,13 +97,4 @@ export function createOutputRouter(deps: {
       );
     },
   };
-}
-
-/** DeviceState as string fields of the per-device Redis hash (arrays and nulls as JSON). */
-export function deviceStateFields(state: DeviceState): Record<string, string> {
-  const fields: Record<string, string> = {};
-  for (const [name, value] of Object.entries(state)) {
-    fields[name] = typeof value === 'string' ? value : JSON.stringify(value);
-  }
-  return fields;
 }

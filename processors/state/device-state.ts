@@ -1,5 +1,5 @@
 /**
- * The device-state projection (the CQRS entity view of DESIGN §3): the latest known state
+ * The device-state projection (the CQRS entity view of docs/design.md §3): the latest known state
  * of one device, folded from its distinct events. "Latest" is by event time: an event
  * older than the newest one seen (out of order) is counted but does not overwrite newer
  * values, so replays and reorderings give the same state. energyTodayKwh and openAlerts

@@ -135,6 +135,21 @@ describe('event-time windows', () => {
     expect(core.streamTime).toBe(T0 + 95_000);
   });
 
+  it('counts no silence while the runner holds idleness (input unknown): only from the hold on', () => {
+    const core = createPartitionCore(DEFAULT_CORE_CONFIG);
+    core.apply(turbine('w1', T0 + 50_000, { seq: 0 }), 1_000_000);
+    // A 60 s broker outage: the runner holds idleness at every tick instead of onTimer.
+    for (let now = 1_001_000; now <= 1_060_000; now += 1_000) core.holdIdle(now);
+    // Heard again: the outage does not count as silence, so nothing moves yet.
+    expect(core.onTimer(1_061_000).aggregates).toEqual([]);
+    expect(core.streamTime).toBe(T0 + 50_000);
+    expect(core.onTimer(1_069_000).aggregates).toEqual([]);
+    expect(core.streamTime).toBe(T0 + 50_000);
+    // 10 s of real silence after the hold: stream time follows from where it stopped.
+    core.onTimer(1_070_000);
+    expect(core.streamTime).toBe(T0 + 60_000);
+  });
+
   it('advances stream time by idleness no further than size + grace past the newest event', () => {
     const core = createPartitionCore(DEFAULT_CORE_CONFIG);
     core.apply(turbine('w1', T0 + 50_000, { seq: 0 }), 0);
@@ -225,7 +240,7 @@ describe('event-time windows', () => {
 });
 
 describe('core config', () => {
-  it('has the DESIGN defaults', () => {
+  it('has the docs/design.md defaults', () => {
     expect(DEFAULT_CORE_CONFIG).toMatchObject({
       windowSizeMs: 60_000,
       graceMs: 30_000,

@@ -3,8 +3,10 @@
  * simulators), producing them as Avro, reading whole topics back, and the in-memory
  * reference — the same core run over the partitions exactly as Kafka stored them.
  */
+import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
-import type { OutgoingMessage } from '../../lib/kafka.ts';
+import type { KafkaConfig } from '../../lib/config.ts';
+import type { OutgoingMessage } from '../../lib/kafka/index.ts';
 import { createMetricsRegistry, type Registry } from '../../lib/metrics.ts';
 import type { DeviceKind } from '../../lib/topics.ts';
 import { type CoreConfig, createPartitionCore, parseCoreConfig } from '../../processors/core/index.ts';
@@ -13,6 +15,7 @@ import { createProcessor, type Processor } from '../../processors/runner/process
 import { createSerde, type Serde } from '../../schemas/serde.ts';
 import type {
   Alert,
+  DeviceState,
   RawEvent,
   SolarTelemetry,
   TruckTelemetry,
@@ -241,7 +244,7 @@ export interface ReadRecord {
 
 /** Reads every record of `topic` up to the current end of each partition (no count needed). */
 export async function readTopic(stack: TestStack, topic: string): Promise<ReadRecord[]> {
-  const { headersToStrings } = await import('../../lib/kafka.ts');
+  const { headersToStrings } = await import('../../lib/kafka/index.ts');
   const ends = await stack.admin.fetchTopicOffsets(topic);
   const remaining = new Map(
     ends.filter((e) => Number(e.high) > Number(e.low)).map((e) => [e.partition, Number(e.high)]),
@@ -253,23 +256,36 @@ export async function readTopic(stack: TestStack, topic: string): Promise<ReadRe
     maxWaitTimeMs: 100,
   });
   await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.subscribe([topic], { fromBeginning: true });
   const done = Promise.withResolvers<void>();
   const timer = setTimeout(() => done.reject(new Error(`timed out reading ${topic}`)), 60_000);
+  // Transactional topics end in markers read_committed never delivers: a partition is read
+  // to its end once a batch reached the end offset, visible record or not.
+  consumer.on('batchEnd', ({ partition, lastOffset }) => {
+    const end = remaining.get(partition);
+    if (end !== undefined && Number(lastOffset) + 1 >= end) {
+      remaining.delete(partition);
+      if (remaining.size === 0) done.resolve();
+    }
+  });
   await consumer.run({
-    eachMessage: async ({ partition, message }) => {
-      out.push({
-        topic,
-        partition,
-        offset: message.offset,
-        key: message.key,
-        value: message.value,
-        headers: headersToStrings(message.headers),
-      });
-      const end = remaining.get(partition);
-      if (end !== undefined && Number(message.offset) + 1 >= end) {
-        remaining.delete(partition);
-        if (remaining.size === 0) done.resolve();
+    concurrency: 1,
+    eachBatch: async ({ partition, records, resolveOffset }) => {
+      for (const message of records) {
+        out.push({
+          topic,
+          partition,
+          offset: message.offset,
+          key: message.key,
+          value: message.value,
+          headers: headersToStrings(message.headers),
+        });
+        resolveOffset(message.offset);
+        const end = remaining.get(partition);
+        if (end !== undefined && Number(message.offset) + 1 >= end) {
+          remaining.delete(partition);
+          if (remaining.size === 0) done.resolve();
+        }
       }
     },
   });
@@ -286,6 +302,45 @@ export async function readTopic(stack: TestStack, topic: string): Promise<ReadRe
 export interface Outputs {
   aggregates: WindowAggregate[];
   alerts: Alert[];
+}
+
+/** The newest device state per device, as the reference core computes it. */
+export async function referenceDeviceStates(
+  stack: TestStack,
+  serde: Serde,
+  core: CoreConfig,
+): Promise<Map<string, DeviceState>> {
+  const states = new Map<string, DeviceState>();
+  for (const kind of ['truck', 'turbine', 'solar'] as const) {
+    const cores = new Map<number, ReturnType<typeof createPartitionCore>>();
+    for (const record of await readTopic(stack, stack.topics[kind])) {
+      let event: RawEvent;
+      try {
+        const decoded = await serde.decode(record.value);
+        event = { type: decoded.record, value: decoded.value } as RawEvent;
+        validateRawEvent(event, Date.now());
+      } catch {
+        continue;
+      }
+      const c = cores.get(record.partition) ?? createPartitionCore(core);
+      cores.set(record.partition, c);
+      for (const state of c.apply(event, 0).deviceStates) states.set(state.deviceId, state);
+    }
+  }
+  return states;
+}
+
+/** The newest state per device on the device-state topic (the last record of each key). */
+export async function processorDeviceStates(
+  stack: TestStack,
+  serde: Serde,
+): Promise<Map<string, DeviceState>> {
+  const states = new Map<string, DeviceState>();
+  for (const record of await readTopic(stack, stack.topics.deviceState)) {
+    const state = (await serde.decode(record.value)).value as DeviceState;
+    states.set(state.deviceId, state);
+  }
+  return states;
 }
 
 /** The crash-free reference: one core per input partition over the records as Kafka holds them. */
@@ -363,6 +418,8 @@ export interface RunningProcessor {
   processor: Processor;
   redis: Redis;
   metrics: Registry;
+  /** Resolves once start() did (already resolved unless `waitForStart: false`). */
+  started: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -371,6 +428,7 @@ export async function startProcessor(
   stack: TestStack,
   serde: Serde,
   overrides: ProcessorConfigInput = {},
+  options: { redisUrl?: string; waitForStart?: boolean } = {},
 ): Promise<RunningProcessor> {
   const config = parseProcessorConfig({
     core: TEST_CORE,
@@ -380,20 +438,24 @@ export async function startProcessor(
     sessionTimeoutMs: 6_000,
     heartbeatIntervalMs: 500,
     rebalanceTimeoutMs: 10_000,
-    lingerMs: 5,
     ...overrides,
   });
-  const redis = new Redis(stack.config.redis.url, { maxRetriesPerRequest: 3 });
+  const redis = new Redis(options.redisUrl ?? stack.config.redis.url, { maxRetriesPerRequest: 3 });
+  // A private Redis that a test kills or freezes must not make the client throw unhandled errors.
+  redis.on('error', () => {});
   const metrics = createMetricsRegistry('processor-test', { defaultMetrics: false });
   const processor = createProcessor(
     { ...config, topicPrefix: stack.prefix },
     { kafka: stack.kafka, redis, serde, metrics, log: stack.log },
   );
-  await processor.start();
+  const started = processor.start();
+  if (options.waitForStart !== false) await started;
+  else started.catch(() => {}); // the test awaits it
   return {
     processor,
     redis,
     metrics,
+    started,
     async stop() {
       await processor.stop();
       await redis.quit();
@@ -407,7 +469,7 @@ export async function waitCaughtUp(stack: TestStack, groupId: string, timeoutMs 
   const inputs = [stack.topics.truck, stack.topics.turbine, stack.topics.solar];
   for (;;) {
     let behind = 0;
-    const committed = await stack.admin.fetchOffsets({ groupId, topics: inputs });
+    const committed = await stack.admin.fetchCommittedOffsets(groupId, inputs);
     for (const { topic, partitions } of committed) {
       const ends = await stack.admin.fetchTopicOffsets(topic);
       for (const end of ends) {
@@ -439,29 +501,86 @@ export async function waitFor(
   }
 }
 
-/** Deletes this stack's checkpoints and device-state hashes from Redis (keys carry the prefix). */
+/** Deletes the keys matching `pattern` (SCAN, never KEYS: the Redis is shared). */
+export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+/** Deletes this stack's device-state hashes (and checkpoints of older versions) from Redis. */
 export async function cleanupRedis(stack: TestStack): Promise<void> {
   const redis = new Redis(stack.config.redis.url, { maxRetriesPerRequest: 3 });
   try {
-    for (const pattern of [`fleetgrid:ckpt:{${stack.prefix}*`, `fleetgrid:device:${stack.prefix}*`]) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-        cursor = next;
-        if (keys.length > 0) await redis.del(...keys);
-      } while (cursor !== '0');
-    }
+    for (const pattern of [`fleetgrid:ckpt:{${stack.prefix}*`, `fleetgrid:device:${stack.prefix}*`])
+      await deleteKeys(redis, pattern);
   } finally {
     await redis.quit();
   }
 }
 
 /**
+ * Options of an in-process processor for pipeline tests: the core's defaults, short runner
+ * intervals (checkpoints, timers, state flushes), a quick group, its own Redis namespace.
+ */
+export function quickProcessorOptions(partitions: number, redisKeyPrefix: string): ProcessorConfigInput {
+  return {
+    partitions,
+    checkpointIntervalMs: 500,
+    timerIntervalMs: 200,
+    sessionTimeoutMs: 6_000,
+    heartbeatIntervalMs: 500,
+    rebalanceTimeoutMs: 10_000,
+    redisKeyPrefix,
+  };
+}
+
+/**
  * createTestStack, retried a few times: on a busy 2-core machine the broker sometimes
  * answers a fresh topic's metadata with "does not host this topic-partition" for a moment.
  */
-export async function createProcessorStack(name: string, partitions: number): Promise<TestStack> {
-  return retry(() => createTestStack(name, { partitions }), {
+export async function createProcessorStack(
+  name: string,
+  partitions: number,
+  kafka?: KafkaConfig,
+): Promise<TestStack> {
+  return retry(() => createTestStack(name, { partitions, kafka }), {
     policy: { baseMs: 500, capMs: 2_000, maxRetries: 3 },
   });
+}
+
+export interface Proxy {
+  port: number;
+  cut(): Promise<void>;
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A TCP pass-through to `target` that can refuse connections for a while (a registry outage). */
+export async function startProxy(target: URL): Promise<Proxy> {
+  const sockets = new Set<Socket>();
+  let server: Server;
+  let port = 0;
+  const listen = async () => {
+    server = createServer((client) => {
+      const upstream = connect(Number(target.port), target.hostname);
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on('close', () => sockets.delete(s));
+        s.on('error', () => s.destroy());
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+    port = (server.address() as AddressInfo).port;
+  };
+  const stop = async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  await listen();
+  return { port, cut: stop, restore: listen, close: stop };
 }

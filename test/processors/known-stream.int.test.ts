@@ -84,7 +84,6 @@ describe('fleetgrid process on a known stream', () => {
       groupId: 'small-buffer',
       highWaterRows: 8,
       maxSendRows: 4,
-      lingerMs: 0,
     });
     try {
       await waitCaughtUp(stack, running.processor.groupId);

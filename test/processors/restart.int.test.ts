@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricValue } from '../../lib/metrics.ts';
-import { createPartitionCore } from '../../processors/core/index.ts';
 import type { Serde } from '../../schemas/serde.ts';
 import type { TestStack } from '../helpers.ts';
 import {
@@ -72,10 +71,10 @@ describe('fleetgrid process consumer restart (the watchdog action)', () => {
     expect(actual.aggregates.length).toBe(expected.aggregates.length);
   });
 
-  it('seeks back when Redis holds an older checkpoint than the committed offsets, and re-derives everything from it', async () => {
-    // A Redis restored from an old backup: every checkpoint of this group is rewound to
-    // "offset 0, empty state" while the Kafka commits stay at the end. The processor must
-    // trust the checkpoint (the source of truth) and seek back, not skip the gap.
+  it('re-derives everything when an operator rewinds the group to offset 0 (no checkpoint pointer): empty state from there', async () => {
+    // Offsets reset by hand (kafka-consumer-groups --reset-offsets, here setGroupOffsets)
+    // carry no checkpoint pointer: the processor must start an empty core AT that offset and
+    // re-derive the whole stream, not restore the newest checkpoint and skip the rewind.
     const first = await startProcessor(stack, serde, { groupId: 'rewind' });
     const groupId = first.processor.groupId;
     try {
@@ -83,14 +82,12 @@ describe('fleetgrid process consumer restart (the watchdog action)', () => {
     } finally {
       await first.stop();
     }
-    const empty = JSON.stringify(createPartitionCore(coreConfig()).snapshot());
-    const keys = await first.redis.duplicate().keys(`fleetgrid:ckpt:{${groupId}}:*`);
-    expect(keys.length).toBeGreaterThan(0);
-    const redis = first.redis.duplicate();
-    try {
-      for (const key of keys) await redis.hset(key, 'offset', '0', 'state', empty);
-    } finally {
-      await redis.quit();
+    for (const topic of [stack.topics.truck, stack.topics.turbine, stack.topics.solar]) {
+      const partitions = (await stack.admin.fetchTopicOffsets(topic)).map((p) => ({
+        partition: p.partition,
+        offset: '0',
+      }));
+      await stack.admin.setGroupOffsets(groupId, topic, partitions);
     }
 
     const mark = await outputMark(stack);
