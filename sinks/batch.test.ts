@@ -66,6 +66,19 @@ describe('PartitionBuffer', () => {
     expect(buffer.open).toMatchObject({ first: 13n });
   });
 
+  it('moves past a hidden range (transaction markers) only when it follows what was written, with nothing pending', () => {
+    const buffer = new PartitionBuffer('t', 0, limits);
+    expect(buffer.skipHidden({ from: '0', to: '1' })).toBeUndefined(); // nothing taken yet: where it stands is unknown
+    buffer.add(row(5), 0);
+    expect(buffer.skipHidden({ from: '6', to: '7' })).toBeUndefined(); // record 5 still pending
+    buffer.flushAll();
+    buffer.done(buffer.next(0) as NonNullable<ReturnType<typeof buffer.next>>);
+    expect(buffer.skipHidden({ from: '4', to: '5' })).toBeUndefined(); // not contiguous: an older range
+    expect(buffer.skipHidden({ from: '6', to: '7' })).toBe(7n);
+    expect(buffer.add(row(6), 0)).toBe(false); // inside the hidden range: not a record
+    expect(buffer.add(row(7), 0)).toBe(true);
+  });
+
   it('skips a redelivered offset it already holds', () => {
     const buffer = new PartitionBuffer('t', 0, limits);
     expect(buffer.add(row(5), 0)).toBe(true);

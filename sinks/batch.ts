@@ -9,6 +9,7 @@
  * commits the group's offset unchanged (= first) with metadata `fleetgrid-plan:v1:<last>`;
  * whoever owns the partition next finds the plan and seals its first batch at `last`.
  */
+import { positionPastHidden } from '../lib/stream/index.ts';
 
 export const PLAN_PREFIX = 'fleetgrid-plan:v1:';
 
@@ -146,6 +147,23 @@ export class PartitionBuffer {
       this.seal();
     }
     return true;
+  }
+
+  /** Where the buffer stands with nothing left to write (the next offset), else undefined. */
+  restingAt(): bigint | undefined {
+    if (this.open || this.sealed.length > 0 || this.plan !== undefined) return undefined;
+    return this.nextExpected;
+  }
+
+  /**
+   * Moves past `tail` — a fetched range with nothing visible (transaction markers) — when the
+   * rule allows it (lib/stream positionPastHidden): returns the position to commit, else
+   * undefined.
+   */
+  skipHidden(tail: { from: string; to: string } | undefined): bigint | undefined {
+    const to = positionPastHidden(tail, this.restingAt());
+    if (to !== undefined) this.nextExpected = to;
+    return to;
   }
 
   private seal(): void {

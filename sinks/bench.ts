@@ -13,16 +13,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../lib/config.ts';
-import { createKafkaClient } from '../lib/kafka.ts';
+import { createKafkaClient } from '../lib/kafka/index.ts';
 import { createLogger } from '../lib/log.ts';
 import { createMetricsRegistry, metricValue } from '../lib/metrics.ts';
 import { ensureTopics, topicNames, topicSpecs } from '../lib/topics.ts';
 import { createSerde, type Decoded } from '../schemas/serde.ts';
 import type { RawEvent, RecordName, RecordTypes } from '../schemas/types.ts';
 import { validateRawEvent } from '../schemas/validate.ts';
-import { createEmbeddedBackend } from './backends/embedded.ts';
+import { createEmbeddedBackend } from '../clickhouse/index.ts';
 import { parseSinkConfig } from './config.ts';
-import { migrate } from './migrate.ts';
+import { migrate } from '../clickhouse/index.ts';
 import { mapRecord, TABLE_COLUMNS, type TableName } from './rows.ts';
 import { createClickHouseSink } from './runner.ts';
 
@@ -231,7 +231,7 @@ const kafkaSeconds = Number(process.hrtime.bigint() - kafkaStart) / 1e9;
 const kafkaCpuSeconds = cpuSeconds(kafkaCpu);
 const steadySeconds = Number(process.hrtime.bigint() - (firstReceived ?? kafkaStart)) / 1e9;
 await sink.stop();
-await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => {});
+await admin.deleteTopics(Object.values(topics)).catch(() => {});
 await admin.disconnect();
 rmSync(dataDir, { recursive: true, force: true });
 

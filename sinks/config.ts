@@ -1,15 +1,15 @@
 /**
- * Options of the ClickHouse sink (DESIGN §5: strict, defaults filled in). Connection
+ * Options of the ClickHouse sink (docs/design.md §5: strict, defaults filled in). Connection
  * settings come from the process environment (lib/config.ts `clickhouse`); these are the
  * knobs of batching, backpressure and retention.
  */
 import { z } from 'zod';
 import { parseComponentConfig } from '../lib/config.ts';
-
-export const SINK_GROUP_ID = 'fleetgrid-sink-clickhouse';
+import { GROUPS } from '../lib/stream/index.ts';
 
 const schema = z.strictObject({
-  groupId: z.string().min(1).default(SINK_GROUP_ID),
+  /** The full consumer group id; the service passes consumerGroupId(TOPIC_PREFIX, GROUPS.sink). */
+  groupId: z.string().min(1).default(GROUPS.sink),
   /** Flush a partition's batch once it holds this many rows… */
   batchMaxRows: z.number().int().positive().default(50_000),
   /** …or this many bytes of JSON rows… */
@@ -29,6 +29,14 @@ const schema = z.strictObject({
     .default(64 * 1024 * 1024),
   /** …and resumed once it is below this share of the high-water marks. */
   lowWaterRatio: z.number().gt(0).lt(1).default(0.5),
+  /** Most bytes of one dead-letter produce request: below the broker's message.max.bytes. */
+  maxRequestBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(900 * 1024),
+  /** On stop, how long buffered batches may take to be written and committed. */
+  drainTimeoutMs: z.number().int().positive().default(30_000),
   retryBaseMs: z.number().int().positive().default(200),
   retryCapMs: z.number().int().positive().default(30_000),
   rawTtlDays: z.number().int().positive().default(30),

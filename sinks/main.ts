@@ -4,21 +4,20 @@
  */
 import { loadConfig } from '../lib/config.ts';
 import { FleetgridError } from '../lib/errors.ts';
-import { createKafkaClient } from '../lib/kafka.ts';
-import { runUntilSignal } from '../lib/lifecycle.ts';
+import { createKafkaClient } from '../lib/kafka/index.ts';
+import { runUntilSignal, GROUPS, consumerGroupId, memberRecordsUnder } from '../lib/stream/index.ts';
 import { createLogger } from '../lib/log.ts';
 import { createMetricsRegistry } from '../lib/metrics.ts';
 import { topicNames } from '../lib/topics.ts';
 import { createSerde } from '../schemas/serde.ts';
-import { parseSinkConfig, SINK_GROUP_ID, type SinkConfigInput } from './config.ts';
+import { parseSinkConfig, type SinkConfigInput } from './config.ts';
 import { createClickHouseSink } from './runner.ts';
 
 export async function runSink(options: SinkConfigInput): Promise<void> {
   const app = loadConfig();
   const log = createLogger('sink', app.logLevel);
-  // Like the processors' group, the sink's carries TOPIC_PREFIX: pipelines that share a
-  // cluster under different prefixes must not join each other's groups.
-  const config = parseSinkConfig({ groupId: `${app.topicPrefix}${SINK_GROUP_ID}`, ...options });
+  // Like the processors' group, the sink's carries TOPIC_PREFIX (lib/stream/naming.ts).
+  const config = parseSinkConfig({ groupId: consumerGroupId(app.topicPrefix, GROUPS.sink), ...options });
   const kafka = createKafkaClient(app.kafka, { log });
   const serde = createSerde(app.registry, { topics: topicNames(app.topicPrefix) });
   const registry = createMetricsRegistry('sink');
@@ -29,8 +28,11 @@ export async function runSink(options: SinkConfigInput): Promise<void> {
     registry,
     // Drain and exit like on SIGTERM: a supervisor restarts the sink from the committed offsets.
     onFatal: () => process.kill(process.pid, 'SIGTERM'),
+    // A process killed with -9 is replaced without waiting out its session (lib/stream member-record.ts).
+    memberRecord: memberRecordsUnder(app.dataDir),
   });
-  await runUntilSignal(sink, log);
+  // The process exits if the drain overruns its own timeout (a margin for leaving the group).
+  await runUntilSignal(sink, log, { drainTimeoutMs: config.drainTimeoutMs + 10_000 });
 }
 
 export async function runReplay(projection: string, from: string | undefined): Promise<void> {
@@ -39,11 +41,14 @@ export async function runReplay(projection: string, from: string | undefined): P
   if (app.clickhouse.mode === 'embedded') {
     // The running sink owns the data directory: it runs the replay, and its query endpoint
     // keeps serving the live projection meanwhile. Without a sink, replay opens the data itself.
-    const { requestReplay, DEFAULT_EMBEDDED_QUERY_URL } = await import('./query-client.ts');
+    const { requestReplay, querySecret, DEFAULT_EMBEDDED_QUERY_URL } = await import('../clickhouse/index.ts');
     const url = process.env.CLICKHOUSE_QUERY_URL ?? DEFAULT_EMBEDDED_QUERY_URL;
     try {
-      const result = await requestReplay(url, { projection, ...(from ? { from } : {}) }, (text) =>
-        process.stderr.write(text),
+      const result = await requestReplay(
+        url,
+        querySecret(app),
+        { projection, ...(from ? { from } : {}) },
+        (text) => process.stderr.write(text),
       );
       console.log(JSON.stringify(result));
       return;

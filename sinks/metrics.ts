@@ -1,5 +1,5 @@
 /**
- * The sink's metrics (DESIGN §3 "every decision is a metric"). Queues are pairs of
+ * The sink's metrics (docs/design.md §3 "every decision is a metric"). Queues are pairs of
  * counters (added/removed), so the buffered amount is their difference and no gauge can
  * go stale. Invariant: received = written + dead_lettered + buffered (in flight).
  */
@@ -19,9 +19,30 @@ export interface SinkMetrics {
   bufferedRowsRemoved: Counter;
   bufferedBytesAdded: Counter;
   bufferedBytesRemoved: Counter;
+  registryHolds: Counter;
+  registryWaitSeconds: Counter;
+  consumerRestarts: Counter<'reason'>;
 }
 
-export function createSinkMetrics(registry: Registry, prefix = 'fleetgrid_sink'): SinkMetrics {
+/**
+ * `topics`: the topic keys the sink consumes. Their pause and resume counters are created
+ * at 0, so a sink that never paused exports them and its backpressure state is known at
+ * rest (a labelled counter exports nothing until its first increment).
+ */
+export function createSinkMetrics(
+  registry: Registry,
+  prefix = 'fleetgrid_sink',
+  topics: readonly string[] = [],
+): SinkMetrics {
+  const metrics = sinkMetrics(registry, prefix);
+  for (const topic of topics) {
+    metrics.pauses.inc({ topic }, 0);
+    metrics.resumes.inc({ topic }, 0);
+  }
+  return metrics;
+}
+
+function sinkMetrics(registry: Registry, prefix: string): SinkMetrics {
   const registers = [registry];
   return {
     received: new Counter({
@@ -97,6 +118,22 @@ export function createSinkMetrics(registry: Registry, prefix = 'fleetgrid_sink')
     bufferedBytesRemoved: new Counter({
       name: `${prefix}_buffered_bytes_removed_total`,
       help: 'Bytes removed from partition buffers',
+      registers,
+    }),
+    registryHolds: new Counter({
+      name: `${prefix}_registry_holds_total`,
+      help: 'Partitions paused because the schema registry could not serve a record’s schema',
+      registers,
+    }),
+    registryWaitSeconds: new Counter({
+      name: `${prefix}_registry_wait_seconds_total`,
+      help: 'Time partitions were held waiting for the schema registry (summed over partitions)',
+      registers,
+    }),
+    consumerRestarts: new Counter({
+      name: `${prefix}_consumer_restarts_total`,
+      help: 'Consumers replaced after a crash (leaving the group first), by reason',
+      labelNames: ['reason'],
       registers,
     }),
   };

@@ -13,16 +13,16 @@
 import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '../lib/config.ts';
 import { FleetgridError } from '../lib/errors.ts';
-import { headersToStrings, type KafkaClient } from '../lib/kafka.ts';
+import { headersToStrings, type KafkaClient } from '../lib/kafka/index.ts';
 import type { Logger } from '../lib/log.ts';
 import { createMetricsRegistry } from '../lib/metrics.ts';
 import { type TopicKey, topicNames } from '../lib/topics.ts';
 import type { Serde } from '../schemas/serde.ts';
-import { assertIdentifier, type ClickHouseBackend, createBackend } from './backend.ts';
+import { assertIdentifier, type ClickHouseBackend, createBackend } from '../clickhouse/index.ts';
 import { type Entry, PartitionBuffer } from './batch.ts';
 import { migrationVariables, parseSinkConfig } from './config.ts';
 import { createSinkMetrics } from './metrics.ts';
-import { migrate } from './migrate.ts';
+import { migrate } from '../clickhouse/index.ts';
 import { DEAD_LETTERS_TABLE, mapDeadLetter, mapRecord, TOPIC_TABLES } from './rows.ts';
 import { writeBatch } from './writer.ts';
 
@@ -193,10 +193,11 @@ export async function replayProjection(app: AppConfig, options: ReplayOptions): 
     const finished = Promise.withResolvers<void>();
     if (remaining.size === 0) finished.resolve();
     await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.subscribe([topic], { fromBeginning: true });
     await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
+      concurrency: 1,
+      eachBatch: async (batch) => {
+        const { resolveOffset, heartbeat } = batch;
         const part = batch.partition;
         const end = ends.get(part) ?? 0n;
         if (!remaining.has(part)) return;
@@ -205,7 +206,7 @@ export async function replayProjection(app: AppConfig, options: ReplayOptions): 
           buffer = new PartitionBuffer(topic, part, limits);
           buffers.set(part, buffer);
         }
-        for (const message of batch.messages) {
+        for (const message of batch.records) {
           const offset = BigInt(message.offset);
           resolveOffset(message.offset);
           if (offset < (starts.get(part) ?? 0n)) continue;
@@ -247,7 +248,7 @@ export async function replayProjection(app: AppConfig, options: ReplayOptions): 
       },
     });
     for (const [part, start] of starts) {
-      if (remaining.has(part)) consumer.seek({ topic, partition: part, offset: String(start) });
+      if (remaining.has(part)) consumer.seek(topic, part, String(start));
     }
     await finished.promise;
     await consumer.disconnect();

@@ -4,6 +4,7 @@ import type { Decoded } from '../schemas/serde.ts';
 import type { TruckTelemetry, WindowAggregate } from '../schemas/types.ts';
 import {
   alert,
+  alertCommand,
   deviceState,
   diagnostic,
   engine,
@@ -111,6 +112,7 @@ describe('mapRecord', () => {
       { record: 'WindowAggregate', schemaId: 1, value: windowOf([t], 0, 0) },
       { record: 'Alert', schemaId: 1, value: alert('d', 1, 'RAISED') },
       { record: 'DeviceState', schemaId: 1, value: deviceState('d', 1, 1) },
+      { record: 'AlertCommand', schemaId: 1, value: alertCommand('a-1', 'c-1', 1) },
     ] as Decoded[];
     for (const decoded of samples) {
       expect(Object.keys(rowObject(decoded, at))).toEqual(TABLE_COLUMNS[RECORD_TABLES[decoded.record]]);

@@ -1,7 +1,7 @@
 /**
  * Row mapping, pure: a decoded record (or a DLQ record) becomes one JSONCompactEachRow line
  * of its table — a JSON array of the values in the order of TABLE_COLUMNS (snake_case, as in
- * sinks/migrations and docs/sinks.md). Arrays rather than objects because the keys cost
+ * clickhouse/migrations and docs/sinks.md). Arrays rather than objects because the keys cost
  * on both sides of the hot path: JSON.stringify in JS and parsing in the engine. Times stay
  * epoch milliseconds (ClickHouse reads an integer into DateTime64(3) as milliseconds).
  * Hand-written per record instead of generic case conversion, building each row object in
@@ -15,6 +15,7 @@ import { RECORD_TOPICS } from '../schemas/catalog.ts';
 import type { Decoded } from '../schemas/serde.ts';
 import type {
   Alert,
+  AlertCommand,
   DeviceState,
   DiagnosticReported,
   EngineStateChanged,
@@ -34,6 +35,7 @@ export const RECORD_TABLES = {
   WindowAggregate: 'aggregates_1m',
   Alert: 'alerts',
   DeviceState: 'device_state',
+  AlertCommand: 'alert_actions',
 } as const satisfies Record<RecordName, string>;
 
 export const DEAD_LETTERS_TABLE = 'dead_letters';
@@ -143,6 +145,20 @@ export const TABLE_COLUMNS: Record<TableName, readonly string[]> = {
     'kafka_partition',
     'kafka_offset',
   ],
+  alert_actions: [
+    'command_id',
+    'alert_id',
+    'action',
+    'rule',
+    'device_id',
+    'by',
+    'comment',
+    'shelved_until',
+    'silence_id',
+    'ts',
+    'kafka_partition',
+    'kafka_offset',
+  ],
   dead_letters: [
     'error_code',
     'error_message',
@@ -190,6 +206,7 @@ export const TOPIC_TABLES: Record<TopicKey, readonly TableName[]> = {
   alerts: ['alerts'],
   deviceState: ['device_state'],
   dlq: [DEAD_LETTERS_TABLE],
+  commands: ['alert_actions'],
 };
 
 export interface KafkaPosition {
@@ -380,6 +397,23 @@ function toRow(record: RecordName, value: Decoded['value'], k: Lineage): Record<
         irradiance_wm2: v.irradianceWm2,
         energy_today_kwh: v.energyTodayKwh,
         open_alerts: v.openAlerts,
+        kafka_partition: k.kafka_partition,
+        kafka_offset: k.kafka_offset,
+      };
+    }
+    case 'AlertCommand': {
+      const v = value as AlertCommand;
+      return {
+        command_id: v.commandId,
+        alert_id: v.alertId,
+        action: v.action,
+        rule: v.rule,
+        device_id: v.deviceId,
+        by: v.by,
+        comment: v.comment,
+        shelved_until: v.shelvedUntil,
+        silence_id: v.silenceId,
+        ts: v.ts,
         kafka_partition: k.kafka_partition,
         kafka_offset: k.kafka_offset,
       };

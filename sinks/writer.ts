@@ -12,7 +12,7 @@
 import type { Clock } from '../lib/clock.ts';
 import { FleetgridError, isFleetgridError } from '../lib/errors.ts';
 import { type BackoffPolicy, retry } from '../lib/retry.ts';
-import type { ClickHouseBackend } from './backend.ts';
+import type { ClickHouseBackend } from '../clickhouse/index.ts';
 import { type Batch, bisect, dedupToken, type Rejected, type TableRows } from './batch.ts';
 import { TABLE_COLUMNS, type TableName } from './rows.ts';
 import type { SinkMetrics } from './metrics.ts';

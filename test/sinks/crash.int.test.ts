@@ -2,11 +2,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSerde, type Serde } from '../../schemas/serde.ts';
-import { createEmbeddedBackend } from '../../sinks/backends/embedded.ts';
-import { createRemoteBackend } from '../../sinks/query-client.ts';
+import { createEmbeddedBackend } from '../../clickhouse/index.ts';
+import { loadMigrations } from '../../clickhouse/index.ts';
+import { createRemoteBackend, querySecret } from '../../clickhouse/index.ts';
 import type { TestStack } from '../helpers.ts';
 import { baseTime, message, truck, waitFor } from './fixtures.ts';
-import { count, tempDataDir, createSinkTestStack } from './harness.ts';
+import { count, createSinkTestStack, storedRows, tempDataDir } from './harness.ts';
 
 const CHILD = join(import.meta.dirname, 'sink-child.ts');
 
@@ -95,9 +96,9 @@ describe('crash safety of the sink', () => {
 
     // A last, clean run drains the backlog.
     const { child, ready } = spawnSink(stack, data.dir);
-    const remote = createRemoteBackend(await ready, 'fleetgrid');
+    const remote = createRemoteBackend(await ready, { secret: querySecret({ dataDir: data.dir }) });
     const drained = await waitFor(
-      async () => (await count(remote, 'SELECT count() AS n FROM truck_telemetry')) >= produced,
+      async () => (await storedRows(remote, 'truck_telemetry')) >= produced,
       90_000,
       500,
     );
@@ -113,7 +114,9 @@ describe('crash safety of the sink', () => {
       expect(await count(backend, 'SELECT count() AS n FROM truck_telemetry')).toBe(produced);
       expect(await count(backend, 'SELECT uniqExact(event_id) AS n FROM truck_telemetry')).toBe(produced);
       // Six starts on the same data dir recorded each migration once.
-      expect(await count(backend, 'SELECT count() AS n FROM schema_migrations')).toBe(3);
+      expect(await count(backend, 'SELECT count() AS n FROM schema_migrations')).toBe(
+        loadMigrations().length,
+      );
     } finally {
       await backend.close();
     }
@@ -143,7 +146,7 @@ describe('crash safety of the sink', () => {
     const token = /LANDED (\S+)/.exec(first.output())?.[1] ?? '';
     const [, partition, range] = /:(\d+):(\d+-\d+)$/.exec(token) ?? [];
     // The plan of the landed batch is in Kafka, next to the unchanged offset.
-    const [committed] = await stack.admin.fetchOffsets({ groupId: group, topics: [stack.topics.truck] });
+    const [committed] = await stack.admin.fetchCommittedOffsets(group, [stack.topics.truck]);
     const entry = committed?.partitions.find((p) => p.partition === Number(partition));
     expect(entry?.metadata).toBe(`fleetgrid-plan:v1:${range?.split('-')[1]}`);
     first.child.kill('SIGKILL');
@@ -151,12 +154,12 @@ describe('crash safety of the sink', () => {
 
     // The next owner cuts 7-row batches, except the planned one.
     const second = spawnSink(stack, dir, { SINK_GROUP_ID: group, SINK_BATCH_ROWS: '7' });
-    const remote = createRemoteBackend(await second.ready, 'fleetgrid');
+    await second.ready;
     // Drained: the group committed the log end of every partition.
     const ends = await stack.admin.fetchTopicOffsets(stack.topics.truck);
     const drained = await waitFor(
       async () => {
-        const [after] = await stack.admin.fetchOffsets({ groupId: group, topics: [stack.topics.truck] });
+        const [after] = await stack.admin.fetchCommittedOffsets(group, [stack.topics.truck]);
         return ends.every(
           (end) =>
             end.high === '0' ||
@@ -168,11 +171,18 @@ describe('crash safety of the sink', () => {
     );
     expect(drained).toBe(true);
     const total = ends.reduce((sum, end) => sum + Number(end.high), 0);
-    const rows = await count(remote, 'SELECT count() AS n FROM truck_telemetry');
-    const distinct = await count(remote, 'SELECT uniqExact(event_id) AS n FROM truck_telemetry');
-    const plan = await count(remote, "SELECT count() AS n FROM truck_telemetry WHERE device_id = 'plan-1'");
     second.child.kill('SIGTERM');
     await exited(second.child);
+    // Counted by the data dir's owner now that the sink is gone.
+    const backend = await createEmbeddedBackend({
+      mode: 'embedded',
+      dataDir: join(dir, 'clickhouse'),
+      database: 'fleetgrid',
+    });
+    const rows = await count(backend, 'SELECT count() AS n FROM truck_telemetry');
+    const distinct = await count(backend, 'SELECT uniqExact(event_id) AS n FROM truck_telemetry');
+    const plan = await count(backend, "SELECT count() AS n FROM truck_telemetry WHERE device_id = 'plan-1'");
+    await backend.close();
     // Without the plan, the 7-row batches would carry other tokens and re-insert the landed rows.
     expect(rows).toBe(total);
     expect(distinct).toBe(total);

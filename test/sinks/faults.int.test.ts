@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricValue } from '../../lib/metrics.ts';
 import { createSerde, type Serde } from '../../schemas/serde.ts';
-import { createEmbeddedBackend } from '../../sinks/backends/embedded.ts';
+import { createEmbeddedBackend } from '../../clickhouse/index.ts';
 import type { TestStack } from '../helpers.ts';
 import { faultyBackend } from './faulty-backend.ts';
 import { baseTime, message, truck, waitFor } from './fixtures.ts';

@@ -4,7 +4,7 @@
  * was lost), a full outage, and rows that the real engine refuses (a poisoned value).
  */
 import { FleetgridError } from '../../lib/errors.ts';
-import type { ClickHouseBackend } from '../../sinks/backend.ts';
+import type { ClickHouseBackend } from '../../clickhouse/index.ts';
 
 export interface FaultPlan {
   /** Share of inserts failing with a retriable error before reaching the engine. */

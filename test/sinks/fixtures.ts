@@ -4,10 +4,11 @@
  * here from the raw truck events (with a late revision), alerts, device states, bad bytes.
  */
 import { randomUUID } from 'node:crypto';
-import type { OutgoingMessage } from '../../lib/kafka.ts';
+import type { OutgoingMessage } from '../../lib/kafka/index.ts';
 import type { Serde } from '../../schemas/serde.ts';
 import type {
   Alert,
+  AlertCommand,
   DeviceState,
   DiagnosticReported,
   EngineStateChanged,
@@ -138,6 +139,21 @@ export function alert(deviceId: string, raisedAt: number, state: 'RAISED' | 'RES
     value: 95,
     threshold: 90,
     message: 'speed above 90 km/h for 30 s',
+  };
+}
+
+export function alertCommand(alertId: string, commandId: string, ts: number): AlertCommand {
+  return {
+    commandId,
+    alertId,
+    action: 'SHELVE',
+    rule: 'truck.overspeed',
+    deviceId: 'truck-1',
+    by: 'ops@example.org',
+    comment: 'maintenance window',
+    shelvedUntil: ts + 3_600_000,
+    silenceId: 'silence-1',
+    ts,
   };
 }
 

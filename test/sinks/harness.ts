@@ -7,8 +7,10 @@ import { join } from 'node:path';
 import type { AppConfig } from '../../lib/config.ts';
 import { createMetricsRegistry, type Registry } from '../../lib/metrics.ts';
 import { createSerde } from '../../schemas/serde.ts';
-import type { ClickHouseBackend } from '../../sinks/backend.ts';
+import type { ClickHouseBackend } from '../../clickhouse/index.ts';
 import { parseSinkConfig, type SinkConfigInput } from '../../sinks/config.ts';
+import type { QueryBackend } from '../../clickhouse/index.ts';
+import type { RAW_TABLES, TableName } from '../../sinks/rows.ts';
 import { type ClickHouseSink, createClickHouseSink } from '../../sinks/runner.ts';
 import { isRetriable } from '../../lib/errors.ts';
 import { createTestStack, type TestStack } from '../helpers.ts';
@@ -52,6 +54,21 @@ export async function count(
 ): Promise<number> {
   const rows = await backend.query<{ n: string | number }>(sql, params);
   return Number(rows[0]?.n ?? 0);
+}
+
+/** Rows of a table, read the way the query side reads (by statement template, e.g. through the sink's endpoint). */
+export async function storedRows(reader: QueryBackend, table: TableName): Promise<number> {
+  const [row] = await reader.run('tableRows', { table });
+  return Number(row?.n ?? 0);
+}
+
+/** Distinct events of a raw table, read by statement template. */
+export async function distinctEvents(
+  reader: QueryBackend,
+  table: (typeof RAW_TABLES)[number],
+): Promise<number> {
+  const [row] = await reader.run('tableDistinctEvents', { table });
+  return Number(row?.n ?? 0);
 }
 
 /**

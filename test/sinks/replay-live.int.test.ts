@@ -1,15 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSerde, type Serde } from '../../schemas/serde.ts';
-import { createRemoteBackend, requestReplay } from '../../sinks/query-client.ts';
+import { createRemoteBackend, querySecret, requestReplay } from '../../clickhouse/index.ts';
 import type { TestStack } from '../helpers.ts';
 
 import { baseTime, message, truck, waitFor } from './fixtures.ts';
 import {
   count,
   createSinkTestStack,
+  distinctEvents,
   embeddedConfig,
   type RunningSink,
   startSink,
+  storedRows,
   tempDataDir,
 } from './harness.ts';
 
@@ -55,16 +57,19 @@ describe('replay inside the running embedded sink', () => {
 
   it('keeps the live table readable during the rebuild and loses no row written meanwhile', async () => {
     const url = running.sink.queryUrl() as string;
-    const remote = createRemoteBackend(url, 'fleetgrid');
+    const secret = querySecret(stack.config);
+    const remote = createRemoteBackend(url, { secret });
     const progress: string[] = [];
-    const replay = requestReplay(url, { projection: 'truck_telemetry' }, (text) => progress.push(text));
+    const replay = requestReplay(url, secret, { projection: 'truck_telemetry' }, (text) =>
+      progress.push(text),
+    );
     // While the replay runs: more input for the live sink, and reads of the live table.
     const more = produce(1_000);
     const seen: number[] = [];
     let done = false;
     const reads = (async () => {
       while (!done) {
-        seen.push(await count(remote, 'SELECT count() AS n FROM truck_telemetry'));
+        seen.push(await storedRows(remote, 'truck_telemetry'));
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     })();
@@ -80,10 +85,9 @@ describe('replay inside the running embedded sink', () => {
     expect(Math.min(...seen)).toBeGreaterThanOrEqual(2_000);
     const settled = await waitFor(
       async () =>
-        (await count(remote, 'SELECT count() AS n FROM truck_telemetry')) === produced &&
-        running.sink.buffered().records === 0,
+        (await storedRows(remote, 'truck_telemetry')) === produced && running.sink.buffered().records === 0,
     );
     expect(settled).toBe(true);
-    expect(await count(remote, 'SELECT uniqExact(event_id) AS n FROM truck_telemetry')).toBe(produced);
+    expect(await distinctEvents(remote, 'truck_telemetry')).toBe(produced);
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSerde } from '../../schemas/serde.ts';
-import type { ClickHouseBackend } from '../../sinks/backend.ts';
-import { createEmbeddedBackend } from '../../sinks/backends/embedded.ts';
+import type { ClickHouseBackend } from '../../clickhouse/index.ts';
+import { createEmbeddedBackend } from '../../clickhouse/index.ts';
 import { parseFrom, replayProjection } from '../../sinks/replay.ts';
 import type { TestStack } from '../helpers.ts';
 import { baseTime, MINUTE, message, truck, waitFor, windowOf } from './fixtures.ts';

@@ -8,9 +8,9 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClickHouseBackend } from '../../sinks/backend.ts';
-import { createServerBackend } from '../../sinks/backends/server.ts';
-import { migrate } from '../../sinks/migrate.ts';
+import type { ClickHouseBackend } from '../../clickhouse/index.ts';
+import { createServerBackend } from '../../clickhouse/index.ts';
+import { loadMigrations, migrate } from '../../clickhouse/index.ts';
 import { count, tempDataDir } from './harness.ts';
 
 const require = createRequire(import.meta.url);
@@ -35,10 +35,12 @@ describe('server backend client code on the engine through chdb/connection', () 
   });
 
   it('applies the migrations once and skips them the second time', async () => {
+    // Every migration of the repository, in version order.
+    const versions = loadMigrations().map((m) => m.version);
     const first = await migrate(backend, { RAW_TTL_DAYS: '30', AGG_TTL_DAYS: '400' });
-    expect(first.applied).toEqual([1, 2, 3]);
+    expect(first.applied).toEqual(versions);
     const second = await migrate(backend, { RAW_TTL_DAYS: '30', AGG_TTL_DAYS: '400' });
-    expect(second).toEqual({ applied: [], skipped: [1, 2, 3] });
+    expect(second).toEqual({ applied: [], skipped: versions });
   });
 
   it('drops a repeated insert with the same deduplication token and binds query params', async () => {

@@ -7,13 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppConfig } from '../../lib/config.ts';
 import { createSerde } from '../../schemas/serde.ts';
-import type { ClickHouseBackend } from '../../sinks/backend.ts';
-import { createServerBackend } from '../../sinks/backends/server.ts';
-import { migrate } from '../../sinks/migrate.ts';
-import { createQueryBackend } from '../../sinks/query-client.ts';
+import type { ClickHouseBackend } from '../../clickhouse/index.ts';
+import { createServerBackend } from '../../clickhouse/index.ts';
+import { migrate } from '../../clickhouse/index.ts';
+import { createQueryBackend, type QueryBackend } from '../../clickhouse/index.ts';
 import type { TestStack } from '../helpers.ts';
 import { baseTime, MINUTE, message, truck, waitFor, windowOf } from './fixtures.ts';
-import { count, type RunningSink, startSink, createSinkTestStack } from './harness.ts';
+import { count, createSinkTestStack, type RunningSink, startSink, storedRows } from './harness.ts';
 
 const url = process.env.CLICKHOUSE_TEST_URL;
 
@@ -24,6 +24,7 @@ describe.skipIf(!url)(
     let app: AppConfig;
     let running: RunningSink;
     let query: ClickHouseBackend;
+    let reader: QueryBackend;
     const database = `fleetgrid_t_${randomUUID().slice(0, 8).replace(/-/g, '')}`;
     const produced = 200;
 
@@ -56,11 +57,11 @@ describe.skipIf(!url)(
         message('s-0', serde.encode('WindowAggregate', windowOf(first, t0, 1))),
       ]);
       await producer.disconnect();
-      query = await createQueryBackend(app);
+      query = createServerBackend(app.clickhouse as Extract<AppConfig['clickhouse'], { mode: 'server' }>);
+      reader = await createQueryBackend(app);
       await waitFor(
         async () =>
-          (await count(query, 'SELECT count() AS n FROM truck_telemetry')) === produced &&
-          running.sink.buffered().records === 0,
+          (await storedRows(reader, 'truck_telemetry')) === produced && running.sink.buffered().records === 0,
         60_000,
       );
     });
@@ -68,6 +69,7 @@ describe.skipIf(!url)(
     afterAll(async () => {
       await running?.stop();
       await query?.close();
+      await reader?.close();
       if (app?.clickhouse.mode === 'server') {
         const admin = createServerBackend(app.clickhouse, { database: 'default' });
         await admin.exec(`DROP DATABASE IF EXISTS ${database}`);
@@ -99,7 +101,9 @@ describe.skipIf(!url)(
         await backend.insert('truck_engine_events', row, { dedupToken: 'test:0:0-0' });
         await backend.insert('truck_engine_events', row, { dedupToken: 'test:0:0-0' });
         expect(await count(backend, 'SELECT count() AS n FROM truck_engine_events')).toBe(before + 1);
-        await expect(query.exec('DROP TABLE truck_engine_events')).rejects.toMatchObject({
+        await expect(
+          reader.run('DROP TABLE truck_engine_events' as never, {} as never),
+        ).rejects.toMatchObject({
           code: 'INVALID_ARGUMENT',
         });
       } finally {

@@ -1,14 +1,16 @@
 /**
- * The sink as a child process, for the crash test: small batches so that a kill -9 lands
- * between an insert and its commit. Prints `READY <query url>` once consuming.
+ * The sink as a child process, for the crash and hostile-input tests: small batches so that
+ * a kill -9 lands between an insert and its commit. Prints `READY <query url>` once
+ * consuming; SIGTERM drains it like `fleetgrid sink` (lib/stream/service.ts).
  */
 import { loadConfig } from '../../lib/config.ts';
-import { createKafkaClient } from '../../lib/kafka.ts';
+import { createKafkaClient } from '../../lib/kafka/index.ts';
 import { createLogger } from '../../lib/log.ts';
 import { createMetricsRegistry } from '../../lib/metrics.ts';
+import { runUntilSignal } from '../../lib/stream/index.ts';
 import { topicNames } from '../../lib/topics.ts';
 import { createSerde } from '../../schemas/serde.ts';
-import { type ClickHouseBackend, createBackend } from '../../sinks/backend.ts';
+import { type ClickHouseBackend, createBackend } from '../../clickhouse/index.ts';
 import { parseSinkConfig } from '../../sinks/config.ts';
 import { createClickHouseSink } from '../../sinks/runner.ts';
 
@@ -40,29 +42,31 @@ async function hangingBackend(): Promise<ClickHouseBackend> {
 }
 
 const log = createLogger('sink-child', process.env.TEST_LOG_LEVEL ?? 'warn');
-const sink = createClickHouseSink(
-  app,
-  parseSinkConfig({
-    groupId: process.env.SINK_GROUP_ID,
-    batchMaxRows: Number(process.env.SINK_BATCH_ROWS ?? 100),
-    lingerMs: Number(process.env.SINK_LINGER_MS ?? 50),
-    // A killed child must not hold its partitions for long: the next one waits for them.
-    sessionTimeoutMs: 6_000,
-    queryPort: 0,
-  }),
-  {
-    kafka: createKafkaClient(app.kafka, { log }),
-    serde: createSerde(app.registry, { topics: topicNames(app.topicPrefix) }),
-    log,
-    registry: createMetricsRegistry('sink-child', { defaultMetrics: false }),
-    ...(hang ? { backend: await hangingBackend() } : {}),
-  },
-);
-await sink.start();
-process.stdout.write(`READY ${sink.queryUrl()}\n`);
-process.once('SIGTERM', () => {
-  sink.stop().then(
-    () => process.exit(0),
-    () => process.exit(1),
-  );
+const config = parseSinkConfig({
+  groupId: process.env.SINK_GROUP_ID,
+  batchMaxRows: Number(process.env.SINK_BATCH_ROWS ?? 100),
+  lingerMs: Number(process.env.SINK_LINGER_MS ?? 50),
+  ...(process.env.SINK_DRAIN_TIMEOUT_MS ? { drainTimeoutMs: Number(process.env.SINK_DRAIN_TIMEOUT_MS) } : {}),
+  // A killed child must not hold its partitions for long: the next one waits for them.
+  sessionTimeoutMs: 6_000,
+  queryPort: 0,
 });
+const sink = createClickHouseSink(app, config, {
+  kafka: createKafkaClient(app.kafka, { log }),
+  serde: createSerde(app.registry, { topics: topicNames(app.topicPrefix) }),
+  log,
+  registry: createMetricsRegistry('sink-child', { defaultMetrics: false }),
+  ...(hang ? { backend: await hangingBackend() } : {}),
+});
+await runUntilSignal(
+  {
+    start: async () => {
+      await sink.start();
+      process.stdout.write(`READY ${sink.queryUrl()}\n`);
+    },
+    stop: () => sink.stop(),
+  },
+  log,
+  { drainTimeoutMs: config.drainTimeoutMs + 10_000 },
+);
+process.exit(process.exitCode ?? 0);

@@ -3,7 +3,7 @@ import { DLQ_HEADERS } from '../../lib/dlq.ts';
 import { metricValue } from '../../lib/metrics.ts';
 import { createSerde, type Serde } from '../../schemas/serde.ts';
 import type { TruckTelemetry } from '../../schemas/types.ts';
-import { createQueryBackend } from '../../sinks/query-client.ts';
+import { createQueryBackend } from '../../clickhouse/index.ts';
 import type { TestStack } from '../helpers.ts';
 import {
   alert,
@@ -254,20 +254,29 @@ describe('sink into the embedded engine through real Kafka', () => {
     ).toBe(4);
   });
 
-  it('serves the query side read-only over the embedded endpoint', async () => {
+  it('serves the query side its statement templates over the embedded endpoint', async () => {
     const url = running.sink.queryUrl();
     expect(url).toBeDefined();
-    const query = await createQueryBackend(embeddedConfig(stack, data.dir), { url: url as string });
-    const rows = await query.query<{ n: string }>(
-      'SELECT count() AS n FROM truck_telemetry WHERE device_id = {d:String}',
-      { d: 'truck-b' },
-    );
-    expect(Number(rows[0]?.n)).toBe(30);
-    await expect(query.query('INSERT INTO truck_telemetry (event_id) VALUES (1)')).rejects.toMatchObject({
+    const app = embeddedConfig(stack, data.dir);
+    const query = await createQueryBackend(app, { url: url as string });
+    const [state] = await query.run('deviceState', { deviceId: 'truck-a' });
+    expect(Number(state?.seq)).toBe(9);
+    expect(Number((await query.run('tableRows', { table: 'truck_telemetry' }))[0]?.n)).toBeGreaterThan(0);
+    // Anything but a template of the catalogue with fitting arguments is refused before the engine.
+    await expect(query.run('deviceState', { deviceId: "x' OR '1'='1" } as never)).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
     });
-    await expect(query.query('SELECT 1; DROP TABLE alerts')).rejects.toMatchObject({
+    await expect(query.run('DROP TABLE alerts' as never, {} as never)).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
+    });
+    // Without the secret: a configuration error, not a retry.
+    const stranger = await createQueryBackend(app, {
+      url: url as string,
+      secret: 'not-the-secret-0123456789',
+    });
+    await expect(stranger.run('tableRows', { table: 'alerts' })).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      retriable: false,
     });
     await query.close();
   });

@@ -1,43 +1,25 @@
 /**
- * Versioned SQL migrations (sinks/migrations/NNN_name.sql), applied in order at start.
+ * Versioned SQL migrations (clickhouse/migrations/NNN_name.sql), applied in order at start.
  * Idempotent twice over: every statement is `IF NOT EXISTS`, so a run interrupted halfway
  * is simply repeated; and each applied file is recorded in `schema_migrations`, so later
  * starts skip it. The checksum is of the file before placeholder substitution; a changed
  * checksum of an applied file stops the start (migrations are append-only).
  */
-import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FleetgridError } from '../lib/errors.ts';
+import {
+  changedMigrationError,
+  type Migration,
+  loadMigrations as loadMigrationFiles,
+} from '../lib/migrations.ts';
 import type { ClickHouseBackend } from './backend.ts';
 
+export type { Migration };
 export const MIGRATIONS_DIR = join(import.meta.dirname, 'migrations');
 export const MIGRATIONS_TABLE = 'schema_migrations';
 
-export interface Migration {
-  version: number;
-  name: string;
-  checksum: string;
-  sql: string;
-}
-
 export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
-  const files = readdirSync(dir)
-    .filter((file) => /^\d{3}_[a-z0-9_]+\.sql$/.test(file))
-    .sort();
-  const migrations = files.map((file) => {
-    const sql = readFileSync(join(dir, file), 'utf8');
-    return {
-      version: Number(file.slice(0, 3)),
-      name: file.slice(4, -4),
-      checksum: createHash('sha256').update(sql).digest('hex'),
-      sql,
-    };
-  });
-  const versions = new Set(migrations.map((m) => m.version));
-  if (versions.size !== migrations.length)
-    throw new FleetgridError('CONFIG_INVALID', `duplicate migration version in ${dir}`);
-  return migrations;
+  return loadMigrationFiles(dir);
 }
 
 /** Fills {{NAME}} placeholders; an unknown one is an error, not an empty string. */
@@ -86,10 +68,7 @@ export async function migrate(
     const recorded = done.get(migration.version);
     if (recorded !== undefined) {
       if (recorded !== migration.checksum) {
-        throw new FleetgridError(
-          'CONFIG_INVALID',
-          `migration ${migration.version}_${migration.name} changed after it was applied (checksum ${recorded.slice(0, 12)} → ${migration.checksum.slice(0, 12)}); add a new migration instead`,
-        );
+        throw changedMigrationError(migration, recorded);
       }
       // Re-running an applied file is safe (IF NOT EXISTS): replay uses it to recreate a
       // projection that an operator dropped.

@@ -6,6 +6,13 @@
  * chDB binds one data directory per process and locks it (`status` file): a second
  * process cannot open it, not even read-only (tested, see docs/sinks.md). The owning
  * process therefore serves reads to others through sinks/query-server.ts.
+ *
+ * Within one process, several sessions may share the directory: the query endpoint and
+ * `fleetgrid serve --direct` read through a session of their own made read-only
+ * (`readOnly`): once `SET readonly = 1` ran, the engine refuses every write, DDL, SYSTEM
+ * statement, table function that reaches outside (file, url, s3, remote, mysql,
+ * postgresql, redis, executable, …) and any change of a setting, `readonly` included, for
+ * the rest of the session; the writer's session is not affected.
  */
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -26,8 +33,14 @@ type ChdbSession = InstanceType<Chdb['Session']>;
 
 const require = createRequire(import.meta.url);
 
+export interface EmbeddedOptions {
+  /** A read-only session; statements stop after this many seconds (max_execution_time). */
+  readOnly?: { maxExecutionTimeS: number };
+}
+
 export async function createEmbeddedBackend(
   config: Extract<ClickHouseConfig, { mode: 'embedded' }>,
+  options: EmbeddedOptions = {},
 ): Promise<ClickHouseBackend> {
   const chdb = require('chdb') as Chdb;
   const database = assertIdentifier(config.database);
@@ -53,6 +66,14 @@ export async function createEmbeddedBackend(
   try {
     await session.queryAsync(`CREATE DATABASE IF NOT EXISTS ${database}`);
     await session.queryAsync(`USE ${database}`);
+    if (options.readOnly) {
+      const seconds = options.readOnly.maxExecutionTimeS;
+      if (!Number.isInteger(seconds) || seconds <= 0)
+        throw new FleetgridError('INTERNAL', 'maxExecutionTimeS must be a positive integer');
+      // Settings first: readonly = 1 forbids changing any setting afterwards, itself included.
+      await session.queryAsync(`SET max_execution_time = ${seconds}`);
+      await session.queryAsync('SET readonly = 1');
+    }
   } catch (error) {
     session.close();
     throw toClickHouseError('open database', error);

@@ -1,5 +1,5 @@
 /**
- * One interface over the two ClickHouse backends (DESIGN §2): the embedded engine (chDB,
+ * One interface over the two ClickHouse backends (docs/design.md §2): the embedded engine (chDB,
  * in-process) and a ClickHouse server (@clickhouse/client). Everything above this file —
  * migrations, the sink, replay, the query API — speaks only this interface, so the same
  * SQL and the same tests run on both. Errors come out as FleetgridErrors: retriable

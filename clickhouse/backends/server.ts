@@ -27,6 +27,12 @@ export function createServerBackend(
      * (`chdb/connection`) to run this backend's client code on the embedded engine.
      */
     connection?: unknown;
+    /**
+     * The query side's connection: it creates no database (a read-only user may not) and
+     * every statement stops after this many seconds. What it may read is the user's
+     * business: use a read-only user (docs/security.md).
+     */
+    readOnly?: { maxExecutionTimeS: number };
   } = {},
 ): ClickHouseBackend {
   const database = assertIdentifier(options.database ?? config.database);
@@ -42,6 +48,7 @@ export function createServerBackend(
       async_insert: 0 as const,
       wait_end_of_query: 1 as const,
       output_format_json_quote_64bit_integers: 1 as const,
+      ...(options.readOnly ? { max_execution_time: options.readOnly.maxExecutionTimeS } : {}),
     },
   };
   let client: ReturnType<typeof createClient> | undefined;
@@ -51,8 +58,10 @@ export function createServerBackend(
   function connect() {
     ready ??= (async () => {
       // Kept until close(): closing it would also close a connection it shares.
-      bootstrap ??= createClient(base);
-      await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
+      if (!options.readOnly) {
+        bootstrap ??= createClient(base);
+        await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
+      }
       client = createClient({ ...base, database });
       return client;
     })().catch((error: unknown) => {
