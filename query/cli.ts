@@ -1,6 +1,7 @@
 /**
  * `fleetgrid serve` (the HTTP API) and `fleetgrid query …` (reports through that API).
- * Nothing heavy is imported here: Fastify, chDB and kafkajs load inside the serve action,
+ * Secrets are never options (argv shows in `ps`): the API token comes from API_TOKEN or
+ * the file API_TOKEN_FILE names (lib/secrets.ts). Nothing heavy is imported here: Fastify, chDB and kafkajs load inside the serve action,
  * and the query reports only need fetch.
  */
 import type { Command } from 'commander';
@@ -8,8 +9,8 @@ import type { ServeOptions } from './main.ts';
 
 interface QueryGlobal {
   url: string;
-  token?: string;
   json?: boolean;
+  csv?: boolean;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -17,14 +18,20 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 export function register(program: Command): void {
   program
     .command('serve')
-    .description('serve the query HTTP API, its OpenAPI document (/docs) and the dashboard')
+    .description(
+      'serve the query HTTP API, its OpenAPI document (/docs) and the dashboard; a bearer token from env API_TOKEN or API_TOKEN_FILE',
+    )
     .option('--host <host>', 'listen address', '127.0.0.1')
     .option('--port <n>', 'listen port (0 = a free one)', '8080')
-    .option('--token <token>', 'require this bearer token on /api (default: env API_TOKEN)')
     .option('--direct', 'embedded mode: open the ClickHouse data directory here (no sink may run)')
     .option('--ch-query-url <url>', "embedded mode: the sink's read-only query endpoint")
     .option('--timeout <ms>', 'timeout of one ClickHouse statement')
     .option('--metrics-url <name=url>', 'a service /metrics to read backpressure from (repeatable)', collect)
+    .option(
+      '--tile-origin <https-origin>',
+      'an origin the dashboard may load map tiles from (repeatable; env DASHBOARD_TILE_ORIGINS)',
+      collect,
+    )
     .action(async (options: ServeOptions) => {
       const { runServeCommand } = await import('./main.ts');
       await runServeCommand(options);
@@ -32,10 +39,12 @@ export function register(program: Command): void {
 
   const query = program
     .command('query')
-    .description('reports from the query API: tables for people, --json for scripts')
+    .description(
+      'reports from the query API: tables for people, --json for scripts; the token from env API_TOKEN or API_TOKEN_FILE',
+    )
     .option('--url <url>', 'query API base URL', process.env.FLEETGRID_API_URL ?? 'http://127.0.0.1:8080')
-    .option('--token <token>', 'bearer token (default: env API_TOKEN)')
-    .option('--json', 'print the JSON answer');
+    .option('--json', 'print the JSON answer')
+    .option('--csv', 'print the CSV export (summary, series, alerts)');
 
   const run = async (
     report: import('./client.ts').Report,
@@ -43,8 +52,9 @@ export function register(program: Command): void {
     args: { id?: string; params: Record<string, string | undefined> },
   ) => {
     const global = query.opts<QueryGlobal>();
-    const local = command.opts<{ json?: boolean }>();
+    const local = command.opts<{ json?: boolean; csv?: boolean }>();
     const { runReport, cliTime } = await import('./client.ts');
+    const { readSecret } = await import('../lib/secrets.ts');
     // Relative times (-6h) are resolved here, once, so from and to share one "now".
     const now = Date.now();
     const params = Object.fromEntries(
@@ -58,22 +68,31 @@ export function register(program: Command): void {
       { ...args, params },
       {
         url: global.url,
-        token: global.token ?? process.env.API_TOKEN,
+        // Never from argv (visible in `ps`): the environment or a file.
+        token: readSecret(process.env, 'API_TOKEN'),
         json: Boolean(global.json || local.json),
+        csv: Boolean(global.csv || local.csv),
       },
     );
   };
 
   const withJson = (c: Command) => c.option('--json', 'print the JSON answer');
+  const withCsv = (c: Command) => c.option('--csv', 'print the CSV export');
 
-  withJson(
-    query
-      .command('summary')
-      .description('per kind: devices, active devices, events and the kind figures; alerts')
-      .option('--from <time>', 'start: ISO time or -15m/-6h/-7d (default: to - 24 h)')
-      .option('--to <time>', 'end: ISO time or -15m (default: now)'),
-  ).action(async (o: { from?: string; to?: string }, c: Command) =>
-    run('summary', c, { params: { from: o.from, to: o.to } }),
+  withCsv(
+    withJson(
+      query
+        .command('summary')
+        .description(
+          'per kind: devices, active devices, events and the kind figures; alerts; for a site or per group',
+        )
+        .option('--from <time>', 'start: ISO time or -15m/-6h/-7d (default: to - 24 h)')
+        .option('--to <time>', 'end: ISO time or -15m (default: now)')
+        .option('--site <siteId>', 'only this site')
+        .option('--group-by <dimension>', 'one row per group: kind or site'),
+    ),
+  ).action(async (o: { from?: string; to?: string; site?: string; groupBy?: string }, c: Command) =>
+    run('summary', c, { params: { from: o.from, to: o.to, siteId: o.site, groupBy: o.groupBy } }),
   );
 
   withJson(
@@ -97,14 +116,19 @@ export function register(program: Command): void {
     run('device', c, { id: deviceId, params: { asOf: o.asOf } }),
   );
 
-  withJson(
-    query
-      .command('series <deviceId>')
-      .description('time series of one metric of a device')
-      .requiredOption('--metric <name>', 'Avro field (speedKmh, powerKw, …) or derived figure (energyKwh, …)')
-      .option('--from <time>', 'start: ISO time or -15m/-6h/-7d')
-      .option('--to <time>', 'end: ISO time or -15m')
-      .option('--step <step>', 'raw, 1m, 1h, 1d or auto', 'auto'),
+  withCsv(
+    withJson(
+      query
+        .command('series <deviceId>')
+        .description('time series of one metric of a device')
+        .requiredOption(
+          '--metric <name>',
+          'Avro field (speedKmh, powerKw, …) or derived figure (energyKwh, …)',
+        )
+        .option('--from <time>', 'start: ISO time or -15m/-6h/-7d')
+        .option('--to <time>', 'end: ISO time or -15m')
+        .option('--step <step>', 'raw, 1m, 1h, 1d or auto', 'auto'),
+    ),
   ).action(
     async (deviceId: string, o: { metric: string; from?: string; to?: string; step?: string }, c: Command) =>
       run('series', c, { id: deviceId, params: { metric: o.metric, from: o.from, to: o.to, step: o.step } }),
@@ -121,16 +145,18 @@ export function register(program: Command): void {
     run('energy', c, { id: siteId, params: { from: o.from, to: o.to, step: o.step } }),
   );
 
-  withJson(
-    query
-      .command('alerts')
-      .description('alerts: open (default), resolved or all')
-      .option('--state <state>', 'open, resolved or all')
-      .option('--rule <rule>', 'e.g. truck.overspeed')
-      .option('--device <deviceId>', 'one device')
-      .option('--from <time>', 'raised at or after (ISO or -7d)')
-      .option('--to <time>', 'raised before')
-      .option('--limit <n>', 'at most this many (default 100)'),
+  withCsv(
+    withJson(
+      query
+        .command('alerts')
+        .description('alerts: open (default), resolved or all')
+        .option('--state <state>', 'open, resolved or all')
+        .option('--rule <rule>', 'e.g. truck.overspeed')
+        .option('--device <deviceId>', 'one device')
+        .option('--from <time>', 'raised at or after (ISO or -7d)')
+        .option('--to <time>', 'raised before')
+        .option('--limit <n>', 'at most this many (default 100)'),
+    ),
   ).action(
     async (
       o: { state?: string; rule?: string; device?: string; from?: string; to?: string; limit?: string },

@@ -3,6 +3,7 @@
  * ClickHouse access), so a terminal sees exactly the numbers the dashboard and scripts
  * see. `--json` prints the answer as received; otherwise format.ts renders a table.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FleetgridError } from '../lib/errors.ts';
 import * as format from './format.ts';
 
@@ -10,8 +11,13 @@ export interface ClientOptions {
   url: string;
   token?: string | undefined;
   json?: boolean;
+  /** Print the API's CSV export (summary, series, alerts) as it comes. */
+  csv?: boolean;
   timeoutMs?: number;
 }
+
+/** Reports the API exports as CSV (query/export.ts). */
+export const CSV_REPORTS: readonly Report[] = ['summary', 'series', 'alerts'];
 
 export type Report = 'summary' | 'devices' | 'device' | 'series' | 'energy' | 'alerts' | 'health';
 
@@ -60,12 +66,59 @@ export function requestPath(
   return text ? `${path}?${text}` : path;
 }
 
-export async function fetchReport(path: string, options: ClientOptions): Promise<Record<string, unknown>> {
+export async function fetchReport(
+  path: string,
+  options: ClientOptions,
+  post?: unknown,
+): Promise<Record<string, unknown>> {
+  const { response, text, url } = await request(path, options, post);
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new FleetgridError('INTERNAL', `HTTP ${response.status} from ${url}: not JSON`);
+  }
+  if (!response.ok) throw httpError(response.status, body, text);
+  return body;
+}
+
+/** A report's CSV export as text. */
+export async function fetchCsv(path: string, options: ClientOptions): Promise<string> {
+  const { response, text } = await request(path, options);
+  if (!response.ok) {
+    let body: Record<string, unknown> = {};
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      // Not JSON: the text is the message.
+    }
+    throw httpError(response.status, body, text);
+  }
+  return text;
+}
+
+function httpError(status: number, body: Record<string, unknown>, text: string): FleetgridError {
+  // Caller mistakes (4xx) exit with code 2 like other argument errors; server trouble with 1.
+  return new FleetgridError(
+    status < 500 ? 'INVALID_ARGUMENT' : 'INTERNAL',
+    `HTTP ${status} ${String(body.error ?? '')}: ${String(body.message ?? text)}`,
+  );
+}
+
+async function request(
+  path: string,
+  options: ClientOptions,
+  body?: unknown,
+): Promise<{ response: Response; text: string; url: string }> {
   const url = `${options.url.replace(/\/+$/, '')}${path}`;
   let response: Response;
   try {
     response = await fetch(url, {
-      headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
+      headers: {
+        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) }),
       signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
     });
   } catch (error) {
@@ -75,21 +128,7 @@ export async function fetchReport(path: string, options: ClientOptions): Promise
       `cannot reach the query API at ${options.url} (is \`fleetgrid serve\` running?): ${error instanceof Error ? error.message : String(error)}`,
     );
   }
-  const text = await response.text();
-  let body: Record<string, unknown>;
-  try {
-    body = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    throw new FleetgridError('INTERNAL', `HTTP ${response.status} from ${url}: not JSON`);
-  }
-  if (!response.ok) {
-    // Caller mistakes (4xx) exit with code 2 like other argument errors; server trouble with 1.
-    throw new FleetgridError(
-      response.status < 500 ? 'INVALID_ARGUMENT' : 'INTERNAL',
-      `HTTP ${response.status} ${String(body.error ?? '')}: ${String(body.message ?? text)}`,
-    );
-  }
-  return body;
+  return { response, text: await response.text(), url };
 }
 
 export async function runReport(
@@ -98,6 +137,114 @@ export async function runReport(
   options: ClientOptions,
   write: (text: string) => void = (text) => process.stdout.write(text),
 ): Promise<void> {
+  if (options.csv) {
+    if (!CSV_REPORTS.includes(report))
+      throw new FleetgridError('INVALID_ARGUMENT', `--csv exists for ${CSV_REPORTS.join(', ')} only`);
+    write(
+      await fetchCsv(requestPath(report, { ...args, params: { ...args.params, format: 'csv' } }), options),
+    );
+    return;
+  }
   const body = await fetchReport(requestPath(report, args), options);
   write(options.json ? `${JSON.stringify(body, null, 2)}\n` : `${RENDER[report](body)}\n`);
+}
+
+/** `fleetgrid alerts ack|shelve|unshelve|comment`: POSTs the command, prints the answer. */
+export async function runCommand(
+  alertId: string,
+  verb: 'ack' | 'shelve' | 'unshelve' | 'comment',
+  body: Record<string, string | undefined>,
+  options: ClientOptions,
+  write: (text: string) => void = (text) => process.stdout.write(text),
+): Promise<void> {
+  const answer = await fetchReport(`/api/v1/alerts/${encodeURIComponent(alertId)}/${verb}`, options, body);
+  write(options.json ? `${JSON.stringify(answer, null, 2)}\n` : `${format.renderCommand(answer)}\n`);
+}
+
+export interface StreamEvent {
+  id: string | undefined;
+  type: string;
+  data: string;
+}
+
+/** Splits Server-Sent Events text into complete events and the unfinished rest. Pure. */
+export function parseEventStream(text: string): { events: StreamEvent[]; rest: string } {
+  const events: StreamEvent[] = [];
+  const blocks = text.replace(/\r\n?/g, '\n').split('\n\n');
+  const rest = blocks.pop() ?? '';
+  for (const block of blocks) {
+    let id: string | undefined;
+    let type = 'message';
+    const data: string[] = [];
+    for (const line of block.split('\n')) {
+      if (line.startsWith(':')) continue;
+      const at = line.indexOf(':');
+      const field = at < 0 ? line : line.slice(0, at);
+      const value = at < 0 ? '' : line.slice(at + 1).replace(/^ /, '');
+      if (field === 'id') id = value;
+      else if (field === 'event') type = value;
+      else if (field === 'data') data.push(value);
+    }
+    if (data.length > 0) events.push({ id, type, data: data.join('\n') });
+  }
+  return { events, rest };
+}
+
+/**
+ * `fleetgrid alerts watch`: follows /api/v1/stream, printing each event, and reconnects
+ * with Last-Event-ID when the connection drops, until `signal` aborts (Ctrl-C).
+ */
+export async function watchStream(
+  options: ClientOptions & { signal: AbortSignal; retryMs?: number },
+  write: (text: string) => void = (text) => process.stdout.write(text),
+): Promise<void> {
+  const url = `${options.url.replace(/\/+$/, '')}/api/v1/stream`;
+  let lastId: string | undefined;
+  while (!options.signal.aborted) {
+    try {
+      const response = await fetch(url, {
+        headers: {
+          accept: 'text/event-stream',
+          ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+          ...(lastId ? { 'last-event-id': lastId } : {}),
+        },
+        signal: options.signal,
+      });
+      if (!response.ok || !response.body) {
+        const text = await response.text();
+        let body: Record<string, unknown> = {};
+        try {
+          body = JSON.parse(text) as Record<string, unknown>;
+        } catch {
+          // Not JSON: the text is the message.
+        }
+        const error = httpError(response.status, body, text);
+        // A refused token or a bad request will not pass on a retry.
+        if (response.status < 500) throw error;
+        write(`! ${error.message}; retrying\n`);
+      } else {
+        let buffer = '';
+        for await (const chunk of response.body.pipeThrough(new TextDecoderStream())) {
+          const parsed = parseEventStream(buffer + chunk);
+          buffer = parsed.rest;
+          for (const event of parsed.events) {
+            if (event.id) lastId = event.id;
+            if (options.json)
+              write(`${JSON.stringify({ id: event.id, type: event.type, data: JSON.parse(event.data) })}\n`);
+            else
+              write(
+                `${format.renderLiveEvent(event.type, JSON.parse(event.data) as Record<string, unknown>)}\n`,
+              );
+          }
+        }
+      }
+    } catch (error) {
+      if (options.signal.aborted) return;
+      if (error instanceof FleetgridError) throw error;
+      write(
+        `! stream interrupted (${error instanceof Error ? error.message : String(error)}); reconnecting\n`,
+      );
+    }
+    await sleep(options.retryMs ?? 2_000, undefined, { signal: options.signal }).catch(() => undefined);
+  }
 }

@@ -84,7 +84,7 @@ describe('reports', () => {
       at: 'T',
       freshness: { seconds: null },
       consumerLag: { available: false, reason: 'no Kafka' },
-      deadLetters: { total: 0, byCode: [] },
+      deadLetters: { total: 0, byStage: [], byCode: [] },
       backpressure: { available: false, reason: 'no URLs' },
     });
     expect(health).toContain('no events stored');

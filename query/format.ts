@@ -57,7 +57,32 @@ type Json = Record<string, unknown>;
 const obj = (v: unknown) => (v ?? {}) as Json;
 const arr = (v: unknown) => (Array.isArray(v) ? (v as Json[]) : []);
 
+const percent = (v: unknown) => (v === null || v === undefined ? '-' : `${formatValue(Number(v) * 100)} %`);
+
+/** `summary --group-by`: one line per group with the figures of its kind. */
+function renderGroups(s: Json): string {
+  const rows = arr(s.groups);
+  const bySite = s.groupBy === 'site';
+  return [
+    `Fleet summary by ${String(s.groupBy)}${s.siteId ? ` at ${String(s.siteId)}` : ''} ${s.from} → ${s.to}`,
+    '',
+    table(rows, [
+      ...(bySite ? [{ header: 'site', value: get('siteId') }] : []),
+      { header: 'kind', value: get('kind') },
+      { header: 'devices', value: get('devices') },
+      { header: 'active', value: get('activeDevices') },
+      { header: 'events', value: get('events') },
+      { header: 'distance km', value: get('distanceKm') },
+      { header: 'energy kWh', value: get('energyKwh') },
+      { header: 'availability', value: (r: Json) => percent(r.availability) },
+      { header: 'capacity factor', value: (r: Json) => percent(r.capacityFactor) },
+      { header: 'open alerts', value: get('alertsOpen') },
+    ]),
+  ].join('\n');
+}
+
 export function renderSummary(s: Json): string {
+  if (Array.isArray(s.groups)) return renderGroups(s);
   const truck = obj(s.truck);
   const turbine = obj(s.turbine);
   const solar = obj(s.solar);
@@ -68,7 +93,7 @@ export function renderSummary(s: Json): string {
     { kind: 'solar', ...solar },
   ];
   return [
-    `Fleet summary ${s.from} → ${s.to}`,
+    `Fleet summary${s.siteId ? ` of site ${String(s.siteId)}` : ''} ${s.from} → ${s.to}`,
     '',
     table(kinds, [
       { header: 'kind', value: get('kind') },
@@ -78,8 +103,8 @@ export function renderSummary(s: Json): string {
     ]),
     '',
     `trucks:   avg speed ${formatValue(truck.avgSpeedKmh)} km/h, distance ${formatValue(truck.distanceKm)} km, engine on ${formatValue(truck.engineOnHours)} h, idle ${formatValue(truck.idleHours)} h`,
-    `turbines: energy ${formatValue(turbine.energyKwh)} kWh, availability ${turbine.availability === null ? '-' : `${formatValue(Number(turbine.availability) * 100)} %`}`,
-    `solar:    energy ${formatValue(solar.energyKwh)} kWh`,
+    `turbines: energy ${formatValue(turbine.energyKwh)} kWh, availability ${percent(turbine.availability)}, capacity factor ${percent(turbine.capacityFactor)}`,
+    `solar:    energy ${formatValue(solar.energyKwh)} kWh, capacity factor ${percent(solar.capacityFactor)}`,
     `alerts:   ${formatValue(alerts.raised)} raised in range, ${formatValue(alerts.open)} open now`,
   ].join('\n');
 }
@@ -159,9 +184,34 @@ export function renderAlerts(a: Json): string {
     { header: 'severity', value: get('severity') },
     { header: 'state', value: get('state') },
     { header: 'resolved', value: get('resolvedAt') },
+    {
+      header: 'acknowledged',
+      value: (r) => (r.acknowledged ? `${obj(r.acknowledged).by} ${obj(r.acknowledged).at}` : null),
+    },
+    { header: 'shelved until', value: (r) => (r.shelved ? obj(r.shelved).until : null) },
     { header: 'value', value: get('value') },
     { header: 'message', value: get('message') },
   ]);
+}
+
+/** One command's answer (`fleetgrid alerts ack|shelve|unshelve|comment`). */
+export function renderCommand(c: Json): string {
+  const parts = [`${c.action} of alert ${c.alertId} by ${c.by} at ${c.at} (command ${c.commandId})`];
+  if (c.shelvedUntil) parts.push(`shelved until ${c.shelvedUntil}`);
+  if (c.silenceId) parts.push(`Alertmanager silence ${c.silenceId}`);
+  if (c.comment) parts.push(`comment: ${c.comment}`);
+  return parts.join('\n');
+}
+
+/** One live event (`fleetgrid alerts watch`): a line per event. */
+export function renderLiveEvent(type: string, d: Json): string {
+  if (type.startsWith('alert.raised') || type.startsWith('alert.resolved'))
+    return `${type} ${d.alertId} ${d.rule} ${d.deviceId} ${d.severity} ${d.message}`;
+  if (type.startsWith('alert.'))
+    return `${type} ${d.alertId} by ${d.by}${d.shelvedUntil ? ` until ${d.shelvedUntil}` : ''}${d.comment ? `: ${d.comment}` : ''}`;
+  if (type === 'device.state')
+    return `${type} ${d.deviceId} ${d.status ?? ''} ${d.lat ?? ''} ${d.lon ?? ''}`.trimEnd();
+  return type;
 }
 
 export function renderHealth(h: Json): string {
@@ -183,7 +233,13 @@ export function renderHealth(h: Json): string {
         ])
       : `consumer lag: unavailable (${lag.reason})`,
     '',
-    `dead letters: ${formatValue(dead.total)}`,
+    `dead letters: ${formatValue(dead.total)} records${
+      arr(dead.byStage).length > 0
+        ? ` (${arr(dead.byStage)
+            .map((s) => `${s.stage}: ${formatValue(s.records)}`)
+            .join(', ')})`
+        : ''
+    }`,
   ];
   if (arr(dead.byCode).length > 0)
     parts.push(

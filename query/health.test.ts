@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { RAW_TABLES } from './catalog.ts';
-import { backpressureOf, computeFreshness, computeLag, parsePrometheusText } from './health.ts';
+import {
+  backpressureOf,
+  computeFreshness,
+  computeLag,
+  metricsTarget,
+  parsePrometheusText,
+} from './health.ts';
 
 describe('computeLag', () => {
   it('sums end minus committed per partition, counting uncommitted partitions from their start', () => {
@@ -121,5 +127,21 @@ fleetgrid_processor_output_acked_rows_total 10`;
 
   it('says unknown when a service exports none of the known metrics', () => {
     expect(backpressureOf('x', parsePrometheusText('up 1')).state).toBe('unknown');
+  });
+});
+
+describe('metricsTarget', () => {
+  it('moves credentials into a header and shows the URL without them or its query', () => {
+    const target = metricsTarget('https://scraper:p%40ss@metrics.example:9464/metrics?token=abc');
+    expect(target.url).toBe('https://metrics.example:9464/metrics?token=abc');
+    expect(target.headers).toEqual({
+      authorization: `Basic ${Buffer.from('scraper:p@ss').toString('base64')}`,
+    });
+    expect(target.shown).toBe('https://metrics.example:9464/metrics');
+    expect(metricsTarget('http://127.0.0.1:9464/metrics')).toEqual({
+      url: 'http://127.0.0.1:9464/metrics',
+      headers: {},
+      shown: 'http://127.0.0.1:9464/metrics',
+    });
   });
 });

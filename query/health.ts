@@ -5,53 +5,11 @@
  * server.ts; everything that decides a number is here and unit-tested.
  */
 
-export interface PartitionLag {
-  topic: string;
-  partition: number;
-  committed: number | null;
-  end: number;
-  lag: number;
-}
+// Consumer lag and the Prometheus text parser are the runtime's (lib/stream), shared with the load test.
+export { computeLag, type GroupLag, type PartitionLag } from '../lib/stream/index.ts';
+export { type MetricSample as Sample, parsePrometheusText } from '../lib/stream/index.ts';
 
-export interface GroupLag {
-  groupId: string;
-  /** Sum over partitions; a partition without a committed offset counts from its start offset. */
-  lag: number;
-  partitions: PartitionLag[];
-  error?: string;
-}
-
-/**
- * Lag of one group. `committed` is what fetchOffsets reports ('-1' = none yet); `ends`
- * and `starts` what fetchTopicOffsets reports (high watermark, low watermark). With no
- * committed offset a group that reads from the beginning still has everything from the
- * low watermark ahead of it.
- */
-export function computeLag(
-  groupId: string,
-  committed: { topic: string; partitions: { partition: number; offset: string }[] }[],
-  watermarks: Map<string, { partition: number; high: string; low: string }[]>,
-): GroupLag {
-  const partitions: PartitionLag[] = [];
-  for (const { topic, partitions: parts } of committed) {
-    const marks = watermarks.get(topic) ?? [];
-    for (const mark of marks) {
-      const done = parts.find((p) => p.partition === mark.partition);
-      const offset = done === undefined ? -1 : Number(done.offset);
-      const end = Number(mark.high);
-      const from = offset >= 0 ? offset : Number(mark.low);
-      partitions.push({
-        topic,
-        partition: mark.partition,
-        committed: offset >= 0 ? offset : null,
-        end,
-        lag: Math.max(0, end - from),
-      });
-    }
-  }
-  partitions.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
-  return { groupId, lag: partitions.reduce((sum, p) => sum + p.lag, 0), partitions };
-}
+import { hasMetric as has, type MetricSample as Sample, sumMetric as total } from '../lib/stream/index.ts';
 
 export interface FreshnessRow {
   source: string;
@@ -98,35 +56,6 @@ export function computeFreshness(
   };
 }
 
-export interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Parses the Prometheus text exposition format (the sample lines; comments skipped). */
-export function parsePrometheusText(text: string): Sample[] {
-  const samples: Sample[] = [];
-  const line = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$/;
-  const label = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-  for (const raw of text.split('\n')) {
-    const trimmed = raw.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) continue;
-    const m = line.exec(trimmed);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(label))
-      labels[l[1] as string] = (l[2] as string).replace(/\\(.)/g, '$1');
-    const value = Number(m[3]);
-    if (!Number.isNaN(value)) samples.push({ name: m[1] as string, labels, value });
-  }
-  return samples;
-}
-
-const total = (samples: readonly Sample[], name: string) =>
-  samples.filter((s) => s.name === name).reduce((sum, s) => sum + s.value, 0);
-const has = (samples: readonly Sample[], name: string) => samples.some((s) => s.name === name);
-
 export interface ServiceBackpressure {
   service: string;
   /** Partitions paused right now because a bounded buffer is full. */
@@ -139,9 +68,12 @@ export interface ServiceBackpressure {
 }
 
 /**
- * Backpressure of one service from its metrics (DESIGN §5 names). Processors export a
+ * Backpressure of one service from its metrics (docs/design.md §5 names). Processors export a
  * paused-partitions gauge; the sink exports pause/resume and buffered added/removed
- * counter pairs, whose differences are the current values.
+ * counter pairs, whose differences are the current values; the simulator a gauge of
+ * whether generation waits for the producer now, and its backlog of unacknowledged
+ * records. Every one of these is exported from the start (0), so a service at rest is
+ * "flowing", not "unknown"; unknown means the service exports none of them.
  */
 export function backpressureOf(service: string, samples: readonly Sample[]): ServiceBackpressure {
   let paused: number | null = null;
@@ -159,6 +91,10 @@ export function backpressureOf(service: string, samples: readonly Sample[]): Ser
     buffered =
       total(samples, 'fleetgrid_sink_buffered_rows_added_total') -
       total(samples, 'fleetgrid_sink_buffered_rows_removed_total');
+  } else if (has(samples, 'fleetgrid_producers_generation_paused')) {
+    // One generator: paused (1) or not (0); its pauses are counted in seconds, not times.
+    paused = total(samples, 'fleetgrid_producers_generation_paused');
+    buffered = total(samples, 'fleetgrid_producers_backlog_messages');
   }
   return {
     service,
@@ -167,4 +103,30 @@ export function backpressureOf(service: string, samples: readonly Sample[]): Ser
     pauses,
     state: paused === null ? 'unknown' : paused > 0 ? 'paused' : 'flowing',
   };
+}
+
+/** A service's /metrics URL as the health check fetches it, and as answers and logs show it. */
+export interface MetricsTarget {
+  /** Without credentials: fetch refuses a URL that carries them. */
+  url: string;
+  headers: Record<string, string>;
+  /** Scheme, host and path only: no credentials, no query string (it may hold a token). */
+  shown: string;
+}
+
+/**
+ * Credentials in a metrics URL (`https://user:password@host/metrics`) become an
+ * Authorization header; they never appear in an answer or a log line.
+ */
+export function metricsTarget(raw: string): MetricsTarget {
+  const url = new URL(raw);
+  const headers: Record<string, string> = {};
+  if (url.username || url.password) {
+    const user = decodeURIComponent(url.username);
+    const password = decodeURIComponent(url.password);
+    headers.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+    url.username = '';
+    url.password = '';
+  }
+  return { url: url.toString(), headers, shown: `${url.origin}${url.pathname}` };
 }

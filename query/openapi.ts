@@ -4,8 +4,11 @@
  * as JSON at /docs/json and as a small self-contained page at /docs (no CDN assets: the
  * API runs on machines without Internet access).
  */
+import { PAGE_STYLE } from './headers.ts';
 import { z } from 'zod';
 import { schemas } from './params.ts';
+import { registryOpenApiPaths } from './registry-routes.ts';
+import { COMMAND_BODIES, COMMAND_VERBS } from './alert-actions.ts';
 import * as bodies from './responses.ts';
 
 type Schema = z.ZodObject;
@@ -19,6 +22,10 @@ const descriptions: Record<string, string> = {
   cursor: 'nextCursor of the previous page.',
   limit: 'Page size, 1-1000 (default 100).',
   state: 'open | resolved | all (default open).',
+  siteId: 'Only the devices of this site.',
+  groupBy: 'kind | site: one row per group (model and driver need the registry in ClickHouse).',
+  format: 'json (default) | csv (also chosen by Accept: text/csv).',
+  zoom: 'Map zoom level (0-22) the track is simplified for (1 pixel); without: every position.',
 };
 
 function parameters(schema: Schema, where: 'query' | 'path') {
@@ -72,14 +79,23 @@ export function openApiDocument(options: { tokenRequired: boolean }) {
     },
     servers: [{ url: '/' }],
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer' },
+        writeToken: { type: 'http', scheme: 'bearer', description: 'API_WRITE_TOKEN: needed by every write' },
+      },
     },
     ...(options.tokenRequired ? { security: [{ bearer: [] }] } : {}),
     paths: {
       '/api/v1/fleet/summary': op(
-        'Fleet summary per device kind',
+        'Fleet summary per device kind, for the fleet or one site (siteId), or per group (groupBy); CSV with format=csv or Accept: text/csv',
         parameters(schemas.summary, 'query'),
-        bodies.summaryBody,
+        z.union([bodies.summaryBody, bodies.summaryGroupsBody]),
+      ),
+      '/api/v1/fleet/extent': op('Oldest and newest stored event', [], bodies.extentBody),
+      '/api/v1/reference': op(
+        'Alert thresholds and the power curve the dashboards draw',
+        [],
+        bodies.referenceBody,
       ),
       '/api/v1/devices': op(
         'Devices with their latest state',
@@ -96,18 +112,73 @@ export function openApiDocument(options: { tokenRequired: boolean }) {
         [...parameters(schemas.deviceId, 'path'), ...parameters(schemas.series, 'query')],
         bodies.seriesBody,
       ),
+      '/api/v1/devices/{deviceId}/diagnostics': op(
+        "A truck's diagnostic code history",
+        [...parameters(schemas.deviceId, 'path'), ...parameters(schemas.diagnostics, 'query')],
+        bodies.diagnosticsBody,
+      ),
+      '/api/v1/devices/{deviceId}/status': op(
+        "A turbine's or solar array's status timeline",
+        [...parameters(schemas.deviceId, 'path'), ...parameters(schemas.status, 'query')],
+        bodies.statusBody,
+      ),
+      '/api/v1/devices/{deviceId}/track': op(
+        "A truck's track, simplified for a map zoom",
+        [...parameters(schemas.deviceId, 'path'), ...parameters(schemas.track, 'query')],
+        bodies.trackBody,
+      ),
+      '/api/v1/devices/{deviceId}/performance': op(
+        'Energy, availability, capacity factor and performance ratio per step',
+        [...parameters(schemas.deviceId, 'path'), ...parameters(schemas.performance, 'query')],
+        bodies.performanceBody,
+      ),
       '/api/v1/sites/{siteId}/energy': op(
         'Energy of a site per step',
         [...parameters(schemas.siteId, 'path'), ...parameters(schemas.energy, 'query')],
         bodies.energyBody,
       ),
-      '/api/v1/alerts': op('Alerts', parameters(schemas.alerts, 'query'), bodies.alertsBody),
+      '/api/v1/alerts': op(
+        'Alerts, with who acknowledged them, until when they are shelved and the history of commands',
+        parameters(schemas.alerts, 'query'),
+        bodies.alertsBody,
+      ),
+      '/api/v1/alerts/{alertId}': op(
+        'One alert with its whole command history',
+        parameters(schemas.alertId, 'path'),
+        bodies.alertBody,
+      ),
+      ...alertCommandPaths(errorResponse),
+      '/api/v1/stream': {
+        get: {
+          summary: 'Live push as Server-Sent Events',
+          description:
+            'Events: alert.raised, alert.resolved, alert.acknowledged, alert.shelved, alert.unshelved, alert.commented, device.state (at most one per device per second, the newest winning), reset (events after your Last-Event-ID are no longer kept: reload). Ids increase monotonically; send the last one as Last-Event-ID to resume. Comment lines keep the connection alive.',
+          parameters: [
+            {
+              name: 'Last-Event-ID',
+              in: 'header',
+              required: false,
+              description: 'The id of the last event received: the events after it are sent first.',
+              schema: { type: 'string', pattern: '^\\d{1,16}$' },
+            },
+          ],
+          responses: {
+            200: {
+              description: 'An event stream',
+              content: { 'text/event-stream': { schema: { type: 'string' } } },
+            },
+            401: errorResponse,
+            503: errorResponse,
+          },
+        },
+      },
       '/api/v1/pipeline/health': op(
         'Consumer lag, freshness, dead letters, backpressure',
         [],
         bodies.healthBody,
         'Parts that cannot be reached (Kafka, a service /metrics) are reported with an error field instead of failing the request.',
       ),
+      ...registryOpenApiPaths(errorResponse),
       '/healthz': {
         get: { summary: 'Liveness', security: [], responses: { 200: { description: 'alive' } } },
       },
@@ -125,30 +196,78 @@ export function openApiDocument(options: { tokenRequired: boolean }) {
   };
 }
 
+const COMMAND_SUMMARIES = {
+  ack: 'Acknowledge an open alert',
+  shelve: 'Shelve an open alert until a time: an Alertmanager silence on alertname (the rule) and deviceId',
+  unshelve: 'End a shelve: its Alertmanager silence is expired',
+  comment: 'Comment on an alert',
+} as const;
+
+/** POST /api/v1/alerts/{alertId}/{ack|shelve|unshelve|comment}. */
+function alertCommandPaths(errors: typeof errorResponse): Record<string, unknown> {
+  const error = (description: string) => ({ ...errors, description });
+  return Object.fromEntries(
+    COMMAND_VERBS.map((verb) => {
+      const body = z.toJSONSchema(COMMAND_BODIES[verb], { io: 'input', unrepresentable: 'any' }) as Record<
+        string,
+        unknown
+      >;
+      delete body.$schema;
+      return [
+        `/api/v1/alerts/{alertId}/${verb}`,
+        {
+          post: {
+            summary: COMMAND_SUMMARIES[verb],
+            description:
+              'Recorded as an AlertCommand on the alerts.commands topic. A commandId sent again is answered with the recorded command (header Idempotent-Replayed: true) and writes nothing.',
+            security: [{ writeToken: [] }],
+            parameters: parameters(schemas.alertId, 'path'),
+            requestBody: { required: true, content: { 'application/json': { schema: body } } },
+            responses: {
+              200: {
+                description: 'The command as recorded',
+                content: { 'application/json': { schema: bodies.jsonSchema(bodies.commandBody) } },
+              },
+              400: error('Invalid body: every problem named'),
+              401: error('Missing or wrong write token'),
+              403: error('Read token used, or writes disabled (no API_WRITE_TOKEN)'),
+              404: error('No such alert'),
+              409: error(
+                'Not possible now (resolved, already acknowledged or shelved, not shelved) or a commandId used for another command',
+              ),
+              413: error('Body over 16 KiB'),
+              503: error('Alertmanager or the commands topic unavailable: nothing was written'),
+            },
+          },
+        },
+      ];
+    }),
+  );
+}
+
 /** A readable page listing the operations; the JSON document is the machine-readable form. */
 export function docsPage(document: ReturnType<typeof openApiDocument>): string {
   const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  type Operation = {
+    summary: string;
+    parameters?: { name: string; in: string; required: boolean; description?: string }[];
+  };
   const rows = Object.entries(document.paths)
-    .map(([path, item]) => {
-      const get = (
-        item as {
-          get: {
-            summary: string;
-            parameters?: { name: string; in: string; required: boolean; description?: string }[];
-          };
-        }
-      ).get;
-      const params = (get.parameters ?? [])
+    .flatMap(([path, item]) =>
+      Object.entries(item as Record<string, Operation>).map(([method, op]) => ({ path, method, op })),
+    )
+    .map(({ path, method, op }) => {
+      const params = (op.parameters ?? [])
         .map(
           (p) =>
             `<li><code>${esc(p.name)}</code> (${p.in}${p.required ? ', required' : ''})${p.description ? ` — ${esc(p.description)}` : ''}</li>`,
         )
         .join('');
-      return `<h3><code>GET ${esc(path)}</code></h3><p>${esc(get.summary)}</p>${params ? `<ul>${params}</ul>` : ''}`;
+      return `<h3><code>${method.toUpperCase()} ${esc(path)}</code></h3><p>${esc(op.summary)}</p>${params ? `<ul>${params}</ul>` : ''}`;
     })
     .join('\n');
   return `<!doctype html><html><head><meta charset="utf-8"><title>${esc(document.info.title)}</title>
-<style>body{font:15px/1.45 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}code{background:#f3f3f3;padding:0 .2em}</style>
+<style>${PAGE_STYLE}</style>
 </head><body><h1>${esc(document.info.title)}</h1><p>${esc(document.info.description)}</p>
 <p>OpenAPI document: <a href="/docs/json">/docs/json</a></p>${rows}</body></html>`;
 }

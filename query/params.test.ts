@@ -1,9 +1,13 @@
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FleetgridError } from '../lib/errors.ts';
 import { parseQueryConfig } from './config.ts';
 import {
   chooseStep,
   DAY_MS,
+  CURSOR_ID_MAX,
+  CURSOR_MAX_LENGTH,
   decodeCursor,
   encodeCursor,
   HOUR_MS,
@@ -194,8 +198,37 @@ describe('parseParams', () => {
 });
 
 describe('cursors', () => {
-  it('round-trip a device id and refuse anything else', () => {
-    expect(decodeCursor(encodeCursor('truck-0042'))).toBe('truck-0042');
-    rejects(() => decodeCursor(Buffer.from("x' OR 1=1").toString('base64url')));
+  it('round-trip any stored device id into the position after it, within the URL and parameter limits', () => {
+    // Ids were not always validated at ingestion: any string may be stored (issue 11, finding 5).
+    const ids = fc.oneof(
+      fc.string({ unit: 'grapheme', maxLength: 200 }),
+      fc.string({ unit: 'binary', minLength: 1, maxLength: 40_000 }),
+      fc.constantFrom('truck-0042', "x' OR 1=1", '<img src=x onerror=alert(1)>', 'a'.repeat(10_000)),
+    );
+    fc.assert(
+      fc.property(ids, (deviceId) => {
+        const cursor = encodeCursor(deviceId);
+        expect(cursor.length).toBeLessThanOrEqual(CURSOR_MAX_LENGTH);
+        expect(parseParams(schemas.devices, { cursor }).cursor).toBe(cursor);
+        const position = decodeCursor(cursor);
+        if ([...deviceId].length <= CURSOR_ID_MAX) expect(position).toEqual({ after: deviceId });
+        else
+          expect(position).toEqual({
+            afterPrefix: [...deviceId].slice(0, CURSOR_ID_MAX).join(''),
+            afterSha256: createHash('sha256').update(deviceId, 'utf8').digest('hex'),
+          });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuse what no page returned', () => {
+    for (const bad of [
+      Buffer.from("x' OR 1=1").toString('base64url'),
+      Buffer.from('{"after":1}').toString('base64url'),
+      Buffer.from('{"v":1,"after":"a","x":1}').toString('base64url'),
+      Buffer.from('{"v":1,"afterPrefix":"a","afterSha256":"zz"}').toString('base64url'),
+    ])
+      rejects(() => decodeCursor(bad));
   });
 });

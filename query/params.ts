@@ -5,19 +5,29 @@
  * parameters, malformed times, `from` not before `to`, ranges over the caps and names
  * outside the allow-lists all become INVALID_ARGUMENT (HTTP 400) with a clear message.
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { FleetgridError } from '../lib/errors.ts';
 import { ALERT_RULES } from '../processors/alerts/rules.ts';
+import { ID_PATTERN, ID_RULE_TEXT } from '../schemas/ids.ts';
 import { ALL_METRICS, KINDS } from './catalog.ts';
 import type { QueryCaps } from './config.ts';
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 24 * HOUR_MS;
 
-/** Device and site ids as the producers make them; anything else cannot exist, so it is refused early. */
-export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
-const id = (what: string) =>
-  z.string().regex(ID_PATTERN, `${what} must be 1-128 letters, digits, '.', '_', ':' or '-'`);
+/**
+ * Ids up to this many code points travel whole in a device cursor; a longer one (stored
+ * before ids were validated at ingestion) as its first CURSOR_ID_MAX code points and its
+ * SHA-256, which the listing resolves back to the id (sql.ts devicesSql). So any stored id
+ * round-trips, and a cursor stays short enough for a URL.
+ */
+export const CURSOR_ID_MAX = 512;
+/** The longest cursor encodeCursor makes (every code point of the prefix escaped in JSON). */
+export const CURSOR_MAX_LENGTH = 6_000;
+
+// Ids as ingestion accepts them (schemas/ids.ts); anything else cannot exist, so it is refused early.
+const id = (what: string) => z.string().regex(ID_PATTERN, `${what} must be ${ID_RULE_TEXT}`);
 
 // ISO 8601 with a zone (Z or ±hh:mm), or a bare date meaning UTC midnight. No local
 // times: a server in another zone must not shift the answer.
@@ -54,7 +64,10 @@ const isoTime = z
     if (ms === undefined) {
       ctx.addIssue({
         code: 'custom',
-        message: `not an ISO 8601 time with a zone (e.g. 2026-01-31T12:00:00Z): ${JSON.stringify(text.slice(0, 40))}`,
+        message: `not an ISO 8601 time with a zone (e.g. 2026-01-31T12:00:00Z)${
+          // Repeated only when it cannot carry markup.
+          /^[0-9A-Za-z:.+-]{1,40}$/.test(text) ? `: ${text}` : ''
+        }`,
       });
       return z.NEVER;
     }
@@ -75,19 +88,44 @@ export const ALERT_RULE_IDS: readonly string[] = ALERT_RULES.map((rule) => rule.
 
 const range = { from: isoTime.optional(), to: isoTime.optional() };
 
+/**
+ * Groupings of the summary. kind and site are answered from the projections; model and
+ * driver are the registry's dimensions, refused until ClickHouse has its dimension tables.
+ */
+export const SUMMARY_GROUPINGS = ['kind', 'site', 'model', 'driver'] as const;
+export const GROUPINGS_READY = ['kind', 'site'] as const;
+
+/** `?format=csv` (or `Accept: text/csv`) exports an answer as CSV (query/export.ts). */
+const format = { format: z.enum(['json', 'csv']).optional() };
+
+/** Zoom of the map a track is drawn at (track.ts): Leaflet's levels. */
+const zoom = z
+  .string()
+  .regex(/^\d{1,2}$/, 'a map zoom level 0-22')
+  .transform(Number)
+  .pipe(z.number().int().min(0).max(22));
+
 export const schemas = {
-  summary: z.strictObject(range),
+  summary: z.strictObject({
+    ...range,
+    siteId: id('siteId').optional(),
+    groupBy: z
+      .enum(SUMMARY_GROUPINGS, { error: `groupBy must be one of ${SUMMARY_GROUPINGS.join(', ')}` })
+      .optional(),
+    ...format,
+  }),
   devices: z.strictObject({
     kind: z.enum(KINDS).optional(),
     siteId: id('siteId').optional(),
     limit: intParam(1, 1000).optional(),
     cursor: z
       .string()
-      .max(200)
+      .max(CURSOR_MAX_LENGTH)
       .regex(/^[A-Za-z0-9_-]+$/, 'a cursor returned by a previous page')
       .optional(),
   }),
   deviceId: z.strictObject({ deviceId: id('deviceId') }),
+  alertId: z.strictObject({ alertId: id('alertId') }),
   siteId: z.strictObject({ siteId: id('siteId') }),
   state: z.strictObject({ asOf: isoTime.optional() }),
   series: z.strictObject({
@@ -96,6 +134,7 @@ export const schemas = {
     }),
     ...range,
     step: z.enum(STEPS).default('auto'),
+    ...format,
   }),
   energy: z.strictObject({ ...range, step: z.enum(['1m', '1h', '1d', 'auto']).default('auto') }),
   alerts: z.strictObject({
@@ -108,7 +147,12 @@ export const schemas = {
     deviceId: id('deviceId').optional(),
     ...range,
     limit: intParam(1, 1000).optional(),
+    ...format,
   }),
+  diagnostics: z.strictObject({ ...range, limit: intParam(1, 10_000).optional() }),
+  status: z.strictObject(range),
+  track: z.strictObject({ ...range, zoom: zoom.optional() }),
+  performance: z.strictObject({ ...range, step: z.enum(['1m', '1h', '1d', 'auto']).default('auto') }),
   empty: z.strictObject({}),
 } as const;
 
@@ -117,7 +161,11 @@ export function parseParams<S extends z.ZodType>(schema: S, input: unknown): z.o
   const parsed = schema.safeParse(input ?? {});
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((issue) => {
-    if (issue.code === 'unrecognized_keys') return `unknown parameter(s): ${issue.keys.join(', ')}`;
+    if (issue.code === 'unrecognized_keys') {
+      // Named when a name could be a parameter's; anything else is not repeated.
+      const names = issue.keys.map((key) => (/^[A-Za-z][A-Za-z0-9_]{0,39}$/.test(key) ? key : '(unnamed)'));
+      return `unknown parameter(s): ${names.join(', ')}`;
+    }
     const where = issue.path.join('.');
     return where ? `${where}: ${issue.message}` : issue.message;
   });
@@ -215,14 +263,41 @@ export const DEFAULT_SERIES_SPAN_MS = DAY_MS;
 export const DEFAULT_SUMMARY_SPAN_MS = DAY_MS;
 export const DEFAULT_ALERTS_SPAN_MS = 7 * DAY_MS;
 
-/** Cursor of the device listing: the last device id of a page, base64url so it is opaque and URL-safe. */
+/** Where the next page of the device listing starts: after this id. */
+export type DevicePosition = { after: string } | { afterPrefix: string; afterSha256: string };
+
+const positionSchema = z.union([
+  z.strictObject({ v: z.literal(1), after: z.string().max(4 * CURSOR_ID_MAX) }),
+  z.strictObject({
+    v: z.literal(1),
+    afterPrefix: z.string().max(4 * CURSOR_ID_MAX),
+    afterSha256: z.string().regex(/^[0-9a-f]{64}$/),
+  }),
+]);
+
+/** Cursor of the device listing: base64url of a JSON position, opaque and URL-safe. */
 export function encodeCursor(deviceId: string): string {
-  return Buffer.from(deviceId, 'utf8').toString('base64url');
+  const points = [...deviceId];
+  const position =
+    points.length <= CURSOR_ID_MAX
+      ? { v: 1, after: deviceId }
+      : {
+          v: 1,
+          afterPrefix: points.slice(0, CURSOR_ID_MAX).join(''),
+          afterSha256: createHash('sha256').update(deviceId, 'utf8').digest('hex'),
+        };
+  return Buffer.from(JSON.stringify(position), 'utf8').toString('base64url');
 }
 
-export function decodeCursor(cursor: string): string {
-  const deviceId = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!ID_PATTERN.test(deviceId))
-    throw new FleetgridError('INVALID_ARGUMENT', 'cursor: not a cursor of this API');
-  return deviceId;
+export function decodeCursor(cursor: string): DevicePosition {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  const position = positionSchema.safeParse(parsed);
+  if (!position.success) throw new FleetgridError('INVALID_ARGUMENT', 'cursor: not a cursor of this API');
+  const { v: _version, ...rest } = position.data;
+  return rest;
 }

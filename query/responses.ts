@@ -14,6 +14,7 @@ export const errorBody = z.strictObject({ error: z.string(), message: z.string()
 export const summaryBody = z.strictObject({
   from: time,
   to: time,
+  siteId: z.string().optional(),
   truck: z.strictObject({
     devices: num,
     activeDevices: num,
@@ -29,9 +30,135 @@ export const summaryBody = z.strictObject({
     events: num,
     energyKwh: num,
     availability: nullableNum,
+    capacityKw: nullableNum,
+    capacityFactor: nullableNum,
   }),
-  solar: z.strictObject({ devices: num, activeDevices: num, events: num, energyKwh: num }),
+  solar: z.strictObject({
+    devices: num,
+    activeDevices: num,
+    events: num,
+    energyKwh: num,
+    capacityKw: nullableNum,
+    capacityFactor: nullableNum,
+  }),
   alerts: z.strictObject({ raised: num, open: num }),
+});
+
+const kindName = z.enum(['truck', 'turbine', 'solar']);
+
+/** `?groupBy=`: one row per group, every figure present (null where it does not apply). */
+export const summaryGroupsBody = z.strictObject({
+  from: time,
+  to: time,
+  siteId: z.string().optional(),
+  groupBy: z.enum(['kind', 'site']),
+  groups: z.array(
+    z.strictObject({
+      siteId: z.string().optional(),
+      kind: kindName,
+      devices: num,
+      activeDevices: num,
+      events: num,
+      avgSpeedKmh: nullableNum,
+      distanceKm: nullableNum,
+      engineOnHours: nullableNum,
+      idleHours: nullableNum,
+      energyKwh: nullableNum,
+      availability: nullableNum,
+      capacityKw: nullableNum,
+      capacityFactor: nullableNum,
+      alertsRaised: num,
+      alertsOpen: num,
+    }),
+  ),
+});
+
+export const extentBody = z.strictObject({ oldest: time.nullable(), newest: time.nullable(), rows: num });
+
+export const referenceBody = z.strictObject({
+  alertRules: z.array(
+    z.strictObject({
+      id: z.string(),
+      kind: kindName,
+      severity: z.string(),
+      description: z.string(),
+      thresholds: z.array(
+        z.strictObject({
+          field: z.string(),
+          op: z.enum(['>', '>=', '<', '<=']),
+          value: num,
+          role: z.enum(['raise', 'resolve']),
+        }),
+      ),
+    }),
+  ),
+  powerCurve: z.strictObject({
+    model: z.string(),
+    ratedKw: num,
+    cutInMs: num,
+    ratedWindMs: num,
+    cutOutMs: num,
+    points: z.array(z.strictObject({ windMs: num, powerKw: num })),
+  }),
+});
+
+export const diagnosticsBody = z.strictObject({
+  deviceId: z.string(),
+  kind: kindName,
+  from: time,
+  to: time,
+  truncated: z.boolean(),
+  diagnostics: z.array(
+    z.strictObject({
+      t: time,
+      code: z.string(),
+      severity: z.string(),
+      description: z.string(),
+      active: z.boolean(),
+    }),
+  ),
+});
+
+export const statusBody = z.strictObject({
+  deviceId: z.string(),
+  kind: kindName,
+  from: time,
+  to: time,
+  gapSeconds: num,
+  truncated: z.boolean(),
+  seconds: z.record(z.string(), num),
+  runs: z.array(z.strictObject({ from: time, to: time, status: z.string() })),
+});
+
+export const trackBody = z.strictObject({
+  deviceId: z.string(),
+  from: time,
+  to: time,
+  zoom: num.nullable(),
+  positions: num,
+  thinnedToMs: num.nullable(),
+  points: z.array(z.strictObject({ t: time, lat: num, lon: num })),
+});
+
+const performanceFigures = {
+  energyKwh: num,
+  coveredSeconds: num,
+  capacityFactor: nullableNum,
+  availability: nullableNum.optional(),
+  irradiationKwhM2: num.optional(),
+  performanceRatio: nullableNum.optional(),
+};
+
+export const performanceBody = z.strictObject({
+  deviceId: z.string(),
+  kind: kindName,
+  step: z.enum(['1m', '1h', '1d']),
+  from: time,
+  to: time,
+  capacityKw: nullableNum,
+  capacitySource: z.enum(['registry', 'default']).nullable(),
+  totals: z.strictObject(performanceFigures),
+  points: z.array(z.strictObject({ t: time, ...performanceFigures })),
 });
 
 export const deviceState = z.strictObject({
@@ -107,27 +234,52 @@ export const energyBody = z.strictObject({
   points: z.array(z.strictObject({ t: time, turbineKwh: num, solarKwh: num, totalKwh: num })),
 });
 
+/** A recorded operator command on an alert (query/alert-actions.ts). */
+export const actionBody = z.strictObject({
+  commandId: z.string(),
+  action: z.enum(['ACK', 'SHELVE', 'UNSHELVE', 'COMMENT']),
+  by: z.string(),
+  comment: z.string(),
+  shelvedUntil: time.nullable(),
+  silenceId: z.string().nullable(),
+  at: time,
+});
+
+/** The answer to a command: the command as recorded, the same for a repeated commandId. */
+export const commandBody = actionBody.extend({ alertId: z.string() });
+
+export const alertBody = z.strictObject({
+  alertId: z.string(),
+  rule: z.string(),
+  deviceId: z.string(),
+  siteId: z.string(),
+  kind: z.string(),
+  state: z.enum(['RAISED', 'RESOLVED']),
+  severity: z.string(),
+  raisedAt: time,
+  resolvedAt: time.nullable(),
+  updatedAt: time,
+  value: nullableNum,
+  threshold: nullableNum,
+  message: z.string(),
+  acknowledged: z.strictObject({ by: z.string(), at: time, comment: z.string() }).nullable(),
+  shelved: z
+    .strictObject({
+      until: time,
+      by: z.string(),
+      at: time,
+      reason: z.string(),
+      silenceId: z.string().nullable(),
+    })
+    .nullable(),
+  history: z.array(actionBody),
+});
+
 export const alertsBody = z.strictObject({
   state: z.enum(['open', 'resolved', 'all']),
   from: time.nullable(),
   to: time.nullable(),
-  alerts: z.array(
-    z.strictObject({
-      alertId: z.string(),
-      rule: z.string(),
-      deviceId: z.string(),
-      siteId: z.string(),
-      kind: z.string(),
-      state: z.enum(['RAISED', 'RESOLVED']),
-      severity: z.string(),
-      raisedAt: time,
-      resolvedAt: time.nullable(),
-      updatedAt: time,
-      value: nullableNum,
-      threshold: nullableNum,
-      message: z.string(),
-    }),
-  ),
+  alerts: z.array(alertBody),
 });
 
 const unavailable = z.strictObject({ available: z.literal(false), reason: z.string() });
@@ -159,6 +311,7 @@ export const healthBody = z.strictObject({
   ]),
   deadLetters: z.strictObject({
     total: num,
+    byStage: z.array(z.strictObject({ stage: z.string(), records: num })),
     byCode: z.array(z.strictObject({ code: z.string(), stage: z.string(), records: num, last: time })),
   }),
   backpressure: z.union([
@@ -179,6 +332,26 @@ export const healthBody = z.strictObject({
       ),
     }),
   ]),
+  /** The fleet registry's CDC (docs/registry.md); present when the server knows the registry. */
+  registry: z
+    .union([
+      unavailable,
+      z.strictObject({
+        available: z.literal(true),
+        healthy: z.boolean(),
+        database: z.strictObject({ available: z.boolean(), error: z.string().optional() }),
+        connector: z.strictObject({
+          name: z.string(),
+          state: z.string(),
+          tasks: z.array(z.string()),
+          error: z.string().optional(),
+        }),
+        slot: z
+          .strictObject({ name: z.string(), active: z.boolean(), retainedBytes: num, lagBytes: num })
+          .nullable(),
+      }),
+    ])
+    .optional(),
 });
 
 /** JSON Schema of a response body for the OpenAPI document. */

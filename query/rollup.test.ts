@@ -1,5 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  createHourReader,
   emptyKindPartial,
   HOUR_MS,
   HourCache,
@@ -84,5 +86,70 @@ describe('mergeSummaryPartials', () => {
     const merged = mergeSummaryPartials([a, b, c]);
     expect(merged.TRUCK).toMatchObject({ events: 15, speedSum: 1000, speedCount: 15, activeDevices: 3 });
     expect(merged.SOLAR).toMatchObject({ energyKwh: 1.5, activeDevices: 1 });
+  });
+});
+
+describe('createHourReader', () => {
+  /** What a scan of the hour answers (the data does not change during a sequence). */
+  const truth = (hour: number) => `partial of ${hour}`;
+
+  it('answers every request sequence as recomputing each hour would, whatever it evicts', async () => {
+    const request = fc.record({
+      first: fc.integer({ min: 0, max: 47 }),
+      length: fc.integer({ min: 1, max: 30 }),
+      // Requests started together share scans and race for the cache.
+      concurrent: fc.boolean(),
+      advanceMs: fc.integer({ min: 0, max: 300 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 200 }),
+        fc.array(request, { minLength: 1, maxLength: 12 }),
+        async (maxEntries, ttlMs, requests) => {
+          let now = 0;
+          const cache = new HourCache<string>({ maxEntries, ttlMs, now: () => now });
+          const read = createHourReader(cache, async (span) => {
+            await Promise.resolve();
+            const out = new Map<number, string>();
+            for (let h = span.from; h < span.to; h += H) out.set(h, truth(h));
+            return out;
+          });
+          const hoursOf = (r: { first: number; length: number }) =>
+            Array.from({ length: r.length }, (_, i) => T0 + (r.first + i) * H);
+          let batch: Promise<void>[] = [];
+          for (const r of requests) {
+            const hours = hoursOf(r);
+            const answer = read(hours).then((values) => {
+              expect(values).toEqual(hours.map((h) => truth(h)));
+            });
+            batch.push(answer);
+            if (!r.concurrent) {
+              await Promise.all(batch);
+              batch = [];
+            }
+            now += r.advanceMs;
+          }
+          await Promise.all(batch);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('answers the issue 11 sequence: 90 days, then 92 days ending in the first one', async () => {
+    // The fleet summary's settled-hour cache holds 2,232 hours; these two ranges need 4,344.
+    const cache = new HourCache<number>({ maxEntries: 24 * 93, ttlMs: 300_000, now: () => 0 });
+    const read = createHourReader(cache, async (span) => {
+      const out = new Map<number, number>();
+      for (let h = span.from; h < span.to; h += H) out.set(h, h);
+      return out;
+    });
+    const hours = (from: number, to: number) =>
+      Array.from({ length: (to - from) / H }, (_, i) => from + i * H);
+    const first = hours(Date.UTC(2026, 0, 1), Date.UTC(2026, 3, 1));
+    const second = hours(Date.UTC(2025, 9, 2), Date.UTC(2026, 0, 2));
+    expect(await read(first)).toEqual(first);
+    expect(await read(second)).toEqual(second);
   });
 });

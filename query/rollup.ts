@@ -13,6 +13,7 @@
  * the background after `ttlMs`, which bounds how stale an hour can be if the sink loaded
  * it late (lag) or a replay rewrote it. Multiple API instances each keep their own cache.
  */
+import { FleetgridError } from '../lib/errors.ts';
 import type { TimeRange } from './params.ts';
 
 export const HOUR_MS = 3_600_000;
@@ -57,9 +58,6 @@ interface Entry<V> {
 
 /** A bounded map of hour → partial, oldest-inserted evicted first. */
 export class HourCache<V> {
-  static #instances = 0;
-  /** Distinguishes caches that share a compute function (in-flight scans are keyed by it). */
-  readonly id = ++HourCache.#instances;
   readonly #entries = new Map<number, Entry<V>>();
   readonly #maxEntries: number;
   readonly #ttlMs: number;
@@ -102,6 +100,63 @@ export class HourCache<V> {
   }
 }
 
+/** Computes the partials of every hour (or minute bucket) of a span of whole hours. */
+export type ComputeHours<V> = (span: TimeRange) => Promise<Map<number, V>>;
+
+/**
+ * Reads hours through a cache: missing ones are computed now (one grouped query per
+ * contiguous span), stale ones are served and recomputed in the background; concurrent
+ * reads needing the same span share one computation.
+ */
+export function createHourReader<V>(
+  cache: HourCache<V>,
+  compute: ComputeHours<V>,
+): (hours: readonly number[]) => Promise<V[]> {
+  const inFlight = new Map<string, Promise<Map<number, V>>>();
+
+  function computeOnce(span: TimeRange): Promise<Map<number, V>> {
+    const key = `${span.from}:${span.to}`;
+    const running = inFlight.get(key);
+    if (running) return running;
+    const work = compute(span)
+      .then((values) => {
+        for (const [hour, value] of values) cache.set(hour, value);
+        return values;
+      })
+      .finally(() => inFlight.delete(key));
+    inFlight.set(key, work);
+    return work;
+  }
+
+  return async (hours) => {
+    if (hours.length === 0) return [];
+    const { missing, stale } = cache.lookup(hours);
+    // The cached hours are taken now, before computing the missing ones: those may evict
+    // them (a request can need more hours than the cache holds, or its new hours push out
+    // the older ones it also needs).
+    const values = new Map<number, V>();
+    for (const hour of hours) {
+      const cached = cache.get(hour);
+      if (cached !== undefined) values.set(hour, cached);
+    }
+    // One span after the other: parallel scans would only contend for the same cores.
+    for (const span of hourSpans(missing)) {
+      for (const [hour, value] of await computeOnce(span)) values.set(hour, value);
+    }
+    for (const span of hourSpans(stale)) {
+      // Served stale meanwhile; on failure the stale partials stay and a later request retries.
+      computeOnce(span).catch(() => undefined);
+    }
+    return hours.map((hour) => {
+      const value = values.get(hour);
+      // Unreachable unless a compute function leaves out an hour of its span: a programmer error.
+      if (value === undefined)
+        throw new FleetgridError('INTERNAL', `hour ${new Date(hour).toISOString()} was not computed`);
+      return value;
+    });
+  };
+}
+
 /**
  * Contiguous spans covering `hours` (sorted), so each span is one grouped query; at most
  * `maxHours` long so that one statement stays well within the query timeout.
@@ -130,7 +185,51 @@ export interface KindPartial {
   devices: string[];
 }
 
+/** Partials keyed by group (groupKey: kind and site), so that one cached hour answers any site or grouping. */
 export type SummaryPartial = Record<string, KindPartial>;
+
+/** The key of a (kind, site) group in a SummaryPartial; any site id round-trips. */
+export function groupKey(kind: string, siteId: string): string {
+  return JSON.stringify([kind, siteId]);
+}
+
+export function parseGroupKey(key: string): { kind: string; siteId: string } {
+  const [kind, siteId] = JSON.parse(key) as [string, string];
+  return { kind, siteId };
+}
+
+/**
+ * A partial keyed by (kind, site) re-keyed by `keyOf` (undefined drops the group): e.g. by
+ * kind alone for the fleet, or only one site's groups. Groups that fall on one key are
+ * added, their device lists concatenated (mergeSummaryPartials counts distinct devices).
+ */
+export function regroupPartial(
+  partial: SummaryPartial,
+  keyOf: (group: { kind: string; siteId: string }) => string | undefined,
+): SummaryPartial {
+  const out: SummaryPartial = {};
+  for (const [key, p] of Object.entries(partial)) {
+    const target = keyOf(parseGroupKey(key));
+    if (target === undefined) continue;
+    const acc = out[target];
+    out[target] =
+      acc === undefined
+        ? { ...p, devices: [...p.devices] }
+        : {
+            events: acc.events + p.events,
+            speedSum: acc.speedSum + p.speedSum,
+            speedCount: acc.speedCount + p.speedCount,
+            distanceKm: acc.distanceKm + p.distanceKm,
+            engineOnSeconds: acc.engineOnSeconds + p.engineOnSeconds,
+            idleSeconds: acc.idleSeconds + p.idleSeconds,
+            energyKwh: acc.energyKwh + p.energyKwh,
+            availableSeconds: acc.availableSeconds + p.availableSeconds,
+            coveredSeconds: acc.coveredSeconds + p.coveredSeconds,
+            devices: [...acc.devices, ...p.devices],
+          };
+  }
+  return out;
+}
 
 export function emptyKindPartial(): KindPartial {
   return {

@@ -3,7 +3,7 @@ import { FleetgridError } from '../lib/errors.ts';
 import { cliTime, requestPath } from './client.ts';
 import { parseMetricsUrls } from './main.ts';
 import { openApiDocument } from './openapi.ts';
-import { bearerMatches, staticPath, toApiError } from './server.ts';
+import { isDashboardRoute, staticPath, toApiError } from './server.ts';
 import { notFound } from './service.ts';
 
 describe('toApiError', () => {
@@ -31,16 +31,6 @@ describe('toApiError', () => {
     const mapped = toApiError(new FleetgridError('CLICKHOUSE_REJECTED', 'Syntax error near SELECT secret'));
     expect(mapped.status).toBe(500);
     expect(mapped.body.message).not.toContain('secret');
-  });
-});
-
-describe('bearerMatches', () => {
-  it('accepts exactly the configured token', () => {
-    expect(bearerMatches('Bearer s3cret-token-0123456789', 's3cret-token-0123456789')).toBe(true);
-    expect(bearerMatches('bearer s3cret-token-0123456789', 's3cret-token-0123456789')).toBe(true);
-    expect(bearerMatches('Bearer s3cret-token-012345678', 's3cret-token-0123456789')).toBe(false);
-    expect(bearerMatches('Basic s3cret-token-0123456789', 's3cret-token-0123456789')).toBe(false);
-    expect(bearerMatches(undefined, 's3cret-token-0123456789')).toBe(false);
   });
 });
 
@@ -102,12 +92,31 @@ describe('OpenAPI document', () => {
       'query:from:false',
       'query:to:false',
       'query:step:false',
+      'query:format:false',
     ]);
     expect(openApiDocument({ tokenRequired: false })).not.toHaveProperty('security');
     const ok = doc.paths['/api/v1/fleet/summary'].get.responses[200].content['application/json'].schema;
-    expect(ok).toMatchObject({
+    // Per kind, or per group with groupBy.
+    const [perKind, perGroup] = ok.anyOf as unknown[];
+    expect(perKind).toMatchObject({
       type: 'object',
       required: expect.arrayContaining(['truck', 'turbine', 'solar', 'alerts']),
     });
+    expect(perGroup).toMatchObject({
+      type: 'object',
+      required: expect.arrayContaining(['groupBy', 'groups']),
+    });
+  });
+});
+
+describe('isDashboardRoute', () => {
+  it('answers the drill-down pages with the dashboard, and nothing else', () => {
+    expect(isDashboardRoute('/sites/depot-rotterdam')).toBe(true);
+    expect(isDashboardRoute('/devices/truck-00001?from=2026-01-01')).toBe(true);
+    expect(isDashboardRoute('/devices/truck%3A1/')).toBe(true);
+    expect(isDashboardRoute('/devices/truck-1/track')).toBe(false);
+    expect(isDashboardRoute('/api/v1/devices/truck-1')).toBe(false);
+    expect(isDashboardRoute('/sites/')).toBe(false);
+    expect(isDashboardRoute('/app.js')).toBe(false);
   });
 });

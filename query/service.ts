@@ -1,21 +1,23 @@
 /**
  * The read side's use cases, one function per endpoint: validated parameters in, JSON
- * answers out, ClickHouse through the read-only backend (sinks/query-client.ts). No HTTP
+ * answers out, ClickHouse through the read-only backend (clickhouse/query-client.ts). No HTTP
  * here (server.ts maps routes onto these), so the CLI's numbers and the API's numbers come
  * from the same code. Every statement runs with a client-side timeout and the matching
  * max_execution_time; statements of one request run concurrently where independent.
  */
 import { FleetgridError } from '../lib/errors.ts';
-import type { ClickHouseBackend } from '../sinks/backend.ts';
-import type { DeviceKindSymbol } from '../schemas/types.ts';
+import type { QueryBackend } from '../clickhouse/index.ts';
+import type { AlertAction, AlertCommand, DeviceKindSymbol } from '../schemas/types.ts';
 import { DEFAULT_VALIDATION } from '../schemas/validate.ts';
-import { isDerivedMetric, KIND_OF_SYMBOL, KIND_SYMBOL, type Kind, metricFor } from './catalog.ts';
+import { isDerivedMetric, KIND_OF_SYMBOL, KIND_SYMBOL, KINDS, type Kind, metricFor } from './catalog.ts';
 import type { QueryConfig } from './config.ts';
 import {
   chooseStep,
   DEFAULT_ALERTS_SPAN_MS,
   DEFAULT_SERIES_SPAN_MS,
   DEFAULT_SUMMARY_SPAN_MS,
+  GROUPINGS_READY,
+  type SUMMARY_GROUPINGS,
   capOf,
   decodeCursor,
   encodeCursor,
@@ -25,29 +27,142 @@ import {
   type TimeRange,
 } from './params.ts';
 import {
+  type ComputeHours,
+  createHourReader,
   type EnergyPartial,
   emptyKindPartial,
+  groupKey,
   HOUR_MS,
   HourCache,
-  hourSpans,
   mergeSummaryPartials,
+  parseGroupKey,
+  regroupPartial,
   type SummaryPartial,
   settledBefore,
   splitRange,
 } from './rollup.ts';
-import * as sql from './sql.ts';
+import type { TemplateArgs, TemplateName } from './templates.ts';
+import { actionsView } from './alert-actions.ts';
+import type { RecentCommands } from './recent-commands.ts';
 import { eventFromRow, foldState, stateFromRow, stateView, utcDayStart } from './state.ts';
+import { simplifyTrack, trackBucketMs } from './track.ts';
+import {
+  capacityFactor,
+  capacityOf,
+  type DeviceRating,
+  elapsedHours,
+  groupCapacityKw,
+  performancePoints,
+  secondsByStatus,
+  statusRuns,
+} from './views.ts';
+
+/** A silence longer than this cuts a status run (the timeline shows no data there). */
+export const STATUS_GAP_MS = 60_000;
+/** Positions a track reads at most; longer ranges are thinned in the database first. */
+export const TRACK_MAX_POSITIONS = 20_000;
 
 export interface QueryServiceDeps {
-  backend: ClickHouseBackend;
+  backend: QueryBackend;
   now?: () => number;
   /** Called once per statement sent (metrics, tests counting statements). */
   onStatement?: (outcome: 'ok' | 'error' | 'timeout', seconds: number) => void;
+  /**
+   * Devices' sizes from the fleet registry (rated kW, kWp), for capacity factors and the
+   * performance ratio; absent or failing: the documented defaults (views.ts capacityOf).
+   */
+  ratings?: () => Promise<ReadonlyMap<string, DeviceRating>>;
+  /** Commands seen but perhaps not projected yet (query/recent-commands.ts). */
+  recentCommands?: RecentCommands;
+}
+
+/** Rows of alert_actions read for one answer: a page of alerts rarely has more than a few each. */
+const MAX_ACTION_ROWS = 10_000;
+
+/** An alert_actions row back into the command it records. */
+export function commandOfRow(r: Record<string, unknown>): AlertCommand {
+  return {
+    commandId: String(r.command_id),
+    alertId: String(r.alert_id),
+    action: String(r.action) as AlertAction,
+    rule: String(r.rule),
+    deviceId: String(r.device_id),
+    by: String(r.by),
+    comment: String(r.comment),
+    shelvedUntil:
+      r.shelved_until_ms === null || r.shelved_until_ms === undefined ? null : Number(r.shelved_until_ms),
+    silenceId: r.silence_id === null || r.silence_id === undefined ? null : String(r.silence_id),
+    ts: Number(r.ts_ms),
+  };
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const n = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
 const nullableNumber = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+
+export type GroupBy = (typeof SUMMARY_GROUPINGS)[number];
+
+export interface SummaryParams {
+  from?: number | undefined;
+  to?: number | undefined;
+  siteId?: string | undefined;
+  groupBy?: GroupBy | undefined;
+}
+
+/** One group of the summary: every field present, null where it does not apply to the kind. */
+export interface SummaryRow {
+  siteId?: string;
+  kind: Kind;
+  devices: number;
+  activeDevices: number;
+  events: number;
+  avgSpeedKmh: number | null;
+  distanceKm: number | null;
+  engineOnHours: number | null;
+  idleHours: number | null;
+  energyKwh: number | null;
+  availability: number | null;
+  capacityKw: number | null;
+  capacityFactor: number | null;
+  alertsRaised: number;
+  alertsOpen: number;
+}
+
+/** The figures each kind has in the summary's per-kind shape. */
+export const KIND_FIELDS = {
+  truck: ['devices', 'activeDevices', 'events', 'avgSpeedKmh', 'distanceKm', 'engineOnHours', 'idleHours'],
+  turbine: [
+    'devices',
+    'activeDevices',
+    'events',
+    'energyKwh',
+    'availability',
+    'capacityKw',
+    'capacityFactor',
+  ],
+  solar: ['devices', 'activeDevices', 'events', 'energyKwh', 'capacityKw', 'capacityFactor'],
+} as const satisfies Record<Kind, readonly (keyof SummaryRow)[]>;
+
+function emptyRow(kind: Kind): SummaryRow {
+  return {
+    kind,
+    devices: 0,
+    activeDevices: 0,
+    events: 0,
+    avgSpeedKmh: null,
+    distanceKm: kind === 'truck' ? 0 : null,
+    engineOnHours: kind === 'truck' ? 0 : null,
+    idleHours: kind === 'truck' ? 0 : null,
+    energyKwh: kind === 'truck' ? null : 0,
+    availability: null,
+    capacityKw: null,
+    capacityFactor: null,
+    alertsRaised: 0,
+    alertsOpen: 0,
+  };
+}
+
+const scopeOf = (params: SummaryParams) => (params.siteId === undefined ? {} : { siteId: params.siteId });
 
 /** Rounds a derived figure for display stability (float sums differ in the last bits between engines). */
 const round = (v: number, digits = 6) => {
@@ -57,12 +172,21 @@ const round = (v: number, digits = 6) => {
 
 export type QueryService = ReturnType<typeof createQueryService>;
 
+/** Minute partials per hour, from a cache of settled hours and a short-lived one of recent hours. */
+interface MinuteReaders<V> {
+  settled: (hours: readonly number[]) => Promise<Map<number, V>[]>;
+  recent: (hours: readonly number[]) => Promise<Map<number, V>[]>;
+}
+
 export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) {
   const now = deps.now ?? Date.now;
   const { backend } = deps;
-  const settings = sql.settingsClause(config.queryTimeoutMs);
 
-  async function run<T = Record<string, unknown>>(statement: sql.Statement): Promise<T[]> {
+  /** Runs a statement of the catalogue (templates.ts) with the client-side timeout. */
+  async function run<N extends TemplateName>(
+    name: N,
+    args: TemplateArgs<N>,
+  ): Promise<Record<string, unknown>[]> {
     const started = performance.now();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -75,10 +199,7 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
       );
     });
     try {
-      const rows = await Promise.race([
-        backend.query<T>(statement.sql + settings, statement.params),
-        timeout,
-      ]);
+      const rows = await Promise.race([backend.run(name, args), timeout]);
       deps.onStatement?.('ok', (performance.now() - started) / 1000);
       return rows;
     } catch (error) {
@@ -90,10 +211,64 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
     }
   }
 
+  function alertOfRow(r: Record<string, unknown>) {
+    return {
+      alertId: String(r.alert_id),
+      rule: String(r.rule),
+      deviceId: String(r.device_id),
+      siteId: String(r.site_id),
+      kind: String(r.kind).toLowerCase(),
+      state: String(r.state) as 'RAISED' | 'RESOLVED',
+      severity: String(r.severity),
+      raisedAt: iso(Number(r.raised_at_ms)),
+      resolvedAt:
+        r.resolved_at_ms === null || r.resolved_at_ms === undefined ? null : iso(Number(r.resolved_at_ms)),
+      updatedAt: iso(Number(r.ts_ms)),
+      value: nullableNumber(r.value),
+      threshold: nullableNumber(r.threshold),
+      message: String(r.message),
+    };
+  }
+
+  async function commandsByAlert(alertIds: readonly string[]): Promise<Map<string, AlertCommand[]>> {
+    const out = new Map<string, AlertCommand[]>(alertIds.map((id) => [id, []]));
+    if (alertIds.length === 0) return out;
+    const rows = await run('alertActions', { alertIds: [...alertIds], limit: MAX_ACTION_ROWS });
+    for (const row of rows) out.get(String(row.alert_id))?.push(commandOfRow(row));
+    for (const id of alertIds) out.get(id)?.push(...(deps.recentCommands?.forAlert(id) ?? []));
+    return out;
+  }
+
+  async function commandsOf(alertId: string): Promise<AlertCommand[]> {
+    return (await commandsByAlert([alertId])).get(alertId) ?? [];
+  }
+
+  /** Alerts with what operators did to them: acknowledged, shelved, the history. */
+  async function withActions<A extends { alertId: string }>(alerts: A[]) {
+    const commands = await commandsByAlert(alerts.map((a) => a.alertId));
+    const at = now();
+    return alerts.map((a) => ({ ...a, ...actionsView(commands.get(a.alertId) ?? [], at) }));
+  }
+
   async function lookupDevice(deviceId: string): Promise<Record<string, unknown>> {
-    const [row] = await run(sql.deviceStateSql(deviceId));
+    const [row] = await run('deviceState', { deviceId });
     if (!row) throw notFound(`device ${deviceId} is unknown`);
     return row;
+  }
+
+  /** The device's kind, after checking that it is one of `kinds` (what the report exists for). */
+  async function deviceKind(
+    deviceId: string,
+    kinds: readonly DeviceKindSymbol[],
+    what: string,
+  ): Promise<DeviceKindSymbol> {
+    const kind = String((await lookupDevice(deviceId)).kind) as DeviceKindSymbol;
+    if (!kinds.includes(kind))
+      throw new FleetgridError(
+        'INVALID_ARGUMENT',
+        `${deviceId} is a ${KIND_OF_SYMBOL[kind]}: ${what} are kept for a ${kinds.map((k) => KIND_OF_SYMBOL[k]).join(' or ')} only`,
+      );
+    return kind;
   }
 
   function resolveStep(
@@ -132,23 +307,21 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
 
   // Settled hours of the fleet-wide reports, computed once (rollup.ts explains why it is exact).
   const cacheOptions = { maxEntries: config.rollupCache.maxHours, ttlMs: config.rollupCache.ttlMs, now };
-  const summaryCache = new HourCache<SummaryPartial>(cacheOptions);
-  const energyCache = new HourCache<EnergyPartial>(cacheOptions);
   // Minute partials are 60 times larger: only the few hours holding the edges of recent
   // requests. Unsettled hours change with every sink batch: recomputed in the background
   // once older than recentTtlMs, so these reports trail the tables by at most that (plus one scan).
-  const minuteCaches = <V>() => ({
-    settled: new HourCache<Map<number, V>>({ ...cacheOptions, maxEntries: 24 }),
-    recent: new HourCache<Map<number, V>>({ maxEntries: 8, ttlMs: config.rollupCache.recentTtlMs, now }),
+  const minuteReaders = <V>(compute: ComputeHours<Map<number, V>>): MinuteReaders<V> => ({
+    settled: createHourReader(new HourCache<Map<number, V>>({ ...cacheOptions, maxEntries: 24 }), compute),
+    recent: createHourReader(
+      new HourCache<Map<number, V>>({ maxEntries: 8, ttlMs: config.rollupCache.recentTtlMs, now }),
+      compute,
+    ),
   });
-  const summaryMinuteCaches = minuteCaches<SummaryPartial>();
-  const energyMinuteCaches = minuteCaches<EnergyPartial>();
-  const inFlight = new Map<string, Promise<Map<number, unknown>>>();
 
   function toSummaryPartial(rows: Record<string, unknown>[]): SummaryPartial {
     const partial: SummaryPartial = {};
     for (const r of rows) {
-      partial[String(r.kind)] = {
+      partial[groupKey(String(r.kind), String(r.site_id))] = {
         events: n(r.events),
         speedSum: n(r.speed_sum),
         speedCount: n(r.speed_count),
@@ -170,7 +343,7 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
     group: 'hour' | 'minute',
   ): Promise<Map<number, SummaryPartial>> {
     const byBucket = new Map<number, Record<string, unknown>[]>();
-    for (const row of await run(sql.summaryPartialsSql(span, group))) {
+    for (const row of await run('summaryPartials', { ranges: [span], group })) {
       const bucket = Number(row.bucket);
       byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), row]);
     }
@@ -202,17 +375,16 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
   async function edgeMinutes<V>(
     edges: readonly TimeRange[],
     settled: number,
-    caches: { settled: HourCache<Map<number, V>>; recent: HourCache<Map<number, V>> },
-    compute: (span: TimeRange) => Promise<Map<number, Map<number, V>>>,
+    readers: MinuteReaders<V>,
   ): Promise<[number, V][]> {
     const out: [number, V][] = [];
     for (const edge of edges) {
       // A settled edge lies within one hour (two when the range holds no whole hour); the
       // unsettled tail spans the last one or two hours.
-      const cache = edge.to <= settled ? caches.settled : caches.recent;
+      const read = edge.to <= settled ? readers.settled : readers.recent;
       const hours: number[] = [];
       for (let h = Math.floor(edge.from / HOUR_MS) * HOUR_MS; h < edge.to; h += HOUR_MS) hours.push(h);
-      for (const minutes of await cachedHours(cache, hours, compute)) {
+      for (const minutes of await read(hours)) {
         // Windows that start in [from, to): a minute counts when its start is inside.
         for (const [m, partial] of minutes) if (m >= edge.from && m < edge.to) out.push([m, partial]);
       }
@@ -227,7 +399,7 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
     const out = new Map<number, EnergyPartial>();
     const width = group === 'hour' ? HOUR_MS : 60_000;
     for (let b = span.from; b < span.to; b += width) out.set(b, {});
-    for (const row of await run(sql.energyPartialsSql(span, group))) {
+    for (const row of await run('energyPartials', { range: span, group })) {
       const partial = out.get(Number(row.bucket));
       if (!partial) continue;
       const site = partial[String(row.site_id)] ?? { TURBINE: 0, SOLAR: 0 };
@@ -251,113 +423,144 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
     return out;
   }
 
-  /**
-   * The partials of `hours`: missing ones are computed now (one grouped query per
-   * contiguous span), stale ones are served and recomputed in the background.
-   */
-  async function cachedHours<V>(
-    cache: HourCache<V>,
-    hours: readonly number[],
-    compute: (span: TimeRange) => Promise<Map<number, V>>,
-  ): Promise<V[]> {
-    if (hours.length === 0) return [];
-    const { missing, stale } = cache.lookup(hours);
-    // Kept here too: a request for more hours than the cache holds must not lose the
-    // ones evicted while it computes the rest.
-    const fresh = new Map<number, V>();
-    // One span after the other: parallel scans would only contend for the same cores.
-    for (const span of hourSpans(missing)) {
-      for (const [hour, value] of await computeOnce(cache, span, compute)) fresh.set(hour, value);
+  const noRatings: ReadonlyMap<string, DeviceRating> = new Map();
+
+  /** Rows per kind (or per site and kind) of the summary; see summary() below. */
+  async function summaryGroups(params: SummaryParams, groupBy: GroupBy) {
+    if (!(GROUPINGS_READY as readonly string[]).includes(groupBy))
+      throw new FleetgridError(
+        'INVALID_ARGUMENT',
+        `groupBy ${groupBy} needs the fleet registry's dimension tables in ClickHouse, which do not exist yet; use ${GROUPINGS_READY.join(' or ')}`,
+      );
+    // Without bounds: from the start of the hour 24 h ago, so that the default range has
+    // no unaligned head to scan live (rollup.ts), only the unsettled tail.
+    const at = now();
+    const defaults =
+      params.from === undefined && params.to === undefined
+        ? { from: Math.floor((at - DEFAULT_SUMMARY_SPAN_MS) / HOUR_MS) * HOUR_MS, to: at }
+        : params;
+    const range = resolveRange(defaults, at, DEFAULT_SUMMARY_SPAN_MS, config.caps.reportMs);
+    const settled = settledBefore(at, config);
+    const split = splitRange(storedPart(range, at), settled);
+    const [partials, devices, alerts, ratings] = await Promise.all([
+      Promise.all([
+        summaryHours(split.hours),
+        edgeMinutes(split.live, settled, summaryMinutes).then((pairs) => pairs.map(([, partial]) => partial)),
+      ]),
+      run('summaryDevices', {}),
+      run('summaryAlerts', { range }),
+      deps.ratings ? deps.ratings() : Promise.resolve(noRatings),
+    ]);
+    const { siteId } = params;
+    if (siteId !== undefined && !devices.some((r) => String(r.site_id) === siteId))
+      throw notFound(`site ${siteId} is unknown`);
+    // The one extension point of grouping: a group's key from its kind and site (a model or
+    // a driver will come from the registry's dimension tables, joined here).
+    const keyOf = (g: { kind: string; siteId: string }) =>
+      siteId !== undefined && g.siteId !== siteId
+        ? undefined
+        : groupKey(g.kind, groupBy === 'site' ? g.siteId : '');
+    const merged = mergeSummaryPartials(partials.flat().map((p) => regroupPartial(p, keyOf)));
+    const deviceGroups = new Map<string, { devices: number; ids: string[] }>();
+    for (const r of devices) {
+      const key = keyOf({ kind: String(r.kind), siteId: String(r.site_id) });
+      if (key === undefined) continue;
+      const acc = deviceGroups.get(key) ?? { devices: 0, ids: [] };
+      acc.devices += n(r.devices);
+      if (Array.isArray(r.ids)) acc.ids.push(...r.ids.map(String));
+      deviceGroups.set(key, acc);
     }
-    for (const span of hourSpans(stale)) {
-      // Served stale meanwhile; on failure the stale partials stay and a later request retries.
-      computeOnce(cache, span, compute).catch(() => undefined);
+    const alertGroups = new Map<string, { raised: number; open: number }>();
+    for (const r of alerts) {
+      const key = keyOf({ kind: String(r.kind), siteId: String(r.site_id) });
+      if (key === undefined) continue;
+      const acc = alertGroups.get(key) ?? { raised: 0, open: 0 };
+      acc.raised += n(r.raised);
+      acc.open += n(r.open);
+      alertGroups.set(key, acc);
     }
-    return hours.map((hour) => {
-      const value = fresh.get(hour) ?? cache.get(hour);
-      if (value === undefined)
-        throw new FleetgridError('INTERNAL', `hour ${iso(hour)} missing from the rollup cache`);
-      return value;
-    });
+    const hours = elapsedHours(range, at);
+    const keys = [...new Set([...Object.keys(merged), ...deviceGroups.keys(), ...alertGroups.keys()])];
+    const rows: SummaryRow[] = keys
+      .map((key) => {
+        const group = parseGroupKey(key);
+        const symbol = group.kind as DeviceKindSymbol;
+        const p = merged[key] ?? { ...emptyKindPartial(), activeDevices: 0 };
+        const d = deviceGroups.get(key);
+        const a = alertGroups.get(key);
+        const capacityKw = groupCapacityKw(symbol, d?.ids ?? [], ratings);
+        const power = symbol === 'TURBINE' || symbol === 'SOLAR';
+        return {
+          ...(groupBy === 'site' ? { siteId: group.siteId } : {}),
+          kind: KIND_OF_SYMBOL[symbol] ?? (group.kind.toLowerCase() as Kind),
+          devices: d?.devices ?? 0,
+          activeDevices: p.activeDevices,
+          events: p.events,
+          avgSpeedKmh:
+            symbol !== 'TRUCK' ? null : p.speedCount === 0 ? null : round(p.speedSum / p.speedCount),
+          distanceKm: symbol === 'TRUCK' ? round(p.distanceKm) : null,
+          engineOnHours: symbol === 'TRUCK' ? round(p.engineOnSeconds / 3600) : null,
+          idleHours: symbol === 'TRUCK' ? round(p.idleSeconds / 3600) : null,
+          energyKwh: power ? round(p.energyKwh) : null,
+          availability:
+            symbol !== 'TURBINE'
+              ? null
+              : p.coveredSeconds === 0
+                ? null
+                : round(p.availableSeconds / p.coveredSeconds),
+          capacityKw: power ? capacityKw : null,
+          capacityFactor: power ? capacityFactor(p.energyKwh, capacityKw, hours) : null,
+          alertsRaised: a?.raised ?? 0,
+          alertsOpen: a?.open ?? 0,
+        };
+      })
+      .sort(
+        (x, y) =>
+          (x.siteId ?? '').localeCompare(y.siteId ?? '') || KINDS.indexOf(x.kind) - KINDS.indexOf(y.kind),
+      );
+    return { from: iso(range.from), to: iso(range.to), rows };
   }
 
-  /** Concurrent requests needing the same span share one scan instead of each running it. */
-  function computeOnce<V>(
-    cache: HourCache<V>,
-    span: TimeRange,
-    compute: (span: TimeRange) => Promise<Map<number, V>>,
-  ): Promise<Map<number, V>> {
-    const key = `${cache.id}:${span.from}:${span.to}`;
-    const running = inFlight.get(key) as Promise<Map<number, V>> | undefined;
-    if (running) return running;
-    const work = compute(span)
-      .then((values) => {
-        for (const [hour, value] of values) cache.set(hour, value);
-        return values;
-      })
-      .finally(() => inFlight.delete(key));
-    inFlight.set(key, work);
-    return work;
-  }
+  const summaryHours = createHourReader(new HourCache<SummaryPartial>(cacheOptions), computeSummaryHours);
+  const energyHours = createHourReader(new HourCache<EnergyPartial>(cacheOptions), computeEnergyHours);
+  const summaryMinutes = minuteReaders(computeSummaryMinutes);
+  const energyMinutes = minuteReaders(computeEnergyMinutes);
 
   return {
-    async summary(params: { from?: number | undefined; to?: number | undefined }) {
-      // Without bounds: from the start of the hour 24 h ago, so that the default range has
-      // no unaligned head to scan live (rollup.ts), only the unsettled tail.
-      const at = now();
-      const defaults =
-        params.from === undefined && params.to === undefined
-          ? { from: Math.floor((at - DEFAULT_SUMMARY_SPAN_MS) / HOUR_MS) * HOUR_MS, to: at }
-          : params;
-      const range = resolveRange(defaults, at, DEFAULT_SUMMARY_SPAN_MS, config.caps.reportMs);
-      const settled = settledBefore(at, config);
-      const split = splitRange(storedPart(range, at), settled);
-      const [partials, devices, alerts] = await Promise.all([
-        Promise.all([
-          cachedHours(summaryCache, split.hours, computeSummaryHours),
-          edgeMinutes(split.live, settled, summaryMinuteCaches, computeSummaryMinutes).then((pairs) =>
-            pairs.map(([, partial]) => partial),
-          ),
-        ]),
-        run(sql.summaryDevicesSql()),
-        run(sql.summaryAlertsSql(range)),
-      ]);
-      const merged = mergeSummaryPartials(partials.flat());
-      const none = { ...emptyKindPartial(), activeDevices: 0 };
-      const dev = (kind: DeviceKindSymbol) => n(devices.find((r) => r.kind === kind)?.devices);
-      const truck = merged.TRUCK ?? none;
-      const turbine = merged.TURBINE ?? none;
-      const solar = merged.SOLAR ?? none;
-      const alertRow = alerts[0] ?? {};
+    /**
+     * The fleet summary: per kind for the whole fleet or one site (`siteId`), or one row
+     * per group (`groupBy`: kind, or site and kind). Formulas: docs/query.md.
+     */
+    async summary(params: SummaryParams) {
+      const answer = await summaryGroups(params, params.groupBy ?? 'kind');
+      if (params.groupBy !== undefined)
+        return {
+          from: answer.from,
+          to: answer.to,
+          ...scopeOf(params),
+          groupBy: params.groupBy,
+          groups: answer.rows,
+        };
+      const kind = (k: Kind) => answer.rows.find((r) => r.kind === k);
+      const pick = <K extends keyof SummaryRow>(row: SummaryRow | undefined, keys: readonly K[]) =>
+        Object.fromEntries(keys.map((key) => [key, row?.[key] ?? (key === 'devices' ? 0 : null)]));
+      const alerts = answer.rows.reduce(
+        (acc, r) => ({ raised: acc.raised + r.alertsRaised, open: acc.open + r.alertsOpen }),
+        { raised: 0, open: 0 },
+      );
       return {
-        from: iso(range.from),
-        to: iso(range.to),
-        truck: {
-          devices: dev('TRUCK'),
-          activeDevices: truck.activeDevices,
-          events: truck.events,
-          avgSpeedKmh: truck.speedCount === 0 ? null : round(truck.speedSum / truck.speedCount),
-          distanceKm: round(truck.distanceKm),
-          engineOnHours: round(truck.engineOnSeconds / 3600),
-          idleHours: round(truck.idleSeconds / 3600),
-        },
-        turbine: {
-          devices: dev('TURBINE'),
-          activeDevices: turbine.activeDevices,
-          events: turbine.events,
-          energyKwh: round(turbine.energyKwh),
-          availability:
-            turbine.coveredSeconds === 0 ? null : round(turbine.availableSeconds / turbine.coveredSeconds),
-        },
-        solar: {
-          devices: dev('SOLAR'),
-          activeDevices: solar.activeDevices,
-          events: solar.events,
-          energyKwh: round(solar.energyKwh),
-        },
-        alerts: { raised: n(alertRow.raised), open: n(alertRow.open) },
+        from: answer.from,
+        to: answer.to,
+        ...scopeOf(params),
+        truck: pick(kind('truck') ?? emptyRow('truck'), KIND_FIELDS.truck),
+        turbine: pick(kind('turbine') ?? emptyRow('turbine'), KIND_FIELDS.turbine),
+        solar: pick(kind('solar') ?? emptyRow('solar'), KIND_FIELDS.solar),
+        alerts,
       };
     },
+
+    /** The summary as rows of one shape (the CSV export, and `groupBy`). */
+    summaryRows: (params: SummaryParams) => summaryGroups(params, params.groupBy ?? 'kind'),
 
     async devices(params: {
       kind?: Kind | undefined;
@@ -366,15 +569,13 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
       cursor?: string | undefined;
     }) {
       const limit = params.limit ?? 100;
-      const after = params.cursor === undefined ? undefined : decodeCursor(params.cursor);
-      const rows = await run(
-        sql.devicesSql({
-          kind: params.kind === undefined ? undefined : KIND_SYMBOL[params.kind],
-          siteId: params.siteId,
-          after,
-          limit: limit + 1,
-        }),
-      );
+      const after = params.cursor === undefined ? {} : decodeCursor(params.cursor);
+      const rows = await run('devices', {
+        ...(params.kind === undefined ? {} : { kind: KIND_SYMBOL[params.kind] }),
+        ...(params.siteId === undefined ? {} : { siteId: params.siteId }),
+        ...after,
+        limit: limit + 1,
+      });
       const page = rows.slice(0, limit).map((row) => stateView(stateFromRow(row)));
       const last = page.at(-1);
       return {
@@ -391,9 +592,15 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
       const asOf = params.asOf;
       const kind = current.kind;
       const [countRows, openRows, ...eventSets] = await Promise.all([
-        run(sql.asOfCountSql(deviceId, kind, asOf)),
-        run(sql.asOfOpenAlertsSql(deviceId, asOf)),
-        ...sql.asOfEventsSql(deviceId, kind, asOf, 10_000).map((s) => run(s)),
+        run('asOfCount', { deviceId, kind, asOf }),
+        run('asOfOpenAlerts', { deviceId, asOf }),
+        run('asOfSample', { deviceId, kind, asOf }),
+        ...(kind === 'TRUCK'
+          ? [
+              run('asOfEngineEvents', { deviceId, asOf }),
+              run('asOfDiagnostics', { deviceId, asOf, limit: 10_000 }),
+            ]
+          : []),
       ]);
       const eventCount = n(countRows[0]?.events);
       if (eventCount === 0) throw notFound(`device ${deviceId} has no events at or before ${iso(asOf)}`);
@@ -401,9 +608,14 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
       let energyTodayKwh: number | null = null;
       if (kind !== 'TRUCK') {
         const lastSeen = Math.max(...events.map((e) => e.value.ts));
-        const [energy] = await run(
-          sql.asOfEnergySql(deviceId, kind, { dayStart: utcDayStart(lastSeen), asOf }, config),
-        );
+        const [energy] = await run('asOfEnergy', {
+          deviceId,
+          kind,
+          dayStart: utcDayStart(lastSeen),
+          asOf,
+          windowSizeMs: config.windowSizeMs,
+          sampleIntervalMs: config.sampleIntervalMs,
+        });
         energyTodayKwh = n(energy?.kwh);
       }
       const state = foldState({ deviceId, siteId: current.siteId, kind }, events, {
@@ -443,7 +655,7 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
       };
       if (step === 'raw') {
         const cap = config.caps.rawPoints;
-        const rows = await run(sql.seriesRawSql(deviceId, kind, metric, range, cap + 1));
+        const rows = await run('seriesRaw', { deviceId, kind, metric: metric.name, range, limit: cap + 1 });
         return {
           ...head,
           truncated: rows.length > cap,
@@ -451,7 +663,7 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
         };
       }
       const width = stepMs(step, config.sampleIntervalMs);
-      const rows = await run(sql.seriesAggregateSql(deviceId, metric, step, range));
+      const rows = await run('seriesAggregate', { deviceId, metric: metric.name, step, range });
       const at = now();
       return {
         ...head,
@@ -481,7 +693,7 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
     ) {
       const range = resolveRange(params, now(), DEFAULT_SERIES_SPAN_MS, config.caps.reportMs);
       const { step } = resolveStep(params.step, range, false);
-      const [exists] = await run(sql.siteExistsSql(siteId));
+      const [exists] = await run('siteExists', { siteId });
       if (n(exists?.devices) === 0) throw notFound(`site ${siteId} is unknown`);
       const bucketStep = step as Exclude<Step, 'raw'>;
       const points = new Map<number, { turbineKwh: number; solarKwh: number }>();
@@ -493,7 +705,7 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
       };
       if (bucketStep === '1m') {
         // Minute buckets: read live for this site (capped at 7 days by the 1m cap).
-        for (const r of await run(sql.siteEnergySql(siteId, bucketStep, range)))
+        for (const r of await run('siteEnergy', { siteId, step: bucketStep, range }))
           add(Number(r.t), r.kind, n(r.kwh));
       } else {
         // Hourly and daily buckets are sums of hours and minutes: from the caches (rollup.ts).
@@ -503,8 +715,8 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
         const bucketOf = (ms: number) =>
           bucketStep === '1d' ? utcDayStart(ms) : Math.floor(ms / HOUR_MS) * HOUR_MS;
         const [hourly, minutes] = await Promise.all([
-          cachedHours(energyCache, split.hours, computeEnergyHours),
-          edgeMinutes(split.live, settled, energyMinuteCaches, computeEnergyMinutes),
+          energyHours(split.hours),
+          edgeMinutes(split.live, settled, energyMinutes),
         ]);
         const addSite = (t: number, partial: EnergyPartial | undefined) => {
           const site = partial?.[siteId];
@@ -538,6 +750,25 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
       };
     },
 
+    /** One alert with its whole action history; NOT_FOUND when no such alert is stored. */
+    async alert(alertId: string) {
+      const [row] = await run('alertById', { alertId });
+      if (!row) throw new FleetgridError('NOT_FOUND', 'no such alert');
+      const [alert] = await withActions([alertOfRow(row)]);
+      return alert as NonNullable<typeof alert>;
+    },
+
+    /** The recorded commands of an alert (projection plus those seen but not yet projected). */
+    commandsOf,
+
+    /** A recorded command by its id (projection, then those seen but not yet projected). */
+    async command(commandId: string): Promise<AlertCommand | undefined> {
+      const recent = deps.recentCommands?.byId(commandId);
+      if (recent) return recent;
+      const [row] = await run('alertCommand', { commandId });
+      return row ? commandOfRow(row) : undefined;
+    },
+
     async alerts(params: {
       state: 'open' | 'resolved' | 'all';
       rule?: string | undefined;
@@ -552,49 +783,178 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
         ? resolveRange(params, now(), DEFAULT_ALERTS_SPAN_MS, config.caps.reportMs)
         : undefined;
       const limit = params.limit ?? 100;
-      const rows = await run(
-        sql.alertsSql({ state: params.state, rule: params.rule, deviceId: params.deviceId, range, limit }),
-      );
+      const rows = await run('alerts', {
+        state: params.state,
+        ...(params.rule === undefined ? {} : { rule: params.rule }),
+        ...(params.deviceId === undefined ? {} : { deviceId: params.deviceId }),
+        ...(range === undefined ? {} : { range }),
+        limit,
+      });
       return {
         state: params.state,
         from: range ? iso(range.from) : null,
         to: range ? iso(range.to) : null,
-        alerts: rows.map((r) => ({
-          alertId: String(r.alert_id),
-          rule: String(r.rule),
-          deviceId: String(r.device_id),
-          siteId: String(r.site_id),
-          kind: String(r.kind).toLowerCase(),
-          state: String(r.state),
+        alerts: await withActions(rows.map(alertOfRow)),
+      };
+    },
+
+    /** The oldest and newest stored data (raw events, windows): where a dashboard's default range starts. */
+    async extent() {
+      const [row] = await run('extent', {});
+      const rows = n(row?.rows);
+      const oldest = rows > 0 ? nullableNumber(row?.oldest_ms) : null;
+      const newest = rows > 0 ? nullableNumber(row?.newest_ms) : null;
+      return {
+        oldest: oldest === null ? null : iso(oldest),
+        newest: newest === null ? null : iso(newest),
+        rows,
+      };
+    },
+
+    /** A truck's diagnostic reports in a range (the code history of its page). */
+    async diagnostics(
+      deviceId: string,
+      params: { from?: number | undefined; to?: number | undefined; limit?: number | undefined },
+    ) {
+      const range = resolveRange(params, now(), DEFAULT_SERIES_SPAN_MS, config.caps.reportMs);
+      const kind = await deviceKind(deviceId, ['TRUCK'], 'diagnostic codes');
+      const limit = params.limit ?? 1_000;
+      const rows = await run('diagnostics', { deviceId, range, limit: limit + 1 });
+      return {
+        deviceId,
+        kind: KIND_OF_SYMBOL[kind],
+        from: iso(range.from),
+        to: iso(range.to),
+        truncated: rows.length > limit,
+        diagnostics: rows.slice(0, limit).map((r) => ({
+          t: iso(Number(r.t)),
+          code: String(r.code),
           severity: String(r.severity),
-          raisedAt: iso(Number(r.raised_at_ms)),
-          resolvedAt:
-            r.resolved_at_ms === null || r.resolved_at_ms === undefined
-              ? null
-              : iso(Number(r.resolved_at_ms)),
-          updatedAt: iso(Number(r.ts_ms)),
-          value: nullableNumber(r.value),
-          threshold: nullableNumber(r.threshold),
-          message: String(r.message),
+          description: String(r.description),
+          active: Boolean(r.active),
         })),
       };
     },
 
+    /** A turbine's or solar array's status as runs (its status timeline), with seconds per status. */
+    async status(deviceId: string, params: { from?: number | undefined; to?: number | undefined }) {
+      const range = resolveRange(params, now(), DEFAULT_SERIES_SPAN_MS, config.caps.minuteMs);
+      const kind = await deviceKind(deviceId, ['TURBINE', 'SOLAR'], 'a status timeline');
+      const cap = config.caps.rawPoints;
+      const rows = await run('statusChanges', {
+        deviceId,
+        kind: kind as 'TURBINE' | 'SOLAR',
+        range,
+        gapMs: STATUS_GAP_MS,
+        limit: cap + 1,
+      });
+      const runs = statusRuns(
+        rows.slice(0, cap).map((r) => ({
+          t: Number(r.t),
+          status: String(r.status),
+          previousT: Number(r.previous_t),
+          lastT: Number(r.last_t),
+        })),
+        STATUS_GAP_MS,
+      );
+      return {
+        deviceId,
+        kind: KIND_OF_SYMBOL[kind],
+        from: iso(range.from),
+        to: iso(range.to),
+        gapSeconds: STATUS_GAP_MS / 1000,
+        truncated: rows.length > cap,
+        seconds: secondsByStatus(runs),
+        runs: runs.map((r) => ({ from: iso(r.from), to: iso(r.to), status: r.status })),
+      };
+    },
+
+    /** A truck's positions in a range, thinned in the database and simplified for a map zoom (track.ts). */
+    async track(
+      deviceId: string,
+      params: { from?: number | undefined; to?: number | undefined; zoom?: number | undefined },
+    ) {
+      const range = resolveRange(params, now(), DEFAULT_SERIES_SPAN_MS, config.caps.minuteMs);
+      await deviceKind(deviceId, ['TRUCK'], 'a track');
+      const bucketMs = trackBucketMs(range.to - range.from, TRACK_MAX_POSITIONS);
+      const rows = await run('track', { deviceId, range, bucketMs, limit: TRACK_MAX_POSITIONS + 1 });
+      const positions = rows
+        .slice(0, TRACK_MAX_POSITIONS)
+        .map((r) => ({ t: Number(r.t), lat: Number(r.lat), lon: Number(r.lon) }));
+      const points = simplifyTrack(positions, params.zoom);
+      return {
+        deviceId,
+        from: iso(range.from),
+        to: iso(range.to),
+        zoom: params.zoom ?? null,
+        positions: positions.length,
+        thinnedToMs: bucketMs > 1 ? bucketMs : null,
+        points: points.map((p) => ({ t: iso(p.t), lat: p.lat, lon: p.lon })),
+      };
+    },
+
+    /**
+     * Per step, a turbine's energy, availability and capacity factor, or a solar array's
+     * energy, irradiation, capacity factor and performance ratio (views.ts).
+     */
+    async performance(
+      deviceId: string,
+      params: { from?: number | undefined; to?: number | undefined; step: Exclude<Step, 'raw'> | 'auto' },
+    ) {
+      const at = now();
+      const range = resolveRange(params, at, DEFAULT_SERIES_SPAN_MS, config.caps.reportMs);
+      const { step } = resolveStep(params.step, range, false);
+      const kind = (await deviceKind(deviceId, ['TURBINE', 'SOLAR'], 'performance figures')) as
+        | 'TURBINE'
+        | 'SOLAR';
+      const bucketStep = step as Exclude<Step, 'raw'>;
+      const [rows, ratings] = await Promise.all([
+        run('performance', { deviceId, step: bucketStep, range }),
+        deps.ratings ? deps.ratings() : Promise.resolve(noRatings),
+      ]);
+      const capacity = capacityOf(kind, ratings.get(deviceId));
+      const { points, totals } = performancePoints(
+        kind,
+        rows.map((r) => ({
+          t: Number(r.t),
+          energyKwh: n(r.energy_kwh),
+          coveredSeconds: n(r.covered_seconds),
+          availableSeconds: n(r.available_seconds),
+          irradiationKwhM2: n(r.irradiation_kwh_m2),
+        })),
+        { capacityKw: capacity.kw, stepMs: stepMs(bucketStep, config.sampleIntervalMs), range, now: at },
+      );
+      return {
+        deviceId,
+        kind: KIND_OF_SYMBOL[kind],
+        step,
+        from: iso(range.from),
+        to: iso(range.to),
+        capacityKw: capacity.kw,
+        capacitySource: capacity.source,
+        totals,
+        points,
+      };
+    },
+
+    /** Newest stored times per table (the freshness gauges). */
+    freshness() {
+      return run('freshness', {});
+    },
+
     /** Freshness and dead letters (the ClickHouse part of /pipeline/health). */
     async storedHealth() {
-      const [freshness, deadLetters] = await Promise.all([
-        run(sql.freshnessSql()),
-        run(sql.deadLettersSql()),
+      const [freshness, deadLetters, deadLetterTotals] = await Promise.all([
+        run('freshness', {}),
+        run('deadLetters', {}),
+        run('deadLetterTotals', {}),
       ]);
-      return { freshness, deadLetters };
+      return { freshness, deadLetters, deadLetterTotals };
     },
 
     /** Ready when ClickHouse answers and the sink's migrations have created the tables. */
     async ping() {
-      const [row] = await run({
-        sql: "SELECT count() AS tables FROM system.tables WHERE database = currentDatabase() AND name IN ('device_state', 'aggregates_1m', 'alerts')",
-        params: {},
-      });
+      const [row] = await run('projectionTables', {});
       if (n(row?.tables) < 3)
         throw new FleetgridError(
           'CLICKHOUSE_UNAVAILABLE',

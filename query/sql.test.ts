@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ALL_METRICS, isDerivedMetric, metricFor, metricsOf, RAW_COLUMNS } from './catalog.ts';
 import * as sql from './sql.ts';
+import * as views from './sql-views.ts';
 
 const EVIL = [
   "x' OR '1'='1",
@@ -31,8 +32,10 @@ function statementsFor(value: string): sql.Statement[] {
     sql.siteEnergySql(value, '1d', range),
     sql.alertsSql({ state: 'all', rule: value, deviceId: value, range, limit: 10 }),
     sql.asOfCountSql(value, 'TRUCK', range.to),
-    ...sql.asOfEventsSql(value, 'TRUCK', range.to, 10),
-    ...sql.asOfEventsSql(value, 'SOLAR', range.to, 10),
+    sql.asOfSampleSql(value, 'TRUCK', range.to),
+    sql.asOfSampleSql(value, 'SOLAR', range.to),
+    sql.asOfEngineEventsSql(value, range.to),
+    sql.asOfDiagnosticsSql(value, range.to, 10),
     sql.asOfEnergySql(
       value,
       'TURBINE',
@@ -43,6 +46,10 @@ function statementsFor(value: string): sql.Statement[] {
       },
     ),
     sql.asOfOpenAlertsSql(value, range.to),
+    views.diagnosticsSql(value, range, 10),
+    views.statusChangesSql(value, 'TURBINE', range, 60_000, 10),
+    views.trackSql(value, range, 1_000, 10),
+    views.performanceSql(value, '1h', range),
   ];
 }
 
@@ -102,12 +109,6 @@ describe('SQL builders', () => {
     const derived = metricFor('TRUCK', 'distanceKm');
     if (!derived) throw new Error('catalog');
     expect(() => sql.seriesRawSql('d', 'TRUCK', derived, range, 10)).toThrow(/no raw samples/);
-  });
-
-  it('append the server-side timeout in whole seconds', () => {
-    expect(sql.settingsClause(10_000)).toBe(' SETTINGS max_execution_time = 10');
-    expect(sql.settingsClause(1_500)).toBe(' SETTINGS max_execution_time = 2');
-    expect(() => sql.settingsClause(0)).toThrow();
   });
 });
 

@@ -8,6 +8,8 @@
  */
 import { FleetgridError } from '../lib/errors.ts';
 import type { DeviceKindSymbol } from '../schemas/types.ts';
+import { latencyBucketSql } from '../loadtest/stats.ts';
+import type { TableName } from '../sinks/rows.ts';
 import { type MetricInfo, RAW_TABLES, TELEMETRY_TABLE } from './catalog.ts';
 import type { Step, TimeRange } from './params.ts';
 
@@ -17,12 +19,6 @@ export interface Statement {
 }
 
 const t = (name: string) => `fromUnixTimestamp64Milli({${name}:Int64}, 'UTC')`;
-
-/** Appended to every statement: the server-side twin of the client-side timeout. */
-export function settingsClause(timeoutMs: number): string {
-  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new FleetgridError('INTERNAL', 'bad timeout');
-  return ` SETTINGS max_execution_time = ${Math.max(1, Math.ceil(timeoutMs / 1000))}`;
-}
 
 function rangeParams(range: TimeRange): Record<string, number> {
   return { from: range.from, to: range.to };
@@ -35,7 +31,7 @@ const STATE_COLUMNS = `device_id, site_id, kind, toUnixTimestamp64Milli(last_see
   energy_today_kwh, open_alerts`;
 
 /**
- * Per kind (and per hour or per minute, as `bucket`), the additive figures of the summary over the
+ * Per kind and site (and per hour or per minute, as `bucket`), the additive figures of the summary over the
  * 1-minute windows starting in [from, to), newest revisions only (FINAL), with the set of
  * devices seen so that "active devices" stays exact when hours are merged (rollup.ts).
  * Formulas: docs/query.md.
@@ -61,7 +57,7 @@ export function summaryPartialsSql(
         ? 'toUnixTimestamp64Milli(window_start) AS bucket, '
         : '';
   return {
-    sql: `SELECT ${bucket}kind,
+    sql: `SELECT ${bucket}kind, site_id,
   sum(event_count) AS events,
   sum(field_sum['speedKmh']) AS speed_sum,
   sum(field_count['speedKmh']) AS speed_count,
@@ -74,7 +70,7 @@ export function summaryPartialsSql(
   groupUniqArray(device_id) AS devices
 FROM aggregates_1m FINAL
 WHERE ${where}
-GROUP BY ${bucket === '' ? '' : 'bucket, '}kind`,
+GROUP BY ${bucket === '' ? '' : 'bucket, '}kind, site_id`,
     params,
   };
 }
@@ -94,17 +90,22 @@ GROUP BY bucket, site_id, kind`,
   };
 }
 
+/** Devices per kind and site, with their ids (the capacity of a site adds up its devices' ratings). */
 export function summaryDevicesSql(): Statement {
-  return { sql: 'SELECT kind, count() AS devices FROM device_state FINAL GROUP BY kind', params: {} };
+  return {
+    sql: 'SELECT kind, site_id, count() AS devices, groupArray(device_id) AS ids FROM device_state FINAL GROUP BY kind, site_id',
+    params: {},
+  };
 }
 
-/** Alerts raised in the range, and open now (whatever their raise time). */
+/** Per kind and site: alerts raised in the range, and open now (whatever their raise time). */
 export function summaryAlertsSql(range: TimeRange): Statement {
   return {
-    sql: `SELECT
+    sql: `SELECT kind, site_id,
   countIf(raised_at >= ${t('from')} AND raised_at < ${t('to')}) AS raised,
   countIf(state = 'RAISED') AS open
-FROM alerts FINAL`,
+FROM alerts FINAL
+GROUP BY kind, site_id`,
     params: rangeParams(range),
   };
 }
@@ -112,7 +113,11 @@ FROM alerts FINAL`,
 export function devicesSql(filter: {
   kind?: DeviceKindSymbol | undefined;
   siteId?: string | undefined;
+  /** The last id of the previous page… */
   after?: string | undefined;
+  /** …or, for a long one, its first code points and SHA-256 (query/params.ts encodeCursor). */
+  afterPrefix?: string | undefined;
+  afterSha256?: string | undefined;
   limit: number;
 }): Statement {
   const where: string[] = [];
@@ -128,6 +133,13 @@ export function devicesSql(filter: {
   if (filter.after !== undefined) {
     where.push('device_id > {after:String}');
     params.after = filter.after;
+  } else if (filter.afterPrefix !== undefined && filter.afterSha256 !== undefined) {
+    // The id itself, found by its prefix and hash; should it be gone, the prefix (a
+    // smaller bound: some devices of the previous page are listed again, none skipped).
+    where.push(`device_id > (SELECT if(count() = 0, {afterPrefix:String}, any(device_id)) FROM device_state
+  WHERE startsWith(device_id, {afterPrefix:String}) AND lower(hex(SHA256(device_id))) = {afterSha256:String})`);
+    params.afterPrefix = filter.afterPrefix;
+    params.afterSha256 = filter.afterSha256;
   }
   return {
     sql: `SELECT ${STATE_COLUMNS}
@@ -246,13 +258,53 @@ export function alertsSql(filter: {
     Object.assign(params, rangeParams(filter.range));
   }
   return {
-    sql: `SELECT alert_id, rule, device_id, site_id, kind, state, severity,
-  toUnixTimestamp64Milli(raised_at) AS raised_at_ms, toUnixTimestamp64Milli(resolved_at) AS resolved_at_ms,
-  toUnixTimestamp64Milli(ts) AS ts_ms, value, threshold, message
+    sql: `SELECT ${ALERT_COLUMNS}
 FROM alerts FINAL${where.length > 0 ? `\nWHERE ${where.join(' AND ')}` : ''}
 ORDER BY raised_at DESC, alert_id
 LIMIT {limit:UInt32}`,
     params,
+  };
+}
+
+/** Columns of an alert row, as the API reads them. */
+const ALERT_COLUMNS = `alert_id, rule, device_id, site_id, kind, state, severity,
+  toUnixTimestamp64Milli(raised_at) AS raised_at_ms, toUnixTimestamp64Milli(resolved_at) AS resolved_at_ms,
+  toUnixTimestamp64Milli(ts) AS ts_ms, value, threshold, message`;
+
+/** One alert's current state (the newest transition), by id. */
+export function alertByIdSql(alertId: string): Statement {
+  return {
+    sql: `SELECT ${ALERT_COLUMNS}
+FROM alerts FINAL
+WHERE alert_id = {alertId:String}
+LIMIT 1`,
+    params: { alertId },
+  };
+}
+
+const ACTION_COLUMNS = `command_id, alert_id, action, rule, device_id, by, comment,
+  toUnixTimestamp64Milli(shelved_until) AS shelved_until_ms, silence_id, toUnixTimestamp64Milli(ts) AS ts_ms`;
+
+/** The recorded commands of some alerts (alert_actions, one row per command id), oldest first. */
+export function alertActionsSql(alertIds: readonly string[], limit: number): Statement {
+  return {
+    sql: `SELECT ${ACTION_COLUMNS}
+FROM alert_actions FINAL
+WHERE alert_id IN {alertIds:Array(String)}
+ORDER BY alert_id, ts, command_id
+LIMIT {limit:UInt32}`,
+    params: { alertIds, limit },
+  };
+}
+
+/** A recorded command by its client-chosen id: what a repeated command id is answered with. */
+export function alertCommandSql(commandId: string): Statement {
+  return {
+    sql: `SELECT ${ACTION_COLUMNS}
+FROM alert_actions FINAL
+WHERE command_id = {commandId:String}
+LIMIT 1`,
+    params: { commandId },
   };
 }
 
@@ -273,12 +325,32 @@ export function freshnessSql(): Statement {
   return { sql: parts.join('\nUNION ALL\n'), params: {} };
 }
 
+/**
+ * The source record a dead letter stands for: one bad record is dead-lettered by every
+ * stage that reads it (the processor and the sink both refuse an undecodable raw record),
+ * so counting records means counting distinct sources. A DLQ record without its source
+ * headers stands for itself.
+ */
+const DEAD_LETTER_SOURCE = `if(source_offset >= 0, concat(source_topic, ':', toString(source_partition), ':', toString(source_offset)), concat('dlq:', toString(dlq_partition), ':', toString(dlq_offset)))`;
+
+/** Per error code and stage: the records that stage refused, and when it last did. */
 export function deadLettersSql(): Statement {
   return {
-    sql: `SELECT error_code, stage, count() AS records, toUnixTimestamp64Milli(max(failed_at)) AS last_ms
+    sql: `SELECT error_code, stage, uniqExact(${DEAD_LETTER_SOURCE}) AS records, toUnixTimestamp64Milli(max(failed_at)) AS last_ms
 FROM dead_letters FINAL
 GROUP BY error_code, stage
 ORDER BY records DESC, error_code, stage`,
+    params: {},
+  };
+}
+
+/** Records refused per stage, and by any stage (`all_stages = 1`): each source record once. */
+export function deadLetterTotalsSql(): Statement {
+  return {
+    sql: `SELECT stage, grouping(stage) AS all_stages, uniqExact(${DEAD_LETTER_SOURCE}) AS records
+FROM dead_letters FINAL
+GROUP BY GROUPING SETS ((stage), ())
+ORDER BY all_stages DESC, stage`,
     params: {},
   };
 }
@@ -306,58 +378,44 @@ export function asOfCountSql(deviceId: string, kind: DeviceKindSymbol, asOf: num
 }
 
 const COMMON = 'event_id, device_id, site_id, toUnixTimestamp64Milli(ts) AS ts_ms, seq';
+const AS_OF_WITHIN = `device_id = {deviceId:String} AND ts <= ${t('asOf')}`;
 
 /**
  * The events whose fold decides the state at asOf (see state.ts for why this subset is
- * exact): the newest telemetry sample up to asOf; for trucks also the engine events from
- * that sample on and every diagnostic up to asOf (the active code set depends on all).
+ * exact): the newest telemetry sample up to asOf (this statement); for trucks also the
+ * engine events from that sample on and every diagnostic up to asOf (the two below).
  */
-export function asOfEventsSql(
-  deviceId: string,
-  kind: DeviceKindSymbol,
-  asOf: number,
-  maxDiagnostics: number,
-): Statement[] {
-  const params = { deviceId, asOf };
-  const within = `device_id = {deviceId:String} AND ts <= ${t('asOf')}`;
-  if (kind === 'TURBINE') {
-    return [
-      {
-        sql: `SELECT 'TurbineTelemetry' AS type, ${COMMON}, wind_speed_ms, rotor_rpm, power_kw, pitch_deg, nacelle_temp_c, vibration_mm_s, status
-FROM turbine_telemetry FINAL WHERE ${within} ORDER BY ts DESC, seq DESC LIMIT 1`,
-        params,
-      },
-    ];
-  }
-  if (kind === 'SOLAR') {
-    return [
-      {
-        sql: `SELECT 'SolarTelemetry' AS type, ${COMMON}, irradiance_wm2, panel_temp_c, dc_voltage_v, dc_current_a, ac_power_w, status
-FROM solar_telemetry FINAL WHERE ${within} ORDER BY ts DESC, seq DESC LIMIT 1`,
-        params,
-      },
-    ];
-  }
-  return [
-    {
-      sql: `SELECT 'TruckTelemetry' AS type, ${COMMON}, lat, lon, speed_kmh, heading_deg, engine_temp_c, fuel_pct, odometer_km, engine_on, cargo_temp_c
-FROM truck_telemetry FINAL WHERE ${within} ORDER BY ts DESC, seq DESC LIMIT 1`,
-      params,
-    },
-    {
-      // From the newest sample's time on (>=: an engine event at the same ms may follow it).
-      sql: `SELECT 'EngineStateChanged' AS type, ${COMMON}, engine_on
+export function asOfSampleSql(deviceId: string, kind: DeviceKindSymbol, asOf: number): Statement {
+  const columns: Record<DeviceKindSymbol, string> = {
+    TRUCK: `'TruckTelemetry' AS type, ${COMMON}, lat, lon, speed_kmh, heading_deg, engine_temp_c, fuel_pct, odometer_km, engine_on, cargo_temp_c`,
+    TURBINE: `'TurbineTelemetry' AS type, ${COMMON}, wind_speed_ms, rotor_rpm, power_kw, pitch_deg, nacelle_temp_c, vibration_mm_s, status`,
+    SOLAR: `'SolarTelemetry' AS type, ${COMMON}, irradiance_wm2, panel_temp_c, dc_voltage_v, dc_current_a, ac_power_w, status`,
+  };
+  return {
+    sql: `SELECT ${columns[kind]}
+FROM ${TELEMETRY_TABLE[kind]} FINAL WHERE ${AS_OF_WITHIN} ORDER BY ts DESC, seq DESC LIMIT 1`,
+    params: { deviceId, asOf },
+  };
+}
+
+/** A truck's engine events from its newest sample's time on (>=: an engine event at the same ms may follow it). */
+export function asOfEngineEventsSql(deviceId: string, asOf: number): Statement {
+  return {
+    sql: `SELECT 'EngineStateChanged' AS type, ${COMMON}, engine_on
 FROM truck_engine_events FINAL
-WHERE ${within} AND ts >= (SELECT coalesce(max(ts), toDateTime64(0, 3, 'UTC')) FROM truck_telemetry WHERE ${within})
+WHERE ${AS_OF_WITHIN} AND ts >= (SELECT coalesce(max(ts), toDateTime64(0, 3, 'UTC')) FROM truck_telemetry WHERE ${AS_OF_WITHIN})
 ORDER BY ts, seq`,
-      params,
-    },
-    {
-      sql: `SELECT 'DiagnosticReported' AS type, ${COMMON}, code, severity, description, active
-FROM truck_diagnostics FINAL WHERE ${within} ORDER BY ts, seq LIMIT {maxDiagnostics:UInt32}`,
-      params: { ...params, maxDiagnostics },
-    },
-  ];
+    params: { deviceId, asOf },
+  };
+}
+
+/** A truck's diagnostics up to asOf: the active code set depends on all of them. */
+export function asOfDiagnosticsSql(deviceId: string, asOf: number, maxDiagnostics: number): Statement {
+  return {
+    sql: `SELECT 'DiagnosticReported' AS type, ${COMMON}, code, severity, description, active
+FROM truck_diagnostics FINAL WHERE ${AS_OF_WITHIN} ORDER BY ts, seq LIMIT {maxDiagnostics:UInt32}`,
+    params: { deviceId, asOf, maxDiagnostics },
+  };
 }
 
 /**
@@ -373,18 +431,21 @@ export function asOfEnergySql(
 ): Statement {
   const [table, power, toKw] =
     kind === 'TURBINE' ? ['turbine_telemetry', 'power_kw', ''] : ['solar_telemetry', 'ac_power_w', ' / 1000'];
-  const { windowSizeMs, sampleIntervalMs } = math;
-  for (const n of [windowSizeMs, sampleIntervalMs])
-    if (!Number.isSafeInteger(n) || n <= 0) throw new FleetgridError('INTERNAL', 'bad window math');
   return {
     sql: `SELECT sum(kwh) AS kwh FROM (
-  SELECT intDiv(toUnixTimestamp64Milli(ts), ${windowSizeMs}) AS w,
-    (avg(toFloat64(${power}))${toKw}) * least(${windowSizeMs}, toUnixTimestamp64Milli(max(ts)) - toUnixTimestamp64Milli(min(ts)) + ${sampleIntervalMs}) / 3600000 AS kwh
+  SELECT intDiv(toUnixTimestamp64Milli(ts), {windowSizeMs:UInt32}) AS w,
+    (avg(toFloat64(${power}))${toKw}) * least({windowSizeMs:UInt32}, toUnixTimestamp64Milli(max(ts)) - toUnixTimestamp64Milli(min(ts)) + {sampleIntervalMs:UInt32}) / 3600000 AS kwh
   FROM ${table} FINAL
   WHERE device_id = {deviceId:String} AND ts >= ${t('dayStart')} AND ts <= ${t('asOf')}
   GROUP BY w
 )`,
-    params: { deviceId, dayStart: span.dayStart, asOf: span.asOf },
+    params: {
+      deviceId,
+      dayStart: span.dayStart,
+      asOf: span.asOf,
+      windowSizeMs: math.windowSizeMs,
+      sampleIntervalMs: math.sampleIntervalMs,
+    },
   };
 }
 
@@ -395,5 +456,139 @@ export function asOfOpenAlertsSql(deviceId: string, asOf: number): Statement {
 WHERE device_id = {deviceId:String} AND raised_at <= ${t('asOf')} AND (resolved_at IS NULL OR resolved_at > ${t('asOf')})
 ORDER BY rule`,
     params: { deviceId, asOf },
+  };
+}
+
+/** Readiness: whether the sink's migrations have created the projection tables. */
+export function projectionTablesSql(): Statement {
+  return {
+    sql: "SELECT count() AS tables FROM system.tables WHERE database = currentDatabase() AND name IN ('device_state', 'aggregates_1m', 'alerts')",
+    params: {},
+  };
+}
+
+// --- inspection: stored rows of a table (operators, tests, replay checks) ---------------
+
+/** Rows of a table as stored (before merges fold versions); `table` is from the allow-list. */
+export function tableRowsSql(table: TableName): Statement {
+  return { sql: `SELECT count() AS n FROM ${table}`, params: {} };
+}
+
+/** Distinct events of a raw table (a resend folds into one). */
+export function tableDistinctEventsSql(table: (typeof RAW_TABLES)[number]): Statement {
+  return { sql: `SELECT uniqExact(event_id) AS n FROM ${table}`, params: {} };
+}
+
+// --- load test: what one run (its devices are named `<run tag>-…`) left in the tables ----
+
+const ms = (column: string) => `toUnixTimestamp64Milli(${column})`;
+
+/** The run's devices: `<tag>-…`; the tag is [a-z0-9]+, so the pattern has no LIKE wildcard of its own. */
+const runPattern = (runTag: string) => `${runTag}-%`;
+
+/**
+ * Raw freshness of a run: `ingested_at − ts` per row as a histogram per second of event
+ * time (relative to startMs) in [fromMs, toMs).
+ */
+export function runRawFreshnessSql(run: {
+  runTag: string;
+  startMs: number;
+  fromMs: number;
+  toMs: number;
+}): Statement {
+  const parts = RAW_TABLES.map(
+    (table) =>
+      `SELECT intDiv(${ms('ts')} - {startMs:Int64}, 1000) AS s, ${latencyBucketSql(`${ms('ingested_at')} - ${ms('ts')}`)} AS b, count() AS n FROM ${table} WHERE device_id LIKE {pattern:String} AND ${ms('ts')} >= {fromMs:Int64} AND ${ms('ts')} < {toMs:Int64} GROUP BY s, b`,
+  );
+  return {
+    sql: `SELECT s, b, sum(n) AS n FROM (${parts.join(' UNION ALL ')}) GROUP BY s, b`,
+    params: { pattern: runPattern(run.runTag), startMs: run.startMs, fromMs: run.fromMs, toMs: run.toMs },
+  };
+}
+
+/**
+ * Aggregate freshness of a run: `ingested_at − (window_end + grace)` for the first
+ * revision of each window whose end + grace is at or before closedByMs.
+ */
+export function runAggregateFreshnessSql(run: {
+  runTag: string;
+  startMs: number;
+  graceMs: number;
+  closedByMs: number;
+}): Statement {
+  const due = `(${ms('window_end')} + {graceMs:Int64})`;
+  return {
+    sql: `SELECT intDiv(${ms('window_end')} - {startMs:Int64}, 1000) AS s, ${latencyBucketSql(`${ms('ingested_at')} - ${due}`)} AS b, count() AS n FROM aggregates_1m WHERE device_id LIKE {pattern:String} AND revision = 0 AND ${due} <= {closedByMs:Int64} GROUP BY s, b`,
+    params: {
+      pattern: runPattern(run.runTag),
+      startMs: run.startMs,
+      graceMs: run.graceMs,
+      closedByMs: run.closedByMs,
+    },
+  };
+}
+
+/** Stored rows and distinct event ids of a run, per raw table. */
+export function runTableTallySql(runTag: string): Statement {
+  return {
+    sql: RAW_TABLES.map(
+      (table) =>
+        `SELECT '${table}' AS table, count() AS rows, uniqExact(event_id) AS distinct FROM ${table} WHERE device_id LIKE {pattern:String}`,
+    ).join(' UNION ALL '),
+    params: { pattern: runPattern(runTag) },
+  };
+}
+
+/** Source records of a run that one stage dead-lettered, per source topic (each record once). */
+export function runDeadLettersSql(runTag: string, stage: string): Statement {
+  return {
+    sql: `SELECT source_topic, uniqExact(source_topic, source_partition, source_offset) AS n FROM dead_letters WHERE key LIKE {pattern:String} AND stage = {stage:String} GROUP BY source_topic`,
+    params: { pattern: runPattern(runTag), stage },
+  };
+}
+
+/** Per device of a run: distinct events and the seq range stored. */
+export function runDeviceSeqRangesSql(runTag: string): Statement {
+  const union = RAW_TABLES.map(
+    (table) => `SELECT device_id, event_id, seq FROM ${table} WHERE device_id LIKE {pattern:String}`,
+  ).join(' UNION ALL ');
+  return {
+    sql: `SELECT device_id, uniqExact(event_id) AS n, min(seq) AS lo, max(seq) AS hi FROM (${union}) GROUP BY device_id`,
+    params: { pattern: runPattern(runTag) },
+  };
+}
+
+/** Every window of a run, newest revision (FINAL): count and per-field statistics. */
+export function runWindowsSql(runTag: string): Statement {
+  return {
+    sql: `SELECT device_id, ${ms('window_start')} AS window_start, event_count, field_count, field_min, field_max, field_sum FROM aggregates_1m FINAL WHERE device_id LIKE {pattern:String}`,
+    params: { pattern: runPattern(runTag) },
+  };
+}
+
+/** Every alert transition of a run (not FINAL: the history, one row per transition). */
+export function runAlertTransitionsSql(runTag: string): Statement {
+  return {
+    sql: `SELECT DISTINCT alert_id, rule, device_id, state, ${ms('ts')} AS ts FROM alerts WHERE device_id LIKE {pattern:String}`,
+    params: { pattern: runPattern(runTag) },
+  };
+}
+
+/** The newest device state of every device of a run: event count and last seq. */
+export function runDeviceStatesSql(runTag: string): Statement {
+  return {
+    sql: 'SELECT device_id, event_count, seq FROM device_state FINAL WHERE device_id LIKE {pattern:String}',
+    params: { pattern: runPattern(runTag) },
+  };
+}
+
+/** Rows of a run visible so far in the raw tables (a cheap progress figure). */
+export function runRawCountSql(runTag: string): Statement {
+  const parts = RAW_TABLES.map(
+    (table) => `SELECT count() AS n FROM ${table} WHERE device_id LIKE {pattern:String}`,
+  );
+  return {
+    sql: `SELECT sum(n) AS n FROM (${parts.join(' UNION ALL ')})`,
+    params: { pattern: runPattern(runTag) },
   };
 }

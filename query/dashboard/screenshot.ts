@@ -11,32 +11,15 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
 import { PROJECT_ROOT } from '../../lib/config.ts';
-
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+import { launchChromium, waitForPage } from './browser.ts';
 
 export async function screenshot(url: string, file: string): Promise<string> {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: CHROMIUM_ARGS,
-    headless: true,
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1300 } });
     await page.goto(url);
-    await page.waitForFunction('Number(document.body.dataset.refreshes || 0) >= 1', null, {
-      timeout: 60_000,
-    });
+    await waitForPage(page, 'Number(document.body.dataset.refreshes || 0) >= 1', 60_000);
     mkdirSync(dirname(file), { recursive: true });
     await page.screenshot({ path: file, fullPage: true });
     return file;

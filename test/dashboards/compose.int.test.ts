@@ -48,9 +48,11 @@ describe('compose stack', () => {
   it('has the infrastructure and the fleetgrid services, each with a healthcheck', () => {
     expect([...blocks.keys()].sort()).toEqual(
       [
+        'alertmanager',
         'clickhouse',
         'grafana',
         'kafka',
+        'notify',
         'process',
         'prometheus',
         'redis',

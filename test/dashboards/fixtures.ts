@@ -6,8 +6,8 @@
  * computed from those samples, the latest device states, open and resolved alerts, and
  * dead letters. Every panel of the dashboards has something to show.
  */
-import { expectedPowerKw } from '../../producers/models/power-curve.ts';
-import type { ClickHouseBackend } from '../../sinks/backend.ts';
+import { expectedPowerKw } from '../../domain/power-curve.ts';
+import type { ClickHouseBackend } from '../../clickhouse/index.ts';
 
 export const MINUTE = 60_000;
 export const SAMPLE_MS = 10_000;
@@ -49,6 +49,12 @@ function addStat(stats: Map<string, FieldStats>, field: string, value: number): 
   }
 }
 
+const DIAGNOSTIC_TEXT: Record<string, string> = {
+  P0217: 'Engine coolant over temperature',
+  P0300: 'Random/multiple cylinder misfire',
+  P0420: 'Catalyst system efficiency below threshold',
+};
+
 export interface FixtureWorld {
   /** Last sample time (epoch ms); the data covers [end - SPAN_MS, end]. */
   end: number;
@@ -63,6 +69,7 @@ export function buildWorld(now = Date.now()): FixtureWorld {
     truck_telemetry: [],
     turbine_telemetry: [],
     solar_telemetry: [],
+    truck_diagnostics: [],
     aggregates_1m: [],
     device_state: [],
     alerts: [],
@@ -99,11 +106,12 @@ export function buildWorld(now = Date.now()): FixtureWorld {
           lon: 4.5 + d + i * 0.0007,
           speed_kmh: speed,
           heading_deg: 90,
-          engine_temp_c: 88 + d,
+          engine_temp_c: 88 + d + 3 * Math.sin(i / 40),
           fuel_pct: 90 - i * 0.01 - d * 5,
           odometer_km: 120_000 + d * 1000 + i * 0.2,
           engine_on: true,
-          cargo_temp_c: null,
+          // truck-001 and truck-003 are refrigerated: their cargo stays in the chilled band; truck-002 is dry.
+          cargo_temp_c: device.id === 'truck-002' ? null : 4 + d + 2 * Math.sin(i / 60),
         };
         rows.truck_telemetry?.push(row);
         Object.assign(fields, {
@@ -111,6 +119,7 @@ export function buildWorld(now = Date.now()): FixtureWorld {
           fuelPct: row.fuel_pct,
           engineTempC: row.engine_temp_c,
           odometerKm: row.odometer_km,
+          ...(row.cargo_temp_c === null ? {} : { cargoTempC: row.cargo_temp_c }),
         });
         last = row;
       } else if (device.kind === 'TURBINE') {
@@ -123,26 +132,37 @@ export function buildWorld(now = Date.now()): FixtureWorld {
           rotor_rpm: 12,
           power_kw: power,
           pitch_deg: 0,
-          nacelle_temp_c: 40,
-          vibration_mm_s: 2,
+          nacelle_temp_c: 38 + (8 * power) / 3000,
+          // turbine-002's bearing is worn: vibration above the 7 mm/s limit for a while each half hour.
+          vibration_mm_s: device.id === 'turbine-002' && i % 180 > 150 ? 8.5 : 2 + wind / 10,
           status: fault ? 'FAULT' : 'RUNNING',
         };
         rows.turbine_telemetry?.push(row);
-        Object.assign(fields, { windSpeedMs: wind, powerKw: power, rotorRpm: 12 });
+        Object.assign(fields, {
+          windSpeedMs: wind,
+          powerKw: power,
+          rotorRpm: 12,
+          nacelleTempC: row.nacelle_temp_c,
+          vibrationMmS: row.vibration_mm_s,
+        });
         last = row;
       } else {
         const irradiance = 600 + 200 * Math.sin(i / 50);
         const row = {
           ...common,
           irradiance_wm2: irradiance,
-          panel_temp_c: 35,
+          panel_temp_c: 30 + irradiance * 0.02,
           dc_voltage_v: 600,
           dc_current_a: irradiance / 20,
           ac_power_w: irradiance * 40,
           status: 'PRODUCING',
         };
         rows.solar_telemetry?.push(row);
-        Object.assign(fields, { irradianceWm2: irradiance, acPowerW: row.ac_power_w });
+        Object.assign(fields, {
+          irradianceWm2: irradiance,
+          acPowerW: row.ac_power_w,
+          panelTempC: row.panel_temp_c,
+        });
         last = row;
       }
       const windowStart = Math.floor(ts / MINUTE) * MINUTE;
@@ -205,6 +225,28 @@ export function buildWorld(now = Date.now()): FixtureWorld {
     }
     rows.device_state?.push(deviceState(device, last, seq));
   }
+  // truck-001's diagnostic code history: the engine overheated and cooled down, a misfire and a
+  // catalyst code are still active (the last one inside every range the Grafana test uses).
+  const diagnostic = (n: number, at: number, code: string, active: boolean) => ({
+    event_id: `truck-001-diag-${n}`,
+    device_id: 'truck-001',
+    site_id: 'depot-rotterdam',
+    ts: at,
+    seq: 100_000 + n,
+    code,
+    severity: code === 'P0217' ? 'CRITICAL' : 'WARNING',
+    description: DIAGNOSTIC_TEXT[code] ?? code,
+    active,
+    schema_id: 1,
+    kafka_partition: 0,
+    kafka_offset: offset++,
+  });
+  rows.truck_diagnostics?.push(
+    diagnostic(1, end - 100 * MINUTE, 'P0217', true),
+    diagnostic(2, end - 80 * MINUTE, 'P0217', false),
+    diagnostic(3, end - 30 * MINUTE, 'P0300', true),
+    diagnostic(4, end - 5 * MINUTE, 'P0420', true),
+  );
   rows.alerts?.push(
     alert('a-1', 'truck.overspeed', DEVICES[0] as Device, end - 20 * MINUTE, 'RAISED', 95, 90),
     alert('a-2', 'truck.engine_overheat', DEVICES[1] as Device, end - 90 * MINUTE, 'RAISED', 107, 105),
@@ -260,6 +302,8 @@ function deviceState(device: Device, last: Row, seq: number): Row {
       fuel_pct: last.fuel_pct,
       odometer_km: last.odometer_km,
       open_alerts: device.id === 'truck-001' ? ['a-1'] : [],
+      active_diagnostic_codes: device.id === 'truck-001' ? ['P0300', 'P0420'] : [],
+      cargo_temp_c: last.cargo_temp_c,
     };
   }
   if (device.kind === 'TURBINE') {

@@ -17,12 +17,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/config.ts';
-import { POWER_CURVE_TABLE } from '../../producers/models/power-curve.ts';
+import { POWER_CURVE_TABLE } from '../../domain/power-curve.ts';
+import { ALERT_RULES } from '../../processors/alerts/rules.ts';
 import { parseQueryConfig } from '../../query/config.ts';
 import { chooseStep } from '../../query/params.ts';
-import type { ClickHouseBackend } from '../../sinks/backend.ts';
-import { createEmbeddedBackend } from '../../sinks/backends/embedded.ts';
-import { migrate } from '../../sinks/migrate.ts';
+import type { ClickHouseBackend } from '../../clickhouse/index.ts';
+import { createEmbeddedBackend } from '../../clickhouse/index.ts';
+import { migrate } from '../../clickhouse/index.ts';
 import { buildWorld, type FixtureWorld, loadWorld, MINUTE } from './fixtures.ts';
 import { expandQuery, type TimeRange, type Variables } from './grafana-expand.ts';
 import { metricCatalog, selectedMetrics } from './metric-catalog.ts';
@@ -252,9 +253,42 @@ describe('Grafana dashboards are well formed', () => {
     const points = [
       ...(/arrayJoin\(\[(.*)\]\)/.exec(sql)?.[1] ?? '').matchAll(/\(([\d.]+), ([\d.]+)\)/g),
     ].map((m) => [Number(m[1]), Number(m[2])] as const);
-    // Every point of producers/models/power-curve.ts, plus the flat part up to cut-out.
+    // Every point of domain/power-curve.ts, plus the flat part up to cut-out.
     expect(points.slice(0, POWER_CURVE_TABLE.length)).toEqual(POWER_CURVE_TABLE.map(([w, p]) => [w, p]));
     expect(points.at(-1)).toEqual([25, 3000]);
+  });
+});
+
+describe('Grafana condition-monitoring panels', () => {
+  /** Grafana's variable in a panel title, as written in the JSON. */
+  const LOD_SUFFIX = ` ($${'{lod}'})`;
+  /** Panel title (without the level of detail) → the rule whose thresholds it draws. */
+  const RULE_OF_PANEL: Record<string, string> = {
+    'Engine temperature': 'truck.engine_overheat',
+    'Cargo temperature': 'truck.cargo_temp_breach',
+    Vibration: 'turbine.high_vibration',
+    'Solar panel temperature': 'solar.panel_overheat',
+  };
+
+  it('draw the thresholds of the alert rules themselves (processors/alerts/rules.ts)', () => {
+    const panels = dashboards.flatMap(({ json }) => allPanels(json));
+    for (const [title, ruleId] of Object.entries(RULE_OF_PANEL)) {
+      const panel = panels.find((p) => p.title.replace(LOD_SUFFIX, '') === title) as Panel & {
+        description?: string;
+        fieldConfig: { defaults: { thresholds?: { steps: { value: number | null }[] } } };
+      };
+      expect(panel, title).toBeDefined();
+      const rule = ALERT_RULES.find((r) => r.id === ruleId);
+      if (rule?.type !== 'sustained') throw new Error(`${ruleId} is not a threshold rule`);
+      const limits = [...new Set([...rule.resolveWhen, ...rule.when].map((p) => p.value))].sort(
+        (a, b) => a - b,
+      );
+      const steps = panel.fieldConfig.defaults.thresholds?.steps
+        .map((s) => s.value)
+        .filter((v) => v !== null);
+      expect(steps, title).toEqual(limits);
+      expect(panel.description, title).toContain(ruleId);
+    }
   });
 });
 

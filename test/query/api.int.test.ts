@@ -7,6 +7,8 @@
  * reaching ClickHouse (counted by a wrapper around the backend).
  */
 import { execFile } from 'node:child_process';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,20 +21,29 @@ import { createDeviceState, foldEvent } from '../../processors/state/device-stat
 import { parseQueryConfig } from '../../query/config.ts';
 import * as bodies from '../../query/responses.ts';
 import { createQueryApi } from '../../query/server.ts';
-import type { ClickHouseBackend } from '../../sinks/backend.ts';
-import { createEmbeddedBackend } from '../../sinks/backends/embedded.ts';
+import type { ClickHouseBackend } from '../../clickhouse/index.ts';
+import { createEmbeddedBackend } from '../../clickhouse/index.ts';
 import { migrationVariables, parseSinkConfig } from '../../sinks/config.ts';
-import { migrate } from '../../sinks/migrate.ts';
-import { createRemoteBackend } from '../../sinks/query-client.ts';
+import { migrate } from '../../clickhouse/index.ts';
+import { createQueryBackend, createRemoteBackend, type QueryBackend } from '../../clickhouse/index.ts';
 import { startQueryServer } from '../../sinks/query-server.ts';
-import { buildQueryDataset, datasetBase, HOUR, loadQueryDataset, type QueryDataset } from './dataset.ts';
+import {
+  buildQueryDataset,
+  datasetBase,
+  expectedHourSummary,
+  HOUR,
+  loadQueryDataset,
+  type QueryDataset,
+} from './dataset.ts';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
 const TOKEN = 'test-token-0123456789abcdef';
+const SECRET = 'test-endpoint-secret-0123456789';
 
 let dir: string;
 let engine: ClickHouseBackend;
+let reader: QueryBackend;
 let statements = 0;
 let app: FastifyInstance;
 let url: string;
@@ -54,17 +65,23 @@ beforeAll(async () => {
   base = datasetBase();
   data = buildQueryDataset(base);
   await loadQueryDataset(engine, data);
-  // The API sees the engine through a wrapper that counts statements (and is read-only).
-  const counted: ClickHouseBackend = {
-    ...engine,
-    mode: engine.mode,
-    database: engine.database,
-    query: (sql, params) => {
+  // The API reads like `fleetgrid serve --direct`: a read-only session of its own on the
+  // data dir, seen through a wrapper that counts statements.
+  reader = await createQueryBackend(
+    { clickhouse: { mode: 'embedded', dataDir: dir, database: 'fleetgrid' }, dataDir: dir },
+    { direct: true },
+  );
+  const counted: QueryBackend = {
+    mode: reader.mode,
+    run: (name, args) => {
       statements++;
-      return engine.query(sql, params);
+      return reader.run(name, args);
     },
+    close: async () => {},
   };
-  app = await createQueryApi(parseQueryConfig({ port: 0 }), {
+  // A scrape reads gauges from memory; their timer must not send statements while the
+  // tests below count them (once a scrape has started it).
+  app = await createQueryApi(parseQueryConfig({ port: 0, metricsRefreshMs: 600_000 }), {
     backend: counted,
     log: silentLogger,
     registry: createMetricsRegistry('query-test', { defaultMetrics: false }),
@@ -74,6 +91,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.close();
+  await reader?.close();
   await engine?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -85,34 +103,10 @@ describe('query API on the embedded engine', () => {
     const { status, body } = await get(`/api/v1/fleet/summary?${range()}`);
     expect(status).toBe(200);
     expect(body.from).toBe(iso(base));
-    // truck-1: 120 samples + 3 diagnostics + engine off = 124 events; truck-2: 60 + 1 = 61.
-    // Speed: (60·60 + 60·80 + 40·95 + 20·80) / 180 = 13800 / 180.
-    // Distance per window is max-min odometer: 2 · 59 · 0.02 + 59 · 0.025 = 3.835 km.
-    // Engine on: 60 s in each full window (truck-1: 2, truck-2: 1) = 180 s = 0.05 h.
-    expect(body.truck).toEqual({
-      devices: 2,
-      activeDevices: 2,
-      events: 185,
-      avgSpeedKmh: expect.closeTo(13800 / 180, 6),
-      distanceKm: expect.closeTo(3.835, 6),
-      engineOnHours: expect.closeTo(0.05, 6),
-      idleHours: 0,
-    });
-    // 1500 kW for 2 × 60 s = 50 kWh; available (RUNNING) 90 of 120 s.
-    expect(body.turbine).toEqual({
-      devices: 1,
-      activeDevices: 1,
-      events: 120,
-      energyKwh: expect.closeTo(50, 6),
-      availability: expect.closeTo(0.75, 6),
-    });
-    // 4 kW and 2 kW for 60 s: 4/60 + 2/60 = 0.1 kWh.
-    expect(body.solar).toEqual({
-      devices: 2,
-      activeDevices: 2,
-      events: 120,
-      energyKwh: expect.closeTo(0.1, 6),
-    });
+    const expected = expectedHourSummary();
+    expect(body.truck).toEqual(expected.truck);
+    expect(body.turbine).toEqual(expected.turbine);
+    expect(body.solar).toEqual(expected.solar);
     // overspeed (truck-2, raised at 30 s, resolved at 40 s) and high vibration (turbine-1, open).
     expect(body.alerts).toEqual({ raised: 2, open: 1 });
   });
@@ -124,11 +118,12 @@ describe('query API on the embedded engine', () => {
       `/api/v1/fleet/summary?from=${iso(base - HOUR - 1000)}&to=${iso(base + HOUR + 1000)}`,
     );
     const live = await get(`/api/v1/fleet/summary?from=${iso(base - 1000)}&to=${iso(base + 1000 + HOUR)}`);
-    for (const other of [mixed, live]) {
-      const { from: _f, to: _t, ...rest } = other.body;
-      const { from: _f2, to: _t2, ...expected } = aligned.body;
-      expect(rest).toEqual(expected);
-    }
+    // The capacity factor divides by the range's hours: the same energy, other ranges.
+    const withoutRange = (body: Record<string, unknown>) => {
+      const { from: _f, to: _t, ...rest } = body;
+      return { ...rest, turbine: { ...(rest.turbine as object), capacityFactor: undefined } };
+    };
+    for (const other of [mixed, live]) expect(withoutRange(other.body)).toEqual(withoutRange(aligned.body));
   });
 
   it('answers a range reaching into the future without computing the empty future', async () => {
@@ -140,6 +135,18 @@ describe('query API on the embedded engine', () => {
     expect(body.to).toBe(iso(base + 60 * 24 * HOUR));
     expect(body.truck.events).toBe(185);
     expect(statements - before).toBeLessThan(10);
+  });
+
+  it('answers two long summaries whose hours evict each other from the settled-hour cache', async () => {
+    // Issue 11, finding 4: 90 days, then 92 days overlapping its first day; together more
+    // hours than the cache holds (2,232), so the second request's new hours evict the
+    // cached ones it also needs. Both ranges lie before the dataset: every figure is zero.
+    const first = await get('/api/v1/fleet/summary?from=2026-01-01&to=2026-04-01');
+    expect(first.status).toBe(200);
+    const second = await get('/api/v1/fleet/summary?from=2025-10-02&to=2026-01-02');
+    expect(second.status, JSON.stringify(second.body)).toBe(200);
+    expect(second.body.truck).toMatchObject({ activeDevices: 0, events: 0 });
+    expect(first.body.truck).toMatchObject({ activeDevices: 0, events: 0 });
   });
 
   it('counts the windows that start inside an unaligned range, across two hours', async () => {
@@ -326,6 +333,10 @@ describe('query API on the embedded engine', () => {
     expect(body.freshness.newestEvent).toBe(iso(sec(125)));
     expect(body.freshness.seconds).toBeGreaterThan(0);
     expect(body.deadLetters.total).toBe(2);
+    expect(body.deadLetters.byStage).toEqual([
+      { stage: 'processors', records: 1 },
+      { stage: 'sink', records: 1 },
+    ]);
     expect(body.deadLetters.byCode.map((d: { code: string }) => d.code).sort()).toEqual([
       'DECODE_BAD_MAGIC',
       'TOO_LATE',
@@ -352,6 +363,80 @@ describe('query API on the embedded engine', () => {
     expect(sample('truck_telemetry')).toBeGreaterThan(0);
     // No Kafka admin in this test: no lag samples rather than made-up zeros.
     expect(text).not.toContain('fleetgrid_query_consumer_lag_records{');
+  });
+
+  it('answers scrapes of /metrics from memory: no statement and no Kafka admin call per scrape', async () => {
+    let adminCalls = 0;
+    const scraped = await createQueryApi(parseQueryConfig({ metricsRefreshMs: 600_000 }), {
+      backend: {
+        mode: reader.mode,
+        run: (name, args) => {
+          statements++;
+          return reader.run(name, args);
+        },
+        close: async () => {},
+      },
+      log: silentLogger,
+      registry: createMetricsRegistry('query-scrape-test', { defaultMetrics: false }),
+      async consumerLag() {
+        adminCalls++;
+        return [];
+      },
+    });
+    try {
+      // The first scrape waits for the first refresh: one statement, one lag call.
+      const first = (await scraped.inject('/metrics')).body;
+      expect(first).toContain('fleetgrid_query_freshness_seconds{source="truck_telemetry"');
+      const [statementsBefore, adminBefore] = [statements, adminCalls];
+      for (let i = 0; i < 20; i++) expect((await scraped.inject('/metrics')).statusCode).toBe(200);
+      expect([statements, adminCalls]).toEqual([statementsBefore, adminBefore]);
+      expect(adminBefore).toBe(1);
+    } finally {
+      await scraped.close();
+    }
+  });
+
+  it('never shows the credentials of a metrics URL, and uses them', async () => {
+    const password = 's3cret-scrape-pw';
+    const scrapes: (string | undefined)[] = [];
+    const metrics = createServer((request, response) => {
+      scrapes.push(request.headers.authorization);
+      const expected = `Basic ${Buffer.from(`scraper:${password}`).toString('base64')}`;
+      if (request.headers.authorization !== expected) response.writeHead(401).end();
+      else response.writeHead(200).end('fleetgrid_processor_paused_partitions 2\n');
+    });
+    await new Promise<void>((resolve) => metrics.listen(0, '127.0.0.1', resolve));
+    const port = (metrics.address() as AddressInfo).port;
+    const guarded = await createQueryApi(
+      parseQueryConfig({
+        metricsUrls: {
+          processor: `http://scraper:${password}@127.0.0.1:${port}/metrics`,
+          down: `http://scraper:${password}@127.0.0.1:1/metrics?token=${password}`,
+        },
+      }),
+      {
+        backend: reader,
+        log: silentLogger,
+        registry: createMetricsRegistry('query-creds', { defaultMetrics: false }),
+      },
+    );
+    try {
+      const answer = await guarded.inject('/api/v1/pipeline/health');
+      expect(answer.statusCode).toBe(200);
+      expect(answer.body).not.toContain(password);
+      const { services } = answer.json().backpressure;
+      expect(services.find((s: { service: string }) => s.service === 'processor')).toMatchObject({
+        state: 'paused',
+        pausedPartitions: 2,
+      });
+      expect(services.find((s: { service: string }) => s.service === 'down').error).toMatch(
+        /^cannot read http:\/\/127\.0\.0\.1:1\/metrics: /,
+      );
+      expect(scrapes.length).toBe(1);
+    } finally {
+      await guarded.close();
+      await new Promise((resolve) => metrics.close(resolve));
+    }
   });
 
   it('serves health, readiness, metrics and the OpenAPI document', async () => {
@@ -416,9 +501,14 @@ describe('query API on the embedded engine', () => {
 describe('embedded mode in service', () => {
   it("gives the same answers through the sink's read-only query endpoint", async () => {
     // `fleetgrid serve` without --direct: the sink owns the data dir and serves reads over HTTP.
-    const endpoint = await startQueryServer(engine, { port: 0, log: silentLogger });
+    const endpoint = await startQueryServer({
+      clickhouse: { mode: 'embedded', dataDir: dir, database: 'fleetgrid' },
+      secret: SECRET,
+      port: 0,
+      log: silentLogger,
+    });
     const remote = await createQueryApi(parseQueryConfig({}), {
-      backend: createRemoteBackend(endpoint.url, 'fleetgrid'),
+      backend: createRemoteBackend(endpoint.url, { secret: SECRET }),
       log: silentLogger,
       registry: createMetricsRegistry('query-remote-test', { defaultMetrics: false }),
     });
@@ -502,6 +592,43 @@ describe('bad requests', () => {
     }
   });
 
+  it("answers Fastify's and Node's own refusals as {error, message}, repeating nothing of the request", async () => {
+    const marker = 'MARKER1234';
+    const port = Number(new URL(url).port);
+    const raw = (path: string, method = 'GET', headers: Record<string, string> = {}) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port, path, method, headers }, (res) => {
+          let body = '';
+          res.on('data', (chunk) => {
+            body += chunk;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const cases: [string, Promise<{ status: number; body: string }>, number][] = [
+      ['bad percent-encoding', raw(`/api/v1/devices/%zz${marker}/state`), 400],
+      ['path parameter too long (414)', raw(`/api/v1/devices/${'a'.repeat(1_500)}${marker}/state`), 414],
+      [
+        'headers too large (431)',
+        raw('/api/v1/devices', 'GET', { 'x-pad': `${marker}${'x'.repeat(20_000)}` }),
+        431,
+      ],
+      ['no such route', raw(`/api/v1/devices${marker}`, 'DELETE'), 404],
+      ['bad query encoding', raw(`/api/v1/devices?kind=%zz${marker}`), 400],
+      ['unknown parameter that is no name', raw(`/api/v1/devices?%3Cb%3E${marker}=1`), 400],
+      ['time that is no time', raw(`/api/v1/fleet/summary?from=%3Cb%3E${marker}`), 400],
+    ];
+    for (const [what, answer, status] of cases) {
+      const { status: got, body } = await answer;
+      expect({ what, status: got }).toEqual({ what, status });
+      const parsed = JSON.parse(body) as Record<string, unknown>;
+      expect(Object.keys(parsed).sort(), what).toEqual(['error', 'message']);
+      expect(body, what).not.toContain(marker);
+    }
+  });
+
   it('names the problem in the message', async () => {
     expect(
       (await get('/api/v1/fleet/summary?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z')).body.message,
@@ -534,7 +661,7 @@ describe('bad requests', () => {
 
   it('requires the bearer token on /api when one is set, and only there', async () => {
     const guarded = await createQueryApi(parseQueryConfig({ apiToken: TOKEN }), {
-      backend: engine,
+      backend: reader,
       log: silentLogger,
       registry: createMetricsRegistry('query-auth-test', { defaultMetrics: false }),
     });
@@ -558,7 +685,7 @@ describe('bad requests', () => {
       });
       expect(ok.statusCode).toBe(200);
       expect((await guarded.inject('/healthz')).statusCode).toBe(200);
-      expect(statements).toBe(before); // the guarded app uses the engine directly: nothing counted
+      expect(statements).toBe(before); // the guarded app reads uncounted: nothing was counted
     } finally {
       await guarded.close();
     }

@@ -21,15 +21,58 @@
  *  - solar-1 @plant-1: 60 samples, 4000 W. solar-2 @plant-2: 60 samples, 2000 W.
  *  - two dead letters (DECODE_BAD_MAGIC from the sink, TOO_LATE from the processors).
  */
+import { expect } from 'vitest';
 import { DLQ_HEADERS } from '../../lib/dlq.ts';
 import { createPartitionCore, DEFAULT_CORE_CONFIG } from '../../processors/core/index.ts';
-import type { ClickHouseBackend } from '../../sinks/backend.ts';
+import type { ClickHouseBackend } from '../../clickhouse/index.ts';
 import * as sinkRows from '../../sinks/rows.ts';
 import { RECORD_TOPICS } from '../../schemas/catalog.ts';
 import type { Alert, DeviceState, RawEvent, RecordName, WindowAggregate } from '../../schemas/types.ts';
 
 export const MINUTE = 60_000;
 export const HOUR = 3_600_000;
+
+/**
+ * The fleet summary of the dataset's first hour, computed by hand (the API test and the
+ * end-to-end test, which derives the same dataset through the real pipeline, both hold to it).
+ */
+export function expectedHourSummary() {
+  return {
+    // truck-1: 120 samples + 3 diagnostics + engine off = 124 events; truck-2: 60 + 1 = 61.
+    // Speed: (60·60 + 60·80 + 40·95 + 20·80) / 180 = 13800 / 180.
+    // Distance per window is max-min odometer: 2 · 59 · 0.02 + 59 · 0.025 = 3.835 km.
+    // Engine on: 60 s in each full window (truck-1: 2, truck-2: 1) = 180 s = 0.05 h.
+    truck: {
+      devices: 2,
+      activeDevices: 2,
+      events: 185,
+      avgSpeedKmh: expect.closeTo(13800 / 180, 6),
+      distanceKm: expect.closeTo(3.835, 6),
+      engineOnHours: expect.closeTo(0.05, 6),
+      idleHours: 0,
+    },
+    // 1500 kW for 2 × 60 s = 50 kWh; available (RUNNING) 90 of 120 s. No registry: the
+    // turbine is the documented 3 MW machine, so over the hour 50 / (3000 · 1) = 1/60.
+    turbine: {
+      devices: 1,
+      activeDevices: 1,
+      events: 120,
+      energyKwh: expect.closeTo(50, 6),
+      availability: expect.closeTo(0.75, 6),
+      capacityKw: 3000,
+      capacityFactor: expect.closeTo(50 / 3000, 6),
+    },
+    // 4 kW and 2 kW for 60 s: 4/60 + 2/60 = 0.1 kWh. An array's size is known from the registry only.
+    solar: {
+      devices: 2,
+      activeDevices: 2,
+      events: 120,
+      energyKwh: expect.closeTo(0.1, 6),
+      capacityKw: null,
+      capacityFactor: null,
+    },
+  };
+}
 
 /** A whole hour 3 h ago: inside every TTL, and old enough that every window is final. */
 export function datasetBase(now = Date.now()): number {

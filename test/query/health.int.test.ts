@@ -33,11 +33,7 @@ describe('consumer lag', () => {
     }
     const group = stack.group('sink');
     // The group has read 4 records of partition 0 and nothing of partition 1 (no commit).
-    await stack.admin.setOffsets({
-      groupId: group,
-      topic: stack.topics.truck,
-      partitions: [{ partition: 0, offset: '4' }],
-    });
+    await stack.admin.setGroupOffsets(group, stack.topics.truck, [{ partition: 0, offset: '4' }]);
 
     const [lag, empty] = await fetchConsumerLag(stack.admin, [group, stack.group('never-started')]);
     expect(lag?.groupId).toBe(group);
