@@ -1,0 +1,186 @@
+/**
+ * The registry as an in-memory table, pure: folds the records of the compacted CDC topics
+ * (registry.sites|devices|drivers|rules, docs/registry.md "CDC format") into maps by id.
+ * This is what each processor holds as its global table (issue 13, part 2); it has no I/O,
+ * no clock and no Kafka types, so replaying the same records always gives the same table.
+ *
+ * A record is the row after the change (Debezium's ExtractNewRecordState, JSON with
+ * schemas, key = the id as a string), a delete marker (`__deleted: "true"`), or a tombstone
+ * (null value). Folding is idempotent and order-tolerant the way at-least-once delivery
+ * needs: a row whose version is not newer than the one held is ignored (the connector
+ * re-sends changes after a crash), and deletes apply at once.
+ */
+import {
+  type Device,
+  type EntityName,
+  type EntityTypes,
+  type Rule,
+  type RuleScope,
+  rowToEntity,
+  ruleRowId,
+} from './model.ts';
+import { defaultRuleParams, type RuleId, type RuleParams } from './rules.ts';
+
+/** One record of a registry topic, as bytes or text. */
+export interface RegistryRecord {
+  entity: EntityName;
+  key: Buffer | string | null;
+  value: Buffer | string | null;
+}
+
+export type ApplyResult =
+  | { outcome: 'upserted' | 'deleted'; id: string }
+  /** Not newer than what the table holds (a re-delivery), or a delete of an unknown id. */
+  | { outcome: 'unchanged'; id: string }
+  /** Not a registry record; the table is unchanged. `problem` says why, for the log and a counter. */
+  | { outcome: 'invalid'; id: string | null; problem: string };
+
+export interface RegistryTableCounts {
+  upserted: number;
+  deleted: number;
+  unchanged: number;
+  invalid: number;
+}
+
+/** How a rule applies to one device: from the most specific registry row, or built in. */
+export interface ResolvedRule {
+  enabled: boolean;
+  params: RuleParams;
+  /** The rule row that decided (its id and version), or undefined for the built-in defaults. */
+  source: { id: string; version: number } | undefined;
+}
+
+export interface RegistryTable {
+  readonly sites: ReadonlyMap<string, EntityTypes['sites']>;
+  readonly devices: ReadonlyMap<string, EntityTypes['devices']>;
+  readonly drivers: ReadonlyMap<string, EntityTypes['drivers']>;
+  readonly rules: ReadonlyMap<string, EntityTypes['rules']>;
+  apply(record: RegistryRecord): ApplyResult;
+  counts(): RegistryTableCounts;
+  /** The highest row version applied so far: the registry's position, e.g. for a checkpoint. */
+  maxVersion(): number;
+  /**
+   * Rule parameters for a device: the device's row, else its site's, its model's, its
+   * kind's, else the built-in ones. The most specific row decides even when disabled: a
+   * disabled device row switches the rule off for that device alone.
+   */
+  resolveRule(ruleId: RuleId, device: Pick<Device, 'id' | 'kind' | 'siteId' | 'model'>): ResolvedRule;
+}
+
+const SCOPE_ORDER: readonly RuleScope[] = ['device', 'site', 'model', 'kind'];
+
+function text(bytes: Buffer | string): string {
+  return typeof bytes === 'string' ? bytes : bytes.toString('utf8');
+}
+
+/** Kafka Connect's JsonConverter with schemas wraps the data as {schema, payload}; without, it is bare. */
+function unwrap(json: unknown): unknown {
+  if (json !== null && typeof json === 'object' && 'payload' in json && 'schema' in json)
+    return (json as { payload: unknown }).payload;
+  return json;
+}
+
+/** The id of a record key: the id itself (StringConverter), or a {id} struct (JsonConverter). */
+export function decodeKey(key: Buffer | string | null): string | null {
+  if (key === null) return null;
+  const raw = text(key);
+  if (!raw.startsWith('{')) return raw;
+  try {
+    const payload = unwrap(JSON.parse(raw));
+    if (
+      payload !== null &&
+      typeof payload === 'object' &&
+      typeof (payload as { id?: unknown }).id === 'string'
+    )
+      return (payload as { id: string }).id;
+  } catch {
+    // An id that happens to start with "{" is not a valid id anyway (schemas/ids.ts); fall through.
+  }
+  return raw;
+}
+
+export function createRegistryTable(): RegistryTable {
+  const maps: { [N in EntityName]: Map<string, EntityTypes[N]> } = {
+    sites: new Map(),
+    devices: new Map(),
+    drivers: new Map(),
+    rules: new Map(),
+  };
+  const counts: RegistryTableCounts = { upserted: 0, deleted: 0, unchanged: 0, invalid: 0 };
+  let maxVersion = 0;
+
+  const invalid = (id: string | null, problem: string): ApplyResult => {
+    counts.invalid++;
+    return { outcome: 'invalid', id, problem };
+  };
+
+  const remove = (entity: EntityName, id: string): ApplyResult => {
+    if (maps[entity].delete(id)) {
+      counts.deleted++;
+      return { outcome: 'deleted', id };
+    }
+    counts.unchanged++;
+    return { outcome: 'unchanged', id };
+  };
+
+  function apply(record: RegistryRecord): ApplyResult {
+    const id = decodeKey(record.key);
+    if (id === null) return invalid(null, `${record.entity}: a record without a key`);
+    if (record.value === null) return remove(record.entity, id);
+    let row: unknown;
+    try {
+      row = unwrap(JSON.parse(text(record.value)));
+    } catch {
+      return invalid(id, `${record.entity} ${id}: the value is not JSON`);
+    }
+    if (row === null) return remove(record.entity, id);
+    if (typeof row !== 'object' || Array.isArray(row))
+      return invalid(id, `${record.entity} ${id}: the value is not a row`);
+    const deleted = (row as { __deleted?: unknown }).__deleted;
+    if (deleted === 'true' || deleted === true) return remove(record.entity, id);
+    const parsed = rowToEntity(record.entity, row as Record<string, unknown>);
+    if (!parsed.ok) return invalid(id, `${record.entity} ${id}: ${parsed.problem}`);
+    const entity = parsed.entity;
+    if (entity.id !== id)
+      return invalid(id, `${record.entity} ${id}: the key and the row's id ${entity.id} differ`);
+    const map = maps[record.entity] as Map<string, typeof entity>;
+    const held = map.get(id);
+    if (held !== undefined && held.version >= entity.version) {
+      counts.unchanged++;
+      return { outcome: 'unchanged', id };
+    }
+    map.set(id, entity);
+    maxVersion = Math.max(maxVersion, entity.version);
+    counts.upserted++;
+    return { outcome: 'upserted', id };
+  }
+
+  function resolveRule(
+    ruleId: RuleId,
+    device: Pick<Device, 'id' | 'kind' | 'siteId' | 'model'>,
+  ): ResolvedRule {
+    const scopeIds: Record<RuleScope, string> = {
+      device: device.id,
+      site: device.siteId,
+      model: device.model,
+      kind: device.kind,
+    };
+    for (const scope of SCOPE_ORDER) {
+      const row: Rule | undefined = maps.rules.get(ruleRowId(ruleId, scope, scopeIds[scope]));
+      if (row)
+        return { enabled: row.enabled, params: row.params, source: { id: row.id, version: row.version } };
+    }
+    return { enabled: true, params: defaultRuleParams(ruleId), source: undefined };
+  }
+
+  return {
+    sites: maps.sites,
+    devices: maps.devices,
+    drivers: maps.drivers,
+    rules: maps.rules,
+    apply,
+    counts: () => ({ ...counts }),
+    maxVersion: () => maxVersion,
+    resolveRule,
+  };
+}
