@@ -2,7 +2,7 @@
  * Producer benchmark: how many events per second one process generates, encodes and
  * produces to the local broker, and the cost per event of each stage.
  *
- *   node producers/bench.ts [--events 1000000] [--batch-size 2000] [--in-flight 4]
+ *   node producers/bench.ts [--events 1000000] [--batch-size 2000] [--in-flight 4] [--idempotent true|false]
  *
  * One run of the whole simulator (1000 devices, backfill at full speed, acks=all, no
  * compression, ordered in-flight lanes) against the real broker. The runner times its own
@@ -27,11 +27,13 @@ const { values: args } = parseArgs({
     events: { type: 'string', default: '1000000' },
     'batch-size': { type: 'string', default: '2000' },
     'in-flight': { type: 'string', default: '4' },
+    idempotent: { type: 'string', default: 'true' },
   },
 });
 const EVENTS = Number(args.events);
 const BATCH_SIZE = Number(args['batch-size']);
 const IN_FLIGHT = Number(args['in-flight']);
+const IDEMPOTENT = args.idempotent !== 'false';
 const FLEET = { trucks: 500, turbines: 200, solar: 300 };
 
 const prefix = `bench-producers-${randomUUID().slice(0, 8)}.`;
@@ -46,6 +48,7 @@ const simulator = createFleetSimulator(
     speed: 'max',
     batchSize: BATCH_SIZE,
     maxInFlight: IN_FLIGHT,
+    idempotent: IDEMPOTENT,
     partitions: 6,
     manifest: false,
   }),
@@ -60,7 +63,10 @@ const cpu = process.cpuUsage(cpuStart);
 const admin = deps.kafka.admin();
 await admin.connect();
 await admin
-  .deleteTopics({ topics: topicSpecs(prefix).map((spec) => spec.name), timeout: 10_000 })
+  .deleteTopics(
+    topicSpecs(prefix).map((spec) => spec.name),
+    10_000,
+  )
   .catch(() => undefined);
 await admin.disconnect();
 if (result.error) throw result.error;
@@ -79,7 +85,7 @@ const load = loadavg().map((l) => Number(l.toFixed(1)));
 const rate = (perEventUs: number) => Math.round(1e6 / perEventUs).toLocaleString('en-US');
 console.log(
   `producers bench: ${acked.toLocaleString('en-US')} events, fleet ${FLEET.trucks}/${FLEET.turbines}/${FLEET.solar}, ` +
-    `batch ${BATCH_SIZE}, ${IN_FLIGHT} lanes in flight, acks=all, no compression, ` +
+    `batch ${BATCH_SIZE}, ${IN_FLIGHT} lanes in flight, acks=all, ${IDEMPOTENT ? 'idempotent' : 'not idempotent'}, no compression, ` +
     `${(bytes / acked).toFixed(0)} B/record, load average ${load.join(' ')}`,
 );
 console.log(`${'stage'.padEnd(26)}${'µs/event'.padStart(10)}${'events/s'.padStart(14)}`);
@@ -103,6 +109,7 @@ console.log(
     bytesPerRecord: Math.round(bytes / acked),
     batchSize: BATCH_SIZE,
     inFlight: IN_FLIGHT,
+    idempotent: IDEMPOTENT,
     loadAverage: load[0],
   })}`,
 );

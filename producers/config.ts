@@ -46,10 +46,14 @@ export const simulatorConfigSchema = z.strictObject({
   faults: faultSpecSchema.default(NO_FAULTS),
   refrigeratedShare: share(0.3),
   clockJitter: z.number().min(0).max(0.5).default(0.02),
-  /** Most messages in one sendBatch request. */
+  /** Most messages in one produce request. */
   batchSize: positiveInt(2_000),
-  /** Most sendBatch requests awaiting their acks; beyond it generation pauses. */
+  /** Most bytes in one produce request: below the broker's message.max.bytes (1 MiB by default). */
+  maxRequestBytes: positiveInt(900 * 1024),
+  /** Ordered lanes, i.e. produce requests awaiting their acks; beyond them generation pauses. */
   maxInFlight: positiveInt(4),
+  /** Idempotent produce: a retry after a lost response or a leader change writes nothing twice. */
+  idempotent: z.boolean().default(true),
   /** Live mode: how long a partial batch may wait before it is sent. */
   lingerMs: z.number().int().min(0).default(50),
   /** Partitions per topic when this process creates the topics. */

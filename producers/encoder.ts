@@ -1,5 +1,5 @@
 /**
- * Encodes OutboundMessages into Kafka records in the Confluent wire format (DESIGN §3).
+ * Encodes OutboundMessages into Kafka records in the Confluent wire format (docs/design.md §3).
  *
  * Same bytes as serde.encode / serde.encodeWith (magic byte, schema id, Avro body by the
  * cached avsc type), written into 1 MiB slabs instead of two fresh buffers per message
@@ -13,7 +13,7 @@
  * check ranges).
  */
 import type avro from 'avsc';
-import type { OutgoingMessage } from '../lib/kafka.ts';
+import type { OutgoingMessage } from '../lib/kafka/index.ts';
 import { HEADER_BYTES, MAGIC_BYTE } from '../schemas/serde.ts';
 import { RECORDS } from '../schemas/catalog.ts';
 import type { RecordName } from '../schemas/types.ts';

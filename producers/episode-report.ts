@@ -1,5 +1,5 @@
 /**
- * How often would each alert rule of DESIGN §3 fire on simulated data? Runs the pure
+ * How often would each alert rule of docs/design.md §3 fire on simulated data? Runs the pure
  * fleet for a number of simulated hours (no Kafka) and evaluates every rule's raise
  * condition naively, per device, counting raises. This is how the episode rates in
  * docs/producers.md were checked: every rule must fire now and then in a long run.
@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { createFleet } from './fleet.ts';
-import { expectedPowerKw } from './models/power-curve.ts';
+import { expectedPowerKw } from '../domain/power-curve.ts';
 import type { OutboundMessage } from './types.ts';
 
 const { values } = parseArgs({

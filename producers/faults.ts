@@ -3,7 +3,7 @@
  *
  * Per-event probabilities (each clean event draws independently):
  *   late   — held back and sent 1 to 15 minutes of simulated time later (after its window
- *            closed, within the 1 h maximum lateness of DESIGN §3);
+ *            closed, within the 1 h maximum lateness of docs/design.md §3);
  *   ooo    — held back 2 to 10 s, so later events of the same device overtake it;
  *   dup    — sent again (same eventId and seq) 0 to 5 s later, as after a lost ack;
  *   poison — an extra message next to the event: garbage bytes, a valid body framed with

@@ -27,8 +27,9 @@ import {
 import { MinHeap } from './heap.ts';
 import type { DeviceIdentity, StepResult } from './models/common.ts';
 import { ROUTES } from './models/routes.ts';
-import { createSolarArray, SOLAR_SITES, type SolarState, stepSolar } from './models/solar.ts';
-import { createTruck, type DriverProfile, stepTruck, type TruckState } from './models/truck.ts';
+import { RATED_POWER_KW, TURBINE_MODEL } from '../domain/index.ts';
+import { createSolarArray, SOLAR_MODEL, SOLAR_SITES, type SolarState, stepSolar } from './models/solar.ts';
+import { createTruck, type DriverProfile, stepTruck, TRUCK_MODELS, type TruckState } from './models/truck.ts';
 import { createTurbine, stepTurbine, type TurbineState, WIND_SITES } from './models/turbine.ts';
 import { deviceRng, hashString, type Rng } from './rng.ts';
 import type { OutboundMessage } from './types.ts';
@@ -59,6 +60,12 @@ export interface DeviceInfo {
   skewMs: number;
   legacySchema: boolean;
   refrigerated: boolean;
+  /** What the fleet registry records about the device (registry/seed.ts): model name, and rated power. */
+  model: string;
+  /** Turbines: rated electrical power, kW; null for other kinds. */
+  ratedKw: number | null;
+  /** Solar arrays: DC peak power, kWp; null for other kinds. */
+  kwp: number | null;
 }
 
 interface DeviceSlot {
@@ -94,6 +101,49 @@ export interface Fleet {
   heldMessages(): number;
 }
 
+/** A site of the simulated fleet: a depot (where its routes start), a wind farm or a solar park. */
+export interface FleetSite {
+  siteId: string;
+  kind: DeviceKind;
+  lat: number;
+  lon: number;
+  /** Depots: the city their routes start from. */
+  city: string | null;
+}
+
+/** Every site the simulator can place devices at, in the order devices are spread over them. */
+export function fleetSites(): FleetSite[] {
+  const depots = new Map<string, FleetSite>();
+  for (const route of ROUTES) {
+    const start = route.cities[0];
+    if (start && !depots.has(route.depotId))
+      depots.set(route.depotId, {
+        siteId: route.depotId,
+        kind: 'truck',
+        lat: start.lat,
+        lon: start.lon,
+        city: start.name,
+      });
+  }
+  return [
+    ...depots.values(),
+    ...WIND_SITES.map((site) => ({
+      siteId: site.siteId,
+      kind: 'turbine' as const,
+      lat: site.lat,
+      lon: site.lon,
+      city: null,
+    })),
+    ...SOLAR_SITES.map((site) => ({
+      siteId: site.siteId,
+      kind: 'solar' as const,
+      lat: site.lat,
+      lon: site.lon,
+      city: null,
+    })),
+  ];
+}
+
 const DRIVER_PROFILES: readonly DriverProfile[] = ['calm', 'normal', 'normal', 'normal', 'aggressive'];
 
 export function deviceIdOf(kind: DeviceKind, index: number): string {
@@ -127,6 +177,9 @@ export function createFleet(options: FleetOptions): Fleet {
     let siteId: string;
     let legacySchema = false;
     let refrigerated = false;
+    let modelName: string;
+    let ratedKw: number | null = null;
+    let kwp: number | null = null;
     if (kind === 'truck') {
       const routeIndex = index % ROUTES.length;
       const route = ROUTES[routeIndex] as (typeof ROUTES)[number];
@@ -138,19 +191,24 @@ export function createFleet(options: FleetOptions): Fleet {
         { identity, startMs, routeIndex, profile: setup.pick(DRIVER_PROFILES), refrigerated, legacySchema },
         model,
       );
+      modelName = refrigerated ? TRUCK_MODELS.refrigerated : TRUCK_MODELS.dry;
     } else if (kind === 'turbine') {
       const site = WIND_SITES[index % WIND_SITES.length] as (typeof WIND_SITES)[number];
       siteId = site.siteId;
       const identity: DeviceIdentity = { deviceId, siteId, idKey: hashString(deviceId, idSeed) };
       state = createTurbine({ identity, startMs, site, siteKey: hashString(siteId, options.seed) }, model);
+      modelName = TURBINE_MODEL;
+      ratedKw = RATED_POWER_KW;
     } else {
       const site = SOLAR_SITES[index % SOLAR_SITES.length] as (typeof SOLAR_SITES)[number];
       siteId = site.siteId;
       const identity: DeviceIdentity = { deviceId, siteId, idKey: hashString(deviceId, idSeed) };
       state = createSolarArray({ identity, startMs, site, siteKey: hashString(siteId, options.seed) }, model);
+      modelName = SOLAR_MODEL;
+      kwp = state.dcRatedW / 1000;
     }
     const slot: DeviceSlot = {
-      info: { deviceId, kind, siteId, skewMs, legacySchema, refrigerated },
+      info: { deviceId, kind, siteId, skewMs, legacySchema, refrigerated, model: modelName, ratedKw, kwp },
       index: slots.length,
       state,
       model,

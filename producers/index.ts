@@ -1,6 +1,6 @@
 /**
  * The producers component: simulated trucks, wind turbines and solar arrays streaming
- * Avro telemetry into Kafka (DESIGN §1, issue 3).
+ * Avro telemetry into Kafka (docs/design.md §1, issue 3).
  *
  * Pure parts (no I/O, usable from any test): the device models and the documented power
  * curve, the seeded fleet with fault injection, and the manifest builder that tells
@@ -25,7 +25,15 @@ export {
   parseFaultSpec,
   UNKNOWN_SCHEMA_ID_BASE,
 } from './faults.ts';
-export { createFleet, type DeviceInfo, deviceIdOf, type Fleet, type FleetOptions } from './fleet.ts';
+export {
+  createFleet,
+  type DeviceInfo,
+  deviceIdOf,
+  type Fleet,
+  type FleetOptions,
+  type FleetSite,
+  fleetSites,
+} from './fleet.ts';
 export {
   createManifestBuilder,
   type DeviceManifest,
@@ -38,8 +46,8 @@ export {
   NUMERIC_FIELDS,
   type WindowManifest,
 } from './manifest.ts';
-export * as powerCurve from './models/power-curve.ts';
-export { expectedPowerKw } from './models/power-curve.ts';
+export * as powerCurve from '../domain/power-curve.ts';
+export { expectedPowerKw } from '../domain/power-curve.ts';
 export {
   createFleetSimulator,
   createSimulatorDeps,

@@ -8,6 +8,7 @@ import { loadConfig } from '../lib/config.ts';
 import { FleetgridError } from '../lib/errors.ts';
 import { createLogger } from '../lib/log.ts';
 import { createMetricsRegistry, startMetricsServer } from '../lib/metrics.ts';
+import { onShutdownSignal } from '../lib/stream/index.ts';
 import type { SimulateOptions } from './cli.ts';
 import {
   parseDuration,
@@ -81,18 +82,10 @@ export async function runSimulateCommand(options: SimulateOptions): Promise<void
   if (server) log.info({ port: server.port }, 'metrics at /metrics');
   const simulator = createFleetSimulator(config, createSimulatorDeps(app, { log, metrics }));
 
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      log.warn({ signal }, 'second signal while draining: exiting now');
-      process.exit(130);
-    }
-    stopping = true;
+  const removeSignalHandler = onShutdownSignal((signal) => {
     log.info({ signal }, 'stopping: flushing what was generated');
     void simulator.stop();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  }, log);
 
   const tty = process.stderr.isTTY === true;
   let timer: NodeJS.Timeout | undefined;
@@ -146,8 +139,7 @@ export async function runSimulateCommand(options: SimulateOptions): Promise<void
     if (result.error) throw result.error;
   } finally {
     if (timer) clearInterval(timer);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    removeSignalHandler();
     await server?.close();
   }
 }

@@ -7,7 +7,7 @@
  * Per device-window (tumbling, epoch-aligned, 60 s by default, by event time `ts` as
  * sent, i.e. including clock skew): event count and count/min/max/sum of every numeric
  * field of the telemetry records — clean events only (every distinct event once;
- * duplicates and poison left out), which is exactly what DESIGN §3 says the newest
+ * duplicates and poison left out), which is exactly what docs/design.md §3 says the newest
  * window revision must hold once every late event arrived.
  * Values are float32-rounded where the schema says `float`, as a consumer decodes them.
  */
@@ -96,7 +96,7 @@ export interface ManifestBuilder {
   build(): Manifest;
 }
 
-/** Numeric fields per record type: the ones DESIGN §3 windows summarise. */
+/** Numeric fields per record type: the ones docs/design.md §3 windows summarise. */
 export const NUMERIC_FIELDS: Record<RawEvent['type'], readonly string[]> = Object.fromEntries(
   Object.entries(FIELD_RANGES).map(([type, ranges]) => [type, Object.keys(ranges)]),
 ) as unknown as Record<RawEvent['type'], readonly string[]>;

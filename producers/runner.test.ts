@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FleetgridError } from '../lib/errors.ts';
-import type { KafkaClient, OutgoingMessage } from '../lib/kafka.ts';
+import type { KafkaClient, OutgoingMessage } from '../lib/kafka/index.ts';
 import { topicNames } from '../lib/topics.ts';
 import { RECORDS } from '../schemas/catalog.ts';
 import type { Serde } from '../schemas/serde.ts';
@@ -56,14 +56,13 @@ function fakeKafka(behaviour: (call: number) => Promise<void> | undefined = () =
       listTopics: async () => Object.values(TOPICS),
       createTopics: async () => true,
       fetchTopicOffsets: async () => [],
-      fetchTopicMetadata: async ({ topics }: { topics: string[] }) => ({
-        topics: topics.map((name) => ({ name, partitions: [{}, {}, {}] })),
-      }),
+      fetchTopicMetadata: async (topics: string[]) =>
+        topics.map((name) => ({ name, partitions: [{}, {}, {}] })),
     }),
     producer: () => ({
       connect: async () => {},
       disconnect: async () => {},
-      send: async () => {},
+      send: async () => [],
       async sendBatch(batches: { topic: string; messages: OutgoingMessage[] }[]) {
         const call = calls++;
         inFlight++;
@@ -85,6 +84,7 @@ function fakeKafka(behaviour: (call: number) => Promise<void> | undefined = () =
             });
           }
         }
+        return [];
       },
     }),
     consumer: () => {

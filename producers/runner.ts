@@ -2,18 +2,14 @@
  * The fleet simulator service: the pure fleet (fleet.ts) driven by a clock, its messages
  * encoded (encoder.ts) and produced to Kafka through lib/kafka.ts.
  *
- * Producing: messages accumulate into batches that go out as one sendBatch each (acks=all).
- * There are `maxInFlight` lanes; every (topic, partition) belongs to exactly one lane (by
- * the same murmur2 partitioner the producer uses), and a lane has at most one request
- * awaiting its acks. So several requests are in flight at once, yet the records of one
- * partition — hence of one device — reach the broker in the order they were generated
- * (kafkajs alone does not keep order across concurrent sends: it encodes requests
- * asynchronously). When the lane a full batch needs is still busy, generation waits: that
- * is the backpressure, and memory stays bounded by lanes × 2 batches.
- * A batch failing with a retriable error is retried with capped full-jitter backoff
- * (lib/retry) while its lane stays busy; a non-retriable error stops the run and is
- * reported. After a partial failure a retry may write some records twice — at-least-once,
- * which downstream deduplication by eventId absorbs.
+ * Producing goes through the runtime's batching ordered producer (lib/stream/producer.ts):
+ * `maxInFlight` ordered lanes, each partition in one lane, requests bounded by `batchSize`
+ * records and `maxRequestBytes` bytes, acks=all, retriable failures retried with capped
+ * full-jitter backoff while the lane waits, idempotent by default (a retry writes nothing
+ * twice). Records are counted as acknowledged per request, so `acked` is what the broker
+ * holds. When more than two requests' worth per lane is outstanding, generation waits:
+ * that is the backpressure, and memory stays bounded. A non-retriable failure stops the run
+ * and is reported.
  *
  * Every message is recorded in the manifest when it is handed to the producer.
  */
@@ -21,29 +17,28 @@ import { FleetgridError, toFleetgridError } from '../lib/errors.ts';
 import type { Clock } from '../lib/clock.ts';
 import { systemClock } from '../lib/clock.ts';
 import type { AppConfig } from '../lib/config.ts';
-import {
-  createKafkaClient,
-  type KafkaClient,
-  type KafkaProducer,
-  type OutgoingMessage,
-  partitionForKey,
-} from '../lib/kafka.ts';
+import { createKafkaClient, type KafkaClient, partitionForKey } from '../lib/kafka/index.ts';
 import type { Logger } from '../lib/log.ts';
 import { silentLogger } from '../lib/log.ts';
 import { Counter, Gauge, Histogram, type Registry } from '../lib/metrics.ts';
 import { retry } from '../lib/retry.ts';
-import type { Service } from '../lib/lifecycle.ts';
+import {
+  type BatchingProducer,
+  createBatchingProducer,
+  type ProduceOutcome,
+  type Service,
+} from '../lib/stream/index.ts';
 import {
   type DeviceKind,
   ensureTopics,
   RAW_TOPIC_KEYS,
   type TopicNames,
+  type TopicPolicy,
   topicNames,
   topicSpecs,
 } from '../lib/topics.ts';
-import { LEGACY_SCHEMAS, parseSchema } from '../schemas/catalog.ts';
+import { LEGACY_SCHEMAS, parseSchema, RAW_RECORDS } from '../schemas/catalog.ts';
 import { createSerde, type Serde } from '../schemas/serde.ts';
-import type { RecordName } from '../schemas/types.ts';
 import type { SimulatorConfig } from './config.ts';
 import { createMessageEncoder, type EncoderSchemas, type MessageEncoder } from './encoder.ts';
 import { type FaultCounts, POISON_FLAVORS } from './faults.ts';
@@ -51,13 +46,7 @@ import { createFleet, type Fleet } from './fleet.ts';
 import { createManifestBuilder, type Manifest, type ManifestBuilder } from './manifest.ts';
 import type { MessageClass, OutboundMessage } from './types.ts';
 
-export const RAW_RECORDS: RecordName[] = [
-  'TruckTelemetry',
-  'EngineStateChanged',
-  'DiagnosticReported',
-  'TurbineTelemetry',
-  'SolarTelemetry',
-];
+export { RAW_RECORDS };
 
 /** With speed > 1 and no start given, how much simulated past to start from. */
 const DEFAULT_FAST_SPAN_MS = 24 * 3_600_000;
@@ -67,6 +56,8 @@ export interface FleetSimulatorDeps {
   /** Created with the same topic names as `topics`. */
   serde: Serde;
   topics: TopicNames;
+  /** Replication and retention of the topics it creates when they are missing. */
+  topicPolicy?: TopicPolicy;
   metrics?: Registry;
   log?: Logger;
   clock?: Clock;
@@ -114,27 +105,12 @@ export interface FleetSimulator extends Service {
 
 const MESSAGE_CLASSES: readonly MessageClass[] = ['clean', 'duplicate', 'poison'];
 
-interface Batch {
-  /** Records per raw topic, in RAW_TOPIC_KEYS order. */
-  lists: OutgoingMessage[][];
-  size: number;
-  /** Records per (kind, class), index kind × 3 + class: the acked counters' increments. */
-  counts: number[];
-}
-
 /** Where a device's records go, computed once per device. */
 interface Route {
+  topic: string;
   kindIndex: number;
   partition: number;
-  lane: Lane;
   key: Buffer;
-}
-
-/** A sequence of batches for a fixed set of partitions: at most one request in flight. */
-interface Lane {
-  batch: Batch;
-  openedAt: number;
-  inFlight: Promise<void> | undefined;
 }
 
 function createMetrics(registry: Registry | undefined) {
@@ -185,6 +161,12 @@ function createMetrics(registry: Registry | undefined) {
       help: 'Time generation waited for a free in-flight slot (broker backpressure)',
       registers,
     }),
+    // Unlabelled, so it is exported (0) from the start: /pipeline/health knows the state at rest.
+    pausedNow: new Gauge({
+      name: 'fleetgrid_producers_generation_paused',
+      help: 'Whether generation is waiting for the producer right now (1) or running (0)',
+      registers,
+    }),
   };
 }
 
@@ -199,6 +181,7 @@ export function createSimulatorDeps(
     kafka: createKafkaClient(app.kafka, { log }),
     serde: createSerde(app.registry, { topics }),
     topics,
+    topicPolicy: app.topics,
     log,
     ...(options.metrics ? { metrics: options.metrics } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
@@ -259,7 +242,7 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
       })
     : undefined;
 
-  let producer: KafkaProducer | undefined;
+  let producer: BatchingProducer<number> | undefined;
   let encoder: MessageEncoder | undefined;
   let wallStartMs = 0;
   let simTimeMs = fromMs;
@@ -273,25 +256,18 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
   let generateMs = 0;
   let encodeMs = 0;
   let fatal: FleetgridError | undefined;
-  const lanes: Lane[] = Array.from({ length: config.maxInFlight }, () => ({
-    batch: newBatch(),
-    openedAt: 0,
-    inFlight: undefined,
-  }));
-  /** Each device's partition and lane, computed once. */
+  /** Each device's topic, partition and key bytes, computed once. */
   const routes = new Map<string, Route>();
-  /** Partitions per raw topic and each topic's first lane slot, known after start(). */
+  /** Partitions per raw topic, known after start(). */
   const partitionsOf: Record<DeviceKind, number> = { truck: 1, turbine: 1, solar: 1 };
+  /** Generation waits while more than this many records are outstanding (two requests per lane). */
+  const backlogBound = config.maxInFlight * config.batchSize * 2;
   // Wakes the generation loop from its sleep on stop(). Sends in flight are not aborted:
-  // a drain must finish them (a second signal exits the process, lib/lifecycle).
+  // a drain must finish them (a second signal exits the process, lib/stream/service.ts).
   const wake = new AbortController();
   let lastFaults = fleet.faultCounts();
   const { promise: done, resolve: resolveDone } = Promise.withResolvers<SimulationResult>();
   let loop: Promise<void> | undefined;
-
-  function newBatch(): Batch {
-    return { lists: RAW_TOPIC_KEYS.map(() => []), size: 0, counts: new Array(9).fill(0) };
-  }
 
   function status(): SimulatorStatus {
     return {
@@ -299,7 +275,7 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
       messages,
       acked,
       bytes,
-      inFlightBatches: lanes.filter((lane) => lane.inFlight !== undefined).length,
+      inFlightBatches: producer?.inFlight ?? 0,
       backlog: messages - acked,
       sendErrors,
       retries,
@@ -323,13 +299,11 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
     let route = routes.get(message.key);
     if (!route) {
       const kindIndex = RAW_TOPIC_KEYS.indexOf(message.kind);
-      const partition = partitionForKey(message.key, partitionsOf[message.kind]);
-      // Spread the (topic, partition) pairs of all three topics over the lanes.
-      const slot = kindIndex * 7 + partition;
       route = {
+        topic: deps.topics[message.kind],
         kindIndex,
-        partition,
-        lane: lanes[slot % lanes.length] as Lane,
+        // The partition the producer would pick anyway (murmur2); given, it spares one per record.
+        partition: partitionForKey(message.key, partitionsOf[message.kind]),
         key: Buffer.from(message.key),
       };
       routes.set(message.key, route);
@@ -339,24 +313,19 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
 
   function enqueue(out: OutboundMessage[]): void {
     const enc = encoder as MessageEncoder;
-    const now = clock.now();
+    const p = producer as BatchingProducer<number>;
     for (const message of out) {
       manifest?.record(message);
       const route = routeOf(message);
-      const { batch } = route.lane;
       const value = enc.encodeValue(message);
       bytes += value.length + route.key.length;
-      // The partition is the one the producer would pick anyway; given, it spares a murmur2.
-      (batch.lists[route.kindIndex] as OutgoingMessage[]).push({
-        key: route.key,
-        value,
-        partition: route.partition,
-      });
-      if (batch.size === 0) route.lane.openedAt = now;
-      batch.size++;
       const classIndex = message.class === 'clean' ? 0 : message.class === 'duplicate' ? 1 : 2;
-      const countIndex = route.kindIndex * 3 + classIndex;
-      batch.counts[countIndex] = (batch.counts[countIndex] ?? 0) + 1;
+      // The meta is the acked counter this record increments: kind × 3 + class.
+      p.add(
+        route.topic,
+        { key: route.key, value, partition: route.partition },
+        route.kindIndex * 3 + classIndex,
+      );
     }
     messages += out.length;
     metrics.handed.inc(out.length);
@@ -381,41 +350,27 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
     lastFaults = faults;
   }
 
-  async function sendWithRetry(sending: Batch): Promise<void> {
-    const batches = RAW_TOPIC_KEYS.map((kind, i) => ({
-      topic: deps.topics[kind],
-      messages: sending.lists[i] as OutgoingMessage[],
-    })).filter((batch) => batch.messages.length > 0);
-    const stopTimer = metrics.sendSeconds.startTimer();
-    await retry(
-      async () => {
-        try {
-          await (producer as KafkaProducer).sendBatch(batches);
-        } catch (error) {
-          // lib/kafka maps client errors (retriable ones stay retriable); anything else is
-          // a programmer error and must not be retried.
-          const failure = toFleetgridError(error, 'INTERNAL');
-          sendErrors++;
-          metrics.sendErrors.inc({ code: failure.code, retriable: String(failure.retriable) });
-          throw failure;
-        }
-      },
-      {
-        policy: { baseMs: config.backoffBaseMs, capMs: config.backoffCapMs },
-        clock,
-        ...(deps.random ? { random: deps.random } : {}),
-        onRetry: (error, attempt, delayMs) => {
-          retries++;
-          log.warn(
-            { err: error, attempt, delayMs, records: sending.size },
-            'send failed: retrying with backoff',
-          );
-        },
-      },
-    );
-    stopTimer();
-    acked += sending.size;
-    sending.counts.forEach((n, i) => {
+  /** Counts what the broker acknowledged; a request that failed for good stops the run. */
+  function onOutcome(outcome: ProduceOutcome<number>): void {
+    metrics.sendSeconds.observe(outcome.durationMs / 1000);
+    if (!outcome.ok) {
+      sendErrors++;
+      metrics.sendErrors.inc({ code: outcome.error.code, retriable: 'false' });
+      if (!fatal) {
+        fatal = outcome.error;
+        log.error(
+          { err: outcome.error, records: outcome.records.length },
+          'send failed for good: stopping the simulation',
+        );
+      }
+      stopRequested = true;
+      wake.abort(outcome.error);
+      return;
+    }
+    const counts = new Array<number>(9).fill(0);
+    for (const record of outcome.records) counts[record.meta] = (counts[record.meta] ?? 0) + 1;
+    acked += outcome.records.length;
+    counts.forEach((n, i) => {
       if (n > 0) {
         const kind = RAW_TOPIC_KEYS[Math.floor(i / 3)] as DeviceKind;
         metrics.produced.inc({ kind, class: MESSAGE_CLASSES[i % 3] as MessageClass }, n);
@@ -424,36 +379,18 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
     metrics.backlog.set(messages - acked);
   }
 
-  /** Sends the lane's open batch; waits first while the lane's previous one is unacknowledged. */
-  async function dispatch(lane: Lane): Promise<void> {
-    if (lane.batch.size === 0) return;
-    if (lane.inFlight) {
-      const pausedAt = clock.now();
-      await lane.inFlight;
-      metrics.paused.inc((clock.now() - pausedAt) / 1000);
+  /** Backpressure: waits while the producer holds more than two requests per lane. */
+  async function throttle(): Promise<void> {
+    const p = producer as BatchingProducer<number>;
+    if (p.outstanding.rows <= backlogBound) return;
+    const pausedAt = clock.now();
+    metrics.pausedNow.set(1);
+    try {
+      await p.below(backlogBound);
+    } finally {
+      metrics.pausedNow.set(0);
     }
-    if (fatal) return;
-    const sending = lane.batch;
-    lane.batch = newBatch();
-    lane.inFlight = sendWithRetry(sending).then(
-      () => {
-        lane.inFlight = undefined;
-      },
-      (error: unknown) => {
-        lane.inFlight = undefined;
-        const failure = toFleetgridError(error, 'INTERNAL');
-        if (!fatal) {
-          fatal = failure;
-          log.error({ err: failure, records: sending.size }, 'send failed for good: stopping the simulation');
-        }
-        stopRequested = true;
-      },
-    );
-  }
-
-  async function flushAll(): Promise<void> {
-    for (const lane of lanes) await dispatch(lane);
-    for (const lane of lanes) await lane.inFlight;
+    metrics.paused.inc((clock.now() - pausedAt) / 1000);
   }
 
   async function run(): Promise<SimulationResult['reason']> {
@@ -486,14 +423,7 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
         }
       }
       simTimeMs = Math.max(simTimeMs, Math.min(target, fleet.nextDueMs()));
-      let dispatched = false;
-      for (const lane of lanes) {
-        if (lane.batch.size >= config.batchSize) {
-          await dispatch(lane);
-          dispatched = true;
-        }
-      }
-      if (dispatched) continue;
+      await throttle();
       if (remaining() <= 0) {
         reason = 'count';
         break;
@@ -504,12 +434,7 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
         break;
       }
       if (nextDue > target) {
-        // Caught up with the clock: send what waited long enough, then sleep until due.
-        const now = clock.now();
-        for (const lane of lanes) {
-          if (lane.batch.size > 0 && !lane.inFlight && now - lane.openedAt >= config.lingerMs)
-            await dispatch(lane);
-        }
+        // Caught up with the clock: sleep until due (the producer sends what lingered).
         const pace = target < nowMs && Number.isFinite(speed) ? speed : 1;
         const waitMs = Math.min(Math.max((nextDue - target) / pace, 2), config.lingerMs || 50, 100);
         try {
@@ -524,9 +449,9 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
     fleet.drain(out);
     if (out.length > 0 && !fatal) {
       countGenerated(out);
-      for (let i = 0; i < out.length; i += chunk) {
+      for (let i = 0; i < out.length && !fatal; i += chunk) {
         enqueue(out.slice(i, i + chunk));
-        for (const lane of lanes) if (lane.batch.size >= config.batchSize) await dispatch(lane);
+        await throttle();
       }
     }
     return reason;
@@ -540,11 +465,12 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
       const admin = deps.kafka.admin();
       await admin.connect();
       try {
-        await ensureTopics(admin, topicSpecs(topicPrefixOf(deps.topics), config.partitions));
+        await ensureTopics(
+          admin,
+          topicSpecs(topicPrefixOf(deps.topics), config.partitions, deps.topicPolicy),
+        );
         // Existing topics keep their partition count, which may differ from ours.
-        const { topics } = await admin.fetchTopicMetadata({
-          topics: RAW_TOPIC_KEYS.map((kind) => deps.topics[kind]),
-        });
+        const topics = await admin.fetchTopicMetadata(RAW_TOPIC_KEYS.map((kind) => deps.topics[kind]));
         for (const kind of RAW_TOPIC_KEYS) {
           const found = topics.find((topic) => topic.name === deps.topics[kind]);
           partitionsOf[kind] = Math.max(1, found?.partitions.length ?? config.partitions);
@@ -557,20 +483,45 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
           async () => {
             for (const kind of RAW_TOPIC_KEYS) await admin.fetchTopicOffsets(deps.topics[kind]);
           },
-          { policy: { baseMs: 50, capMs: 1_000, maxRetries: 30 }, clock, shouldRetry: () => true },
+          { policy: { baseMs: 50, capMs: 1_000, maxRetries: 30 }, clock },
         );
       } finally {
         await admin.disconnect();
       }
-      const ids = await deps.serde.registerAll(RAW_RECORDS);
+      const ids = await deps.serde.registerAll([...RAW_RECORDS]);
       const schemas: EncoderSchemas = { ids: ids as EncoderSchemas['ids'] };
       if (config.faults.v1 > 0) {
         const legacyId = await deps.serde.registerSchema('TruckTelemetry', LEGACY_SCHEMAS.TruckTelemetryV1);
         schemas.legacy = { id: legacyId, type: parseSchema(LEGACY_SCHEMAS.TruckTelemetryV1) };
       }
       encoder = createMessageEncoder(schemas);
-      producer = deps.kafka.producer({ maxInFlightRequests: config.maxInFlight });
-      await producer.connect();
+      producer = createBatchingProducer<number>(
+        {
+          maxRequestRows: config.batchSize,
+          maxRequestBytes: config.maxRequestBytes,
+          lingerMs: config.lingerMs,
+          lanes: config.maxInFlight,
+          retry: { baseMs: config.backoffBaseMs, capMs: config.backoffCapMs },
+          idempotent: config.idempotent,
+        },
+        {
+          kafka: deps.kafka,
+          partitions: Object.fromEntries(
+            RAW_TOPIC_KEYS.map((kind) => [deps.topics[kind], partitionsOf[kind]]),
+          ),
+          onOutcome,
+          clock,
+          log,
+          ...(deps.random ? { random: deps.random } : {}),
+          onRetry: (error, attempt, delayMs) => {
+            retries++;
+            sendErrors++;
+            metrics.sendErrors.inc({ code: error.code, retriable: 'true' });
+            log.warn({ err: error, attempt, delayMs }, 'send failed: retrying with backoff');
+          },
+        },
+      );
+      await producer.start();
       wallStartMs = clock.now();
       log.info(
         {
@@ -588,11 +539,10 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
       loop = run().then(
         async (reason) => {
           try {
-            await flushAll();
+            await (producer as BatchingProducer<number>).close();
           } catch (error) {
             fatal ??= toFleetgridError(error, 'INTERNAL');
           }
-          await (producer as KafkaProducer).disconnect().catch(() => undefined);
           finished = true;
           const result: SimulationResult = {
             status: status(),

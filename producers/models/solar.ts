@@ -54,6 +54,9 @@ export const SOLAR_EPISODES = {
   hotSpotExtraC: [35, 45] as const,
 } as const;
 
+/** Model name the fleet registry records for the simulated arrays (string inverter, crystalline panels). */
+export const SOLAR_MODEL = 'pv-string-array';
+
 /** Array DC rating / inverter AC rating: oversizing makes clipping at clear noons. */
 export const DC_AC_RATIO = 1.2;
 const TEMP_COEFF_PER_K = -0.004;

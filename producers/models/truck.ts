@@ -8,7 +8,7 @@
  * engine off for long stops and back on before leaving (EngineStateChanged events).
  *
  * Episodes, each a small state machine started at a documented rate (docs/producers.md),
- * make every truck alert rule of DESIGN §3 fire now and then: speeding (overspeed),
+ * make every truck alert rule of docs/design.md §3 fire now and then: speeding (overspeed),
  * cooling faults (engine overheat, with DTC P0217 raised and cleared), emergency braking
  * (harsh braking), reefer door openings and compressor failures (cargo temperature
  * breach), and modem dropouts during which no telemetry is sent (heartbeat lost).
@@ -30,6 +30,8 @@ import { positionAt, ROAD_SPEED_LIMIT_KMH, ROUTES, type Route } from './routes.t
 export type DriverProfile = 'calm' | 'normal' | 'aggressive';
 
 /** The speed governor: no truck can go faster, whatever the driver does. */
+/** Model names the fleet registry records for the simulated trucks. */
+export const TRUCK_MODELS = { dry: 'tractor-40t', refrigerated: 'tractor-40t-reefer' } as const;
 export const TRUCK_MAX_SPEED_KMH = 110;
 export const TANK_LITERS = 600;
 

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { TurbineTelemetry } from '../../schemas/types.ts';
 import { createRng } from '../rng.ts';
-import { CUT_IN_MS, CUT_OUT_MS, expectedPowerKw, RATED_POWER_KW, RESTART_WIND_MS } from './power-curve.ts';
+import {
+  CUT_IN_MS,
+  CUT_OUT_MS,
+  expectedPowerKw,
+  RATED_POWER_KW,
+  RESTART_WIND_MS,
+} from '../../domain/power-curve.ts';
 import { createTurbine, stepTurbine, type TurbineState, WIND_SITES } from './turbine.ts';
 
 const START = Date.UTC(2026, 0, 15, 0, 0, 0);

@@ -5,7 +5,7 @@
  * smoothly, the same for every turbine of the site) × a daily pattern (windier in the
  * afternoon) + turbulence (an AR(1) process, 10 % intensity, 20 s memory) + gusts. The
  * reported wind is the nacelle anemometer's short average, and power follows the
- * documented curve of models/power-curve.ts at that wind, so a RUNNING turbine never
+ * documented curve of domain/power-curve.ts at that wind, so a RUNNING turbine never
  * makes power below cut-in or above cut-out, nor more than rated. Above rated wind the
  * blades pitch to hold rated power; above cut-out the turbine feathers and waits for the
  * wind to drop below the restart speed.
@@ -38,7 +38,7 @@ import {
   RATED_POWER_KW,
   RESTART_WIND_MS,
   rotorRpmForWind,
-} from './power-curve.ts';
+} from '../../domain/power-curve.ts';
 
 export interface WindSite {
   siteId: string;

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFleetgridError } from '../../lib/errors.ts';
-import { partitionForKey } from '../../lib/kafka.ts';
+import { partitionForKey } from '../../lib/kafka/index.ts';
 import { RAW_TOPIC_KEYS } from '../../lib/topics.ts';
 import { parseSimulatorConfig } from '../../producers/config.ts';
 import { parseFaultSpec } from '../../producers/faults.ts';
