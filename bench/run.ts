@@ -28,6 +28,8 @@ export const COMPONENT_BENCHES = [
   { name: 'processors', file: 'processors/bench.ts' },
   { name: 'sinks', file: 'sinks/bench.ts' },
   { name: 'query', file: 'query/bench.ts' },
+  { name: 'registry-cdc', file: 'registry/bench.ts' },
+  { name: 'notify', file: 'notify/bench.ts' },
 ] as const;
 
 /**

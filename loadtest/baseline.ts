@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PROJECT_ROOT } from '../lib/config.ts';
-import type { KafkaAdmin } from '../lib/kafka.ts';
+import type { KafkaAdmin } from '../lib/kafka/index.ts';
 import { ensureTopics } from '../lib/topics.ts';
 import { parseProducerPerformance } from './probes.ts';
 import type { BaselineReport } from './report.ts';
@@ -99,6 +99,6 @@ export async function runBrokerBaseline(options: BaselineOptions): Promise<Basel
       error: error instanceof Error ? error.message : String(error),
     };
   } finally {
-    await options.admin.deleteTopics({ topics: [options.topic], timeout: 10_000 }).catch(() => {});
+    await options.admin.deleteTopics([options.topic], 10_000).catch(() => {});
   }
 }

@@ -2,7 +2,8 @@
  * `fleetgrid loadtest`: offers a load profile to the pipeline and writes a report (JSON and
  * HTML). Nothing heavy at top level: the runner (Kafka client, serde, …) loads inside the
  * action so `fleetgrid --help` stays fast. Exit code 0 when the run reconciled (nothing
- * lost, nothing duplicated), 1 otherwise.
+ * lost, nothing duplicated; with --fault or --verify-outputs also every window, alert and
+ * device state), 1 otherwise.
  */
 import type { Command } from 'commander';
 
@@ -41,6 +42,11 @@ interface LoadTestOptions {
   maxInFlight?: number;
   progress?: boolean;
   cleanup?: boolean;
+  fault?: string;
+  faultAt?: number;
+  faultFor?: number;
+  faultKafkaNodes?: number;
+  verifyOutputs?: boolean;
 }
 
 export function register(program: Command): void {
@@ -91,6 +97,14 @@ export function register(program: Command): void {
     .option('--progress', 'force the live status line (default: on a terminal; a line every 10 s otherwise)')
     .option('--no-progress', 'no status output at all')
     .option('--no-cleanup', 'keep the started run’s topics, groups, Redis keys and data dir')
+    .option(
+      '--fault <kind>',
+      'with --start-pipeline: redis-kill | redis-flush | registry-kill | broker-kill | broker-pause | processor-kill | sink-kill (docs/reliability.md)',
+    )
+    .option('--fault-at <s>', 'when the fault begins (default a third of the duration)', number)
+    .option('--fault-for <s>', 'how long it lasts (default 10 s, at most a sixth of the duration)', number)
+    .option('--fault-kafka-nodes <n>', 'broker faults: nodes of the private Kafka (default 1)', number)
+    .option('--verify-outputs', 'reconcile windows, alerts and device state too (default: on with --fault)')
     .action(async (options: LoadTestOptions) => {
       const { parseLoadTestConfig } = await import('./config.ts');
       const { runLoadTest } = await import('./runner.ts');
@@ -120,25 +134,26 @@ export function register(program: Command): void {
           baselineRecords: options.baseline,
           maxInFlight: options.maxInFlight,
           progress: options.progress,
+          fault: options.fault,
+          faultAtS: options.faultAt,
+          faultForS: options.faultFor,
+          faultKafkaNodes: options.faultKafkaNodes,
+          verifyOutputs: options.verifyOutputs,
         }),
       });
       const abort = new AbortController();
       // First Ctrl-C ends the load early (drain, report and clean-up still run); a second exits.
-      const onSignal = () => {
-        if (abort.signal.aborted) process.exit(130);
-        abort.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      const { onShutdownSignal } = await import('../lib/stream/index.ts');
+      const removeSignalHandler = onShutdownSignal(() => abort.abort());
       const { report, jsonPath, htmlPath } = await runLoadTest(config, {
         command: `fleetgrid ${process.argv.slice(2).join(' ')}`,
         signal: abort.signal,
       });
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      removeSignalHandler();
       const { summaryLines } = await import('./summary.ts');
       process.stdout.write(`${summaryLines(report).join('\n')}\nreport: ${htmlPath}\n        ${jsonPath}\n`);
       if (report.reconciliation && !report.reconciliation.ok) process.exitCode = 1;
+      if (report.outputs && !report.outputs.ok) process.exitCode = 1;
     });
 }
 

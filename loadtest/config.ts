@@ -1,61 +1,82 @@
 /**
- * Options of `fleetgrid loadtest` (DESIGN §5: strict, defaults filled in). Connection
+ * Options of `fleetgrid loadtest` (docs/design.md §5: strict, defaults filled in). Connection
  * settings come from the environment (lib/config.ts); these say what load to offer, how to
  * judge it, and whether to start the pipeline's services for the run.
  */
 import { z } from 'zod';
 import { parseComponentConfig } from '../lib/config.ts';
+import { FAULT_KINDS } from './faults.ts';
 import { PROFILE_NAMES } from './profiles.ts';
 
 const positive = z.number().positive();
 const seconds = z.number().positive();
 
-const schema = z.strictObject({
-  profile: z.enum(PROFILE_NAMES).default('constant'),
-  /** Events/s: the constant rate, the base of a spike or of the first step, the diurnal peak. */
-  rate: positive.default(1_000),
-  durationS: seconds.default(60),
-  devices: z.number().int().positive().default(300),
-  seed: z.number().int().default(42),
-  spikeFactor: positive.default(10),
-  spikeAtS: z.number().nonnegative().optional(),
-  spikeForS: seconds.optional(),
-  /** step: rate added per step (default: `rate`) and each step's length. */
-  stepRate: positive.optional(),
-  stepS: seconds.optional(),
-  /** Seconds of load at the profile's first rate before the measured run (not counted). */
-  warmupS: z.number().nonnegative().default(0),
-  /** Where the JSON and HTML go; the default is reports/loadtest-<run id>/ (git-ignored). */
-  reportDir: z.string().optional(),
-  /** Spawn `fleetgrid process` and a sink for this run, on a private topic prefix and data dir. */
-  startPipeline: z.boolean().default(false),
-  /** Partitions per topic when the load test creates the topics. */
-  partitions: z.number().int().positive().default(6),
-  /** The processors' window size and grace: passed to a started processor, and the base of aggregate freshness. */
-  windowSizeS: seconds.default(60),
-  graceS: z.number().nonnegative().default(30),
-  /** Consumer groups whose lag is watched; default: the processors' and the sink's. */
-  groups: z.array(z.string().min(1)).optional(),
-  /** /metrics URLs of services not started by the load test (external pipeline). */
-  metricsUrls: z.array(z.url()).default([]),
-  /** Embedded mode: the sink's read-only query endpoint (external pipeline). */
-  queryUrl: z.url().optional(),
-  /** After the load: how long to wait for the pipeline to catch up before reconciling. */
-  drainTimeoutS: seconds.default(120),
-  /** Run Kafka's ProducerPerformance first, with this many records (0: skip). */
-  baselineRecords: z.number().int().nonnegative().default(0),
-  /** Judging a rate: the definition of "sustainable" (docs/loadtest.md). */
-  p99MaxMs: positive.default(2_000),
-  maxLagGrowthShare: positive.default(0.05),
-  maxLagS: positive.default(30),
-  minAchievedShare: positive.max(1).default(0.95),
-  /** Producer: concurrent produce requests in flight (bounded, so memory is too). */
-  maxInFlight: z.number().int().positive().default(8),
-  /** Show the live status line on stderr (default: when stderr is a TTY). */
-  progress: z.boolean().optional(),
-  /** Delete the run's topics, groups, Redis keys and data dir at the end (started pipeline only). */
-  cleanup: z.boolean().default(true),
-});
+const schema = z
+  .strictObject({
+    profile: z.enum(PROFILE_NAMES).default('constant'),
+    /** Events/s: the constant rate, the base of a spike or of the first step, the diurnal peak. */
+    rate: positive.default(1_000),
+    durationS: seconds.default(60),
+    devices: z.number().int().positive().default(300),
+    seed: z.number().int().default(42),
+    spikeFactor: positive.default(10),
+    spikeAtS: z.number().nonnegative().optional(),
+    spikeForS: seconds.optional(),
+    /** step: rate added per step (default: `rate`) and each step's length. */
+    stepRate: positive.optional(),
+    stepS: seconds.optional(),
+    /** Seconds of load at the profile's first rate before the measured run (not counted). */
+    warmupS: z.number().nonnegative().default(0),
+    /** Where the JSON and HTML go; the default is reports/loadtest-<run id>/ (git-ignored). */
+    reportDir: z.string().optional(),
+    /** Spawn `fleetgrid process` and a sink for this run, on a private topic prefix and data dir. */
+    startPipeline: z.boolean().default(false),
+    /** Partitions per topic when the load test creates the topics. */
+    partitions: z.number().int().positive().default(6),
+    /** The processors' window size and grace: passed to a started processor, and the base of aggregate freshness. */
+    windowSizeS: seconds.default(60),
+    graceS: z.number().nonnegative().default(30),
+    /** Consumer groups whose lag is watched; default: the processors' and the sink's. */
+    groups: z.array(z.string().min(1)).optional(),
+    /** /metrics URLs of services not started by the load test (external pipeline). */
+    metricsUrls: z.array(z.url()).default([]),
+    /** Embedded mode: the sink's read-only query endpoint (external pipeline). */
+    queryUrl: z.url().optional(),
+    /** After the load: how long to wait for the pipeline to catch up before reconciling. */
+    drainTimeoutS: seconds.default(120),
+    /** Run Kafka's ProducerPerformance first, with this many records (0: skip). */
+    baselineRecords: z.number().int().nonnegative().default(0),
+    /** Judging a rate: the definition of "sustainable" (docs/loadtest.md). */
+    p99MaxMs: positive.default(2_000),
+    maxLagGrowthShare: positive.default(0.05),
+    maxLagS: positive.default(30),
+    minAchievedShare: positive.max(1).default(0.95),
+    /** Producer: concurrent produce requests in flight (bounded, so memory is too). */
+    maxInFlight: z.number().int().positive().default(8),
+    /** Show the live status line on stderr (default: when stderr is a TTY). */
+    progress: z.boolean().optional(),
+    /** Delete the run's topics, groups, Redis keys and data dir at the end (started pipeline only). */
+    cleanup: z.boolean().default(true),
+    /**
+     * A fault during the load (loadtest/faults.ts): infrastructure faults run against a
+     * private server the run starts; process faults kill -9 a started child. Needs startPipeline.
+     */
+    fault: z.enum(FAULT_KINDS).optional(),
+    faultAtS: z.number().nonnegative().optional(),
+    faultForS: z.number().nonnegative().optional(),
+    /** broker-kill / broker-pause: nodes of the private Kafka (one: an outage; three: a failover). */
+    faultKafkaNodes: z.number().int().min(1).max(5).default(1),
+    /**
+     * Reconcile the derived outputs too (every device-window, alerts, device state;
+     * loadtest/outputs.ts). Default: on in a fault run. Costs the load test a processor core's
+     * work per event, so it is off for capacity runs.
+     */
+    verifyOutputs: z.boolean().optional(),
+  })
+  .refine((c) => c.fault === undefined || c.startPipeline, {
+    message: '--fault needs --start-pipeline: faults hit private servers and the children the run started',
+    path: ['fault'],
+  });
 
 export type LoadTestConfig = z.output<typeof schema>;
 export type LoadTestConfigInput = z.input<typeof schema>;

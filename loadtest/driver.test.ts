@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { KafkaProducer, OutgoingMessage } from '../lib/kafka.ts';
+import type { KafkaProducer, OutgoingMessage } from '../lib/kafka/index.ts';
 import { topicNames } from '../lib/topics.ts';
 import { createLoadDriver } from './driver.ts';
 import { buildProfile } from './profiles.ts';
@@ -11,10 +11,11 @@ function fakeProducer(hold = false) {
   const producer: KafkaProducer = {
     connect: async () => {},
     disconnect: async () => {},
-    send: async () => {},
+    send: async () => [],
     async sendBatch(batches) {
       if (hold) await new Promise<void>((resolve) => waiting.push(resolve));
       sent.push(...batches);
+      return [];
     },
   };
   const release = () => {
@@ -38,10 +39,12 @@ describe('load driver', () => {
         runTag: 'ltabc',
         startMs,
         topics: topicNames('p.'),
+        partitions: { 'p.telemetry.truck': 3, 'p.telemetry.turbine': 3, 'p.telemetry.solar': 3 },
         maxInFlight: 4,
       },
-      { producer, serde },
+      { kafka: { producer: () => producer }, serde },
     );
+    await driver.start();
     for (let t = 0.1; t <= 2.0001; t += 0.1) {
       driver.tick(t, startMs + Math.round(t * 1_000));
       await driver.flush();
@@ -73,10 +76,12 @@ describe('load driver', () => {
         runTag: 'ltx',
         startMs,
         topics: topicNames(''),
+        partitions: { 'telemetry.truck': 3, 'telemetry.turbine': 3, 'telemetry.solar': 3 },
         maxInFlight: 1,
       },
-      { producer, serde },
+      { kafka: { producer: () => producer }, serde },
     );
+    await driver.start();
     driver.tick(0.5, 500); // 50 generated, the one slot is now busy
     driver.tick(3, 3_000); // 300 due: 50 generated, the rest waits; beyond one second (100) is shed
     expect(driver.stats()).toMatchObject({ offered: 300, generated: 50, shed: 150, inFlight: 1 });

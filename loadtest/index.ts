@@ -5,4 +5,5 @@ export { reconcile } from './reconcile.ts';
 export type { LoadTestReport } from './report.ts';
 export { renderHtml } from './report.ts';
 export { type LoadTestResult, runLoadTest } from './runner.ts';
+export { percentile } from './stats.ts';
 export { summaryLines } from './summary.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { KafkaAdmin } from '../lib/kafka.ts';
+import type { KafkaAdmin } from '../lib/kafka/index.ts';
 import { topicNames } from '../lib/topics.ts';
 import { assertRunTag, pipelineGroups, sampleLag } from './observe.ts';
 
@@ -10,21 +10,22 @@ function fakeAdmin(
 ): KafkaAdmin {
   return {
     fetchTopicOffsets: async (topic: string) => (ends[topic] ?? []).map((e) => ({ ...e, offset: e.high })),
-    fetchOffsets: async ({ groupId, topics }: { groupId: string; topics: string[] }) =>
+    fetchCommittedOffsets: async (groupId: string, topics: string[]) =>
       topics.map((topic) => ({ topic, partitions: committed[groupId]?.[topic] ?? [] })),
   } as unknown as KafkaAdmin;
 }
 
 describe('consumer lag', () => {
   const topics = topicNames('p.');
-  const groups = pipelineGroups(topics, 'p.', 'p.fleetgrid-sink-clickhouse');
+  const groups = pipelineGroups(topics, 'p.');
 
   it('watches the processors on the raw topics and the sink on every topic', () => {
     expect(groups[0]).toEqual({
       groupId: 'p.fleetgrid-processors',
       topics: ['p.telemetry.truck', 'p.telemetry.turbine', 'p.telemetry.solar'],
     });
-    expect(groups[1]?.topics).toHaveLength(7);
+    expect(groups[1]).toMatchObject({ groupId: 'p.fleetgrid-sink-clickhouse' });
+    expect(groups[1]?.topics).toHaveLength(8);
   });
 
   it('sums high watermark minus committed offset, and counts an uncommitted partition from its start', async () => {

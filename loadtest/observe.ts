@@ -5,81 +5,43 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import type { KafkaAdmin } from '../lib/kafka.ts';
-import type { TopicNames } from '../lib/topics.ts';
-import type { ClickHouseBackend } from '../sinks/backend.ts';
+import type { KafkaAdmin } from '../lib/kafka/index.ts';
 import {
-  backpressureOf,
-  meanInsertMs,
+  fetchGroupLag,
+  type WatchedGroup,
+  pipelineGroupIds,
   parsePrometheusText,
-  parseProcStat,
-  parseProcStatusRss,
-} from './probes.ts';
-import { RAW_TABLES, type StoredTally } from './reconcile.ts';
-import { addToHistogram, type Histogram, latencyBucketSql } from './stats.ts';
+} from '../lib/stream/index.ts';
+import { RAW_TOPIC_KEYS, type TopicNames } from '../lib/topics.ts';
+import type { QueryBackend } from '../clickhouse/index.ts';
+import { backpressureOf, meanInsertMs, parseProcStat, parseProcStatusRss } from './probes.ts';
+import type { StoredTally } from './reconcile.ts';
+import type { AlertTransition, StoredDeviceState, WindowFigures } from './outputs.ts';
+import { addToHistogram, type Histogram } from './stats.ts';
 
 // ---------------------------------------------------------------------------------------
 // Consumer lag
 
-export interface WatchedGroup {
-  groupId: string;
-  /** The topics the group consumes; lag counts only these. */
-  topics: string[];
-  /**
-   * For a group named with --group, whose topics are not known: count only the topics it
-   * has committed on (a topic it does not read would otherwise count as all backlog).
-   */
-  committedTopicsOnly?: boolean;
-}
+export type { WatchedGroup };
 
-/** The groups of a pipeline on `prefix`: processors (raw topics) and the sink (everything). */
-export function pipelineGroups(topics: TopicNames, prefix: string, sinkGroupId: string): WatchedGroup[] {
+/** The groups of the pipeline on `prefix`: processors (raw topics) and the sink (everything). */
+export function pipelineGroups(topics: TopicNames, prefix: string): WatchedGroup[] {
+  const ids = pipelineGroupIds(prefix);
   return [
-    { groupId: `${prefix}fleetgrid-processors`, topics: [topics.truck, topics.turbine, topics.solar] },
-    { groupId: sinkGroupId, topics: Object.values(topics) },
+    { groupId: ids.processors, topics: RAW_TOPIC_KEYS.map((key) => topics[key]) },
+    { groupId: ids.sink, topics: Object.values(topics) },
   ];
 }
 
-/**
- * Records behind per group: high watermark minus committed offset, summed over the
- * group's partitions; a partition with no commit yet counts from its low watermark (the
- * services read from the beginning), so a group that has not committed shows its whole
- * backlog rather than none.
- */
+/** Records behind per group (lib/stream/lag.ts); a group that cannot be read counts as 0 this sample. */
 export async function sampleLag(
   admin: KafkaAdmin,
   groups: readonly WatchedGroup[],
 ): Promise<Record<string, number>> {
-  const topicSet = [...new Set(groups.flatMap((g) => g.topics))];
-  const ends = new Map<string, Map<number, { high: number; low: number }>>();
-  await Promise.all(
-    topicSet.map(async (topic) => {
-      const offsets = await admin.fetchTopicOffsets(topic);
-      ends.set(
-        topic,
-        new Map(offsets.map((o) => [o.partition, { high: Number(o.high), low: Number(o.low) }])),
-      );
-    }),
-  );
-  const out: Record<string, number> = {};
-  await Promise.all(
-    groups.map(async (group) => {
-      const committed = await admin.fetchOffsets({ groupId: group.groupId, topics: group.topics });
-      let lag = 0;
-      for (const topic of committed) {
-        if (group.committedTopicsOnly && !topic.partitions.some((p) => Number(p.offset) >= 0)) continue;
-        const topicEnds = ends.get(topic.topic);
-        for (const p of topic.partitions) {
-          const end = topicEnds?.get(p.partition);
-          if (!end) continue;
-          const offset = Number(p.offset);
-          lag += Math.max(0, end.high - (offset >= 0 ? offset : end.low));
-        }
-      }
-      out[group.groupId] = lag;
-    }),
-  );
-  return out;
+  const lags = await fetchGroupLag(admin, groups);
+  const failed = lags.find((lag) => lag.error !== undefined);
+  if (failed) throw new Error(`lag of ${failed.groupId}: ${failed.error}`);
+  return Object.fromEntries(lags.map((lag) => [lag.groupId, lag.lag]));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -188,7 +150,8 @@ export function createProcessSampler(processes: readonly WatchedProcess[]): Proc
           if (rss !== undefined) rssMiB[p.name] = rss / 1_048_576;
           if (!stat) continue;
           const previous = last.get(p.name);
-          if (previous && nowMs > previous.atMs)
+          // A restarted child (a fault run) starts its CPU time again from zero.
+          if (previous && nowMs > previous.atMs && stat.cpuS >= previous.cpuS)
             cpuPct[p.name] = ((stat.cpuS - previous.cpuS) / ((nowMs - previous.atMs) / 1_000)) * 100;
           last.set(p.name, { cpuS: stat.cpuS, atMs: nowMs });
         } catch {
@@ -203,21 +166,16 @@ export function createProcessSampler(processes: readonly WatchedProcess[]): Proc
 // ---------------------------------------------------------------------------------------
 // ClickHouse
 
-const RAW_TABLE_NAMES = [...new Set(Object.values(RAW_TABLES).map((t) => t.table))];
-
 /** Only run-tag characters that are literal in SQL LIKE and string literals. */
 export function assertRunTag(tag: string): string {
   if (!/^[a-z0-9]+$/.test(tag)) throw new Error(`run tag must be [a-z0-9]+: ${tag}`);
   return tag;
 }
 
-const ms = (column: string) => `toUnixTimestamp64Milli(${column})`;
-
 /** Per second of event time (relative to `startMs`): the latency histogram and the count. */
 export type SecondHistograms = Map<number, Histogram>;
 
-async function histogramQuery(backend: ClickHouseBackend, sql: string): Promise<SecondHistograms> {
-  const rows = await backend.query<{ s: number | string; b: number | string; n: number | string }>(sql);
+function histograms(rows: Record<string, unknown>[]): SecondHistograms {
   const out: SecondHistograms = new Map();
   for (const row of rows) {
     const second = Number(row.s);
@@ -233,21 +191,20 @@ async function histogramQuery(backend: ClickHouseBackend, sql: string): Promise<
  * table sets ingested_at when the insert lands, i.e. when the row becomes visible), as a
  * histogram per second of event time in [fromMs, toMs).
  */
-export function rawFreshness(
-  backend: ClickHouseBackend,
+export async function rawFreshness(
+  backend: QueryBackend,
   runTag: string,
   startMs: number,
   fromMs: number,
   toMs: number,
 ): Promise<SecondHistograms> {
-  const tag = assertRunTag(runTag);
-  const parts = RAW_TABLE_NAMES.map(
-    (table) =>
-      `SELECT intDiv(${ms('ts')} - ${Math.floor(startMs)}, 1000) AS s, ${latencyBucketSql(`${ms('ingested_at')} - ${ms('ts')}`)} AS b, count() AS n FROM ${table} WHERE device_id LIKE '${tag}-%' AND ${ms('ts')} >= ${Math.floor(fromMs)} AND ${ms('ts')} < ${Math.floor(toMs)} GROUP BY s, b`,
-  );
-  return histogramQuery(
-    backend,
-    `SELECT s, b, sum(n) AS n FROM (${parts.join(' UNION ALL ')}) GROUP BY s, b`,
+  return histograms(
+    await backend.run('runRawFreshness', {
+      runTag: assertRunTag(runTag),
+      startMs: Math.floor(startMs),
+      fromMs: Math.floor(fromMs),
+      toMs: Math.floor(toMs),
+    }),
   );
 }
 
@@ -256,35 +213,34 @@ export function rawFreshness(
  * window that stream time closed during the load (window end + grace before `closedByMs`);
  * windows closed later by the idle timer measure the timer, not the pipeline.
  */
-export function aggregateFreshness(
-  backend: ClickHouseBackend,
+export async function aggregateFreshness(
+  backend: QueryBackend,
   runTag: string,
   startMs: number,
   graceMs: number,
   closedByMs: number,
 ): Promise<SecondHistograms> {
-  const tag = assertRunTag(runTag);
-  const due = `(${ms('window_end')} + ${Math.floor(graceMs)})`;
-  return histogramQuery(
-    backend,
-    `SELECT intDiv(${ms('window_end')} - ${Math.floor(startMs)}, 1000) AS s, ${latencyBucketSql(`${ms('ingested_at')} - ${due}`)} AS b, count() AS n FROM aggregates_1m WHERE device_id LIKE '${tag}-%' AND revision = 0 AND ${due} <= ${Math.floor(closedByMs)} GROUP BY s, b`,
+  return histograms(
+    await backend.run('runAggregateFreshness', {
+      runTag: assertRunTag(runTag),
+      startMs: Math.floor(startMs),
+      graceMs: Math.floor(graceMs),
+      closedByMs: Math.floor(closedByMs),
+    }),
   );
 }
 
 /** Stored rows, distinct ids, the sink's dead letters and per-device seq ranges of the run. */
 export async function storedTally(
-  backend: ClickHouseBackend,
+  backend: QueryBackend,
   runTag: string,
   topics: TopicNames,
   sinkStage: string,
 ): Promise<StoredTally> {
   const tag = assertRunTag(runTag);
   const tables: StoredTally['tables'] = {};
-  for (const table of RAW_TABLE_NAMES) {
-    const [row] = await backend.query<{ rows: string | number; distinct: string | number }>(
-      `SELECT count() AS rows, uniqExact(event_id) AS distinct FROM ${table} WHERE device_id LIKE '${tag}-%'`,
-    );
-    tables[table] = { rows: Number(row?.rows ?? 0), distinct: Number(row?.distinct ?? 0) };
+  for (const row of await backend.run('runTableTally', { runTag: tag })) {
+    tables[String(row.table)] = { rows: Number(row.rows ?? 0), distinct: Number(row.distinct ?? 0) };
   }
   const kindOfTopic = new Map<string, 'truck' | 'turbine' | 'solar'>([
     [topics.truck, 'truck'],
@@ -292,38 +248,75 @@ export async function storedTally(
     [topics.solar, 'solar'],
   ]);
   const deadLettered: StoredTally['deadLettered'] = {};
-  const dead = await backend.query<{ source_topic: string; n: string | number }>(
-    `SELECT source_topic, uniqExact(source_topic, source_partition, source_offset) AS n FROM dead_letters WHERE key LIKE '${tag}-%' AND stage = '${sinkStage.replace(/'/g, '')}' GROUP BY source_topic`,
-  );
-  for (const row of dead) {
-    const kind = kindOfTopic.get(row.source_topic);
+  for (const row of await backend.run('runDeadLetters', { runTag: tag, stage: sinkStage })) {
+    const kind = kindOfTopic.get(String(row.source_topic));
     if (kind) deadLettered[kind] = (deadLettered[kind] ?? 0) + Number(row.n);
   }
-  const union = RAW_TABLE_NAMES.map(
-    (table) => `SELECT device_id, event_id, seq FROM ${table} WHERE device_id LIKE '${tag}-%'`,
-  ).join(' UNION ALL ');
-  const devices = await backend.query<{
-    device_id: string;
-    n: string | number;
-    lo: string | number;
-    hi: string | number;
-  }>(
-    `SELECT device_id, uniqExact(event_id) AS n, min(seq) AS lo, max(seq) AS hi FROM (${union}) GROUP BY device_id`,
-  );
+  const devices = await backend.run('runDeviceSeqRanges', { runTag: tag });
   const byDevice = new Map(
-    devices.map((d) => [d.device_id, { count: Number(d.n), minSeq: Number(d.lo), maxSeq: Number(d.hi) }]),
+    devices.map((d) => [
+      String(d.device_id),
+      { count: Number(d.n), minSeq: Number(d.lo), maxSeq: Number(d.hi) },
+    ]),
   );
   return { tables, deadLettered, byDevice };
 }
 
-/** Rows of the run visible so far in the raw tables (a cheap progress figure). */
-export async function storedRawCount(backend: ClickHouseBackend, runTag: string): Promise<number> {
+/** Map columns arrive as JSON objects; UInt64 values as strings. */
+function numberMap(value: unknown): Record<string, number> {
+  if (!value || typeof value !== 'object') return {};
+  return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, Number(v)]));
+}
+
+/** The run's derived outputs as stored: windows (FINAL), alert transitions, device states. */
+export async function storedOutputs(
+  backend: QueryBackend,
+  runTag: string,
+): Promise<{ windows: WindowFigures[]; alerts: AlertTransition[]; states: StoredDeviceState[] }> {
   const tag = assertRunTag(runTag);
-  const parts = RAW_TABLE_NAMES.map(
-    (table) => `SELECT count() AS n FROM ${table} WHERE device_id LIKE '${tag}-%'`,
+  const windows = (await backend.run('runWindows', { runTag: tag })).map((row): WindowFigures => {
+    const count = numberMap(row.field_count);
+    const min = numberMap(row.field_min);
+    const max = numberMap(row.field_max);
+    const sum = numberMap(row.field_sum);
+    return {
+      deviceId: String(row.device_id),
+      windowStart: Number(row.window_start),
+      count: Number(row.event_count),
+      fields: Object.fromEntries(
+        Object.keys(count).map((name) => [
+          name,
+          {
+            count: count[name] ?? 0,
+            min: min[name] ?? Number.NaN,
+            max: max[name] ?? Number.NaN,
+            sum: sum[name] ?? Number.NaN,
+          },
+        ]),
+      ),
+    };
+  });
+  const alerts = (await backend.run('runAlertTransitions', { runTag: tag })).map(
+    (row): AlertTransition => ({
+      alertId: String(row.alert_id),
+      rule: String(row.rule),
+      deviceId: String(row.device_id),
+      state: row.state === 'RESOLVED' ? 'RESOLVED' : 'RAISED',
+      ts: Number(row.ts),
+    }),
   );
-  const [row] = await backend.query<{ n: string | number }>(
-    `SELECT sum(n) AS n FROM (${parts.join(' UNION ALL ')})`,
+  const states = (await backend.run('runDeviceStates', { runTag: tag })).map(
+    (row): StoredDeviceState => ({
+      deviceId: String(row.device_id),
+      eventCount: Number(row.event_count),
+      seq: Number(row.seq),
+    }),
   );
+  return { windows, alerts, states };
+}
+
+/** Rows of the run visible so far in the raw tables (a cheap progress figure). */
+export async function storedRawCount(backend: QueryBackend, runTag: string): Promise<number> {
+  const [row] = await backend.run('runRawCount', { runTag: assertRunTag(runTag) });
   return Number(row?.n ?? 0);
 }

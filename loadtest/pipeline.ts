@@ -3,6 +3,8 @@
  * processes on a private topic prefix and a temporary ClickHouse data directory, so a run
  * is self-contained (the acceptance test and `make bench` use it) and measures exactly
  * the processes it started. Each child's stderr goes to a log file in the report dir.
+ * A fault run kills a child with -9 and starts it again on the same ports (its /metrics
+ * and query endpoint keep their URLs), with the same arguments and environment.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -13,12 +15,18 @@ import { FleetgridError } from '../lib/errors.ts';
 
 export interface PipelineChild {
   name: string;
-  pid: number;
+  /** The running process's PID (it changes when the child is restarted). */
+  readonly pid: number;
   metricsUrl: string | undefined;
   queryUrl: string | undefined;
   groupId: string;
   /** SIGTERM (draining stop), SIGKILL after `graceMs`; resolves with the exit code. */
   stop(graceMs?: number): Promise<number | null>;
+  /** kill -9 and wait until it is gone (a fault: nothing drains). */
+  kill(): Promise<void>;
+  /** Starts it again after kill(), on the same ports; resolves when it is ready. */
+  restart(): Promise<void>;
+  /** Whether it died without being killed on purpose. */
   exited(): boolean;
 }
 
@@ -29,14 +37,20 @@ interface ReadyLine {
   queryUrl?: string;
 }
 
+interface Running {
+  child: ChildProcess;
+  exit: Promise<number | null>;
+  exitCode: () => number | null | undefined;
+}
+
 /** Spawns `args` with node and waits for its `{"ready":true,…}` line on stdout. */
-async function spawnService(
+async function launch(
   name: string,
   args: string[],
   env: NodeJS.ProcessEnv,
   logFile: string,
   readyTimeoutMs: number,
-): Promise<PipelineChild> {
+): Promise<Running & { ready: ReadyLine }> {
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: PROJECT_ROOT,
     env,
@@ -45,9 +59,10 @@ async function spawnService(
   const log = createWriteStream(logFile, { flags: 'a' });
   child.stderr?.pipe(log);
   let exitCode: number | null | undefined;
-  const exited = new Promise<number | null>((resolveExit) =>
+  const exit = new Promise<number | null>((resolveExit) =>
     child.once('exit', (code, signal) => {
       exitCode = code ?? (signal ? 128 : null);
+      log.end();
       resolveExit(exitCode);
     }),
   );
@@ -70,27 +85,65 @@ async function spawnService(
         // other output: not the ready line
       }
     });
-    void exited.then((code) => {
+    void exit.then((code) => {
       clearTimeout(timer);
       reject(
         new FleetgridError('INTERNAL', `${name} exited with ${code} before it was ready (see ${logFile})`),
       );
     });
   });
+  return { child, exit, exitCode: () => exitCode, ready };
+}
+
+/**
+ * A child service: `args(ports)` gives its command line, with the ports it listened on
+ * the first time (undefined then: free ports), so a restart keeps its URLs.
+ */
+async function spawnService(
+  name: string,
+  args: (ports: { metricsPort?: number; queryPort?: number }) => string[],
+  env: NodeJS.ProcessEnv,
+  logFile: string,
+  readyTimeoutMs: number,
+): Promise<PipelineChild> {
+  let running = await launch(name, args({}), env, logFile, readyTimeoutMs);
+  const first = running.ready;
+  const ports = {
+    ...(first.metricsPort ? { metricsPort: first.metricsPort } : {}),
+    ...(first.queryUrl ? { queryPort: Number(new URL(first.queryUrl).port) } : {}),
+  };
+  let killed = false;
   return {
     name,
-    pid: child.pid ?? -1,
-    groupId: ready.groupId,
-    metricsUrl: ready.metricsPort ? `http://127.0.0.1:${ready.metricsPort}/metrics` : undefined,
-    queryUrl: ready.queryUrl,
-    exited: () => exitCode !== undefined,
+    get pid() {
+      return running.child.pid ?? -1;
+    },
+    groupId: first.groupId,
+    metricsUrl: first.metricsPort ? `http://127.0.0.1:${first.metricsPort}/metrics` : undefined,
+    queryUrl: first.queryUrl,
+    exited: () => !killed && running.exitCode() !== undefined,
+    async kill() {
+      killed = true;
+      if (running.exitCode() !== undefined) return;
+      running.child.kill('SIGKILL');
+      await running.exit;
+    },
+    async restart() {
+      if (running.exitCode() === undefined) throw new FleetgridError('INTERNAL', `${name} is still running`);
+      try {
+        running = await launch(name, args(ports), env, logFile, readyTimeoutMs);
+      } finally {
+        // A restart that failed leaves a dead child: the drain must see it as exited.
+        killed = false;
+      }
+    },
     async stop(graceMs = 30_000) {
-      if (exitCode !== undefined) return exitCode;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      const code = await exited;
+      const current = running;
+      if (current.exitCode() !== undefined) return current.exitCode() ?? null;
+      current.child.kill('SIGTERM');
+      const timer = setTimeout(() => current.child.kill('SIGKILL'), graceMs);
+      const code = await current.exit;
       clearTimeout(timer);
-      log.end();
       return code;
     },
   };
@@ -127,18 +180,23 @@ export async function startPipeline(options: StartPipelineOptions): Promise<Star
   const [sink, processor] = await Promise.allSettled([
     spawnService(
       'sink',
-      [resolve(PROJECT_ROOT, 'loadtest/sink-child.ts'), `${options.topicPrefix}fleetgrid-sink-clickhouse`],
+      (ports) => [
+        resolve(PROJECT_ROOT, 'loadtest/sink-child.ts'),
+        ...(ports.metricsPort && ports.queryPort
+          ? ['--metrics-port', String(ports.metricsPort), '--query-port', String(ports.queryPort)]
+          : []),
+      ],
       env,
       resolve(options.logDir, 'sink.log'),
       timeout,
     ),
     spawnService(
       'processor',
-      [
+      (ports) => [
         resolve(PROJECT_ROOT, 'bin/fleetgrid.mjs'),
         'process',
         '--metrics-port',
-        '0',
+        String(ports.metricsPort ?? 0),
         '--partitions',
         String(options.partitions),
         '--window-size',

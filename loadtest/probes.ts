@@ -4,44 +4,15 @@
  * process) and the summary line of Kafka's ProducerPerformance tool.
  */
 
-export interface MetricSample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
+// The Prometheus text parser is the runtime's (lib/stream/prometheus.ts), shared with the query side.
+import { type MetricSample, sumMetric } from '../lib/stream/index.ts';
 
-const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/;
-const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-
-/** Parses Prometheus text format 0.0.4 (comments and blank lines skipped). */
-export function parsePrometheusText(text: string): MetricSample[] {
-  const out: MetricSample[] = [];
-  for (const line of text.split('\n')) {
-    if (line.length === 0 || line.startsWith('#')) continue;
-    const match = SAMPLE.exec(line);
-    if (!match) continue;
-    const labels: Record<string, string> = {};
-    for (const label of (match[3] ?? '').matchAll(LABEL))
-      labels[label[1] as string] = (label[2] as string).replace(/\\(.)/g, (_m, c: string) =>
-        c === 'n' ? '\n' : c,
-      );
-    const raw = match[4] as string;
-    const value =
-      raw === '+Inf' ? Number.POSITIVE_INFINITY : raw === '-Inf' ? Number.NEGATIVE_INFINITY : Number(raw);
-    out.push({ name: match[1] as string, labels, value });
-  }
-  return out;
-}
-
-/** Sum of every sample of `name` (all label sets). */
-export function sumMetric(samples: readonly MetricSample[], name: string): number {
-  return samples.filter((s) => s.name === name).reduce((sum, s) => sum + s.value, 0);
-}
+export { type MetricSample, parsePrometheusText, sumMetric } from '../lib/stream/index.ts';
 
 /**
  * The backpressure figures the load test reads from each service: pause decisions
  * (counters) and the partitions paused right now (the processors export a gauge; the sink
- * a pair of counters, pauses − resumes, as DESIGN §5 prefers for queues).
+ * a pair of counters, pauses − resumes, as docs/design.md §5 prefers for queues).
  */
 export const PAUSE_COUNTERS = ['fleetgrid_processor_pauses_total', 'fleetgrid_sink_partition_pauses_total'];
 export const PAUSED_GAUGES = ['fleetgrid_processor_paused_partitions'];

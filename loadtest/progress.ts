@@ -1,4 +1,5 @@
 /** The live status line of a load test (stderr, when it is a terminal). Pure formatting. */
+import { GROUPS } from '../lib/stream/index.ts';
 
 export interface ProgressState {
   elapsedS: number;
@@ -41,7 +42,7 @@ export function formatProgress(s: ProgressState, groupLabel: (group: string) => 
 
 /** Short names for the standard groups in the status line. */
 export function groupLabel(group: string): string {
-  if (group.endsWith('fleetgrid-processors')) return 'proc';
-  if (group.endsWith('fleetgrid-sink-clickhouse')) return 'sink';
+  if (group.endsWith(GROUPS.processors)) return 'proc';
+  if (group.endsWith(GROUPS.sink)) return 'sink';
   return group;
 }

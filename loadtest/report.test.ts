@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { reconcileOutputs, windowKey } from './outputs.ts';
 import { buildProfile } from './profiles.ts';
 import { formatProgress, groupLabel } from './progress.ts';
 import { emptyProducedTally, reconcile, tallyProduced } from './reconcile.ts';
@@ -118,6 +119,39 @@ describe('report', () => {
     expect(html).toContain('&#60;script&#62;');
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
     expect(html).toContain('OK: nothing lost, nothing duplicated');
+  });
+
+  it('shades the fault on every chart and lists wrong outputs, escaped', () => {
+    const report: LoadTestReport = {
+      ...sampleReport(),
+      fault: {
+        schedule: { kind: 'sink-kill', target: 'sink', atS: 20, forS: 5, endS: 25 },
+        events: [{ t: 20.01, event: 'sink killed (-9)' }],
+        recovery: { lagS: 3, rawResumeS: 2, aggregatesResumeS: 9, seconds: 9, thresholdLag: 100 },
+      },
+      outputs: reconcileOutputs({
+        expectedWindows: new Map([
+          [windowKey('lt1-<b>', 0), { deviceId: 'lt1-<b>', windowStart: 0, count: 2, fields: {} }],
+        ]),
+        storedWindows: [{ deviceId: 'lt1-<b>', windowStart: 0, count: 3, fields: {} }],
+        expectedAlerts: [],
+        storedAlerts: [],
+        producedByDevice: new Map(),
+        storedStates: [],
+        windowSizeMs: 1_000,
+        graceMs: 0,
+        horizonMs: 5_000,
+      }),
+    };
+    const html = renderHtml(report);
+    expect((html.match(/class="fault"/g) ?? []).length).toBe(6);
+    expect(html).toContain('sink killed (-9)');
+    expect(html).toContain('lt1-&#60;b&#62;');
+    expect(html).not.toContain('lt1-<b>');
+    expect(html).toContain('FAILED: windows wrong 1 of 1');
+    const lines = summaryLines(report).join('\n');
+    expect(lines).toContain('derived outputs: FAILED: windows wrong 1 of 1');
+    expect(lines).toContain('fault sink-kill at 20 s for 5 s: recovery 9 s after its end');
   });
 
   it('summarises the run in a few lines', () => {

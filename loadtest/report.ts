@@ -3,6 +3,8 @@
  * rendered from it with inline SVG charts (no chart library, no CDN: the page opens from
  * disk on a machine without network). Pure: the runner collects, this file shapes.
  */
+import type { FaultEvent, FaultRecovery, FaultSchedule } from './faults.ts';
+import type { OutputReconciliation } from './outputs.ts';
 import type { Phase, Profile } from './profiles.ts';
 import type { ProducerPerfSummary } from './probes.ts';
 import type { Reconciliation } from './reconcile.ts';
@@ -142,6 +144,17 @@ export interface LoadTestReport {
     | undefined;
   baseline: BaselineReport | undefined;
   reconciliation: Reconciliation | undefined;
+  /** The derived outputs against the produced events (a fault run, or --verify-outputs). */
+  outputs?: OutputReconciliation | undefined;
+  /** A fault run: what was done when, and how long the pipeline took to recover. */
+  fault?:
+    | {
+        schedule: FaultSchedule;
+        events: FaultEvent[];
+        recovery: FaultRecovery;
+        error?: string;
+      }
+    | undefined;
   notes: string[];
 }
 
@@ -173,6 +186,13 @@ function formatTick(value: number): string {
   return `${+value.toFixed(2)}`;
 }
 
+/** A span of the x axis shaded and labelled on a chart (a fault: from its start to its end). */
+export interface ChartMark {
+  fromX: number;
+  toX: number;
+  label: string;
+}
+
 /** An SVG line chart; a gap in a series (y undefined) breaks its line. */
 export function svgLineChart(
   title: string,
@@ -180,6 +200,7 @@ export function svgLineChart(
   series: ChartSeries[],
   width = 760,
   height = 240,
+  marks: readonly ChartMark[] = [],
 ): string {
   const left = 60;
   const right = 150;
@@ -216,6 +237,15 @@ export function svgLineChart(
     );
   }
   parts.push(`<rect x="${left}" y="${top}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`);
+  for (const mark of marks) {
+    // Clipped to the plot; an instantaneous fault is drawn as a 2 px band.
+    const x1 = Math.min(left + plotW, Math.max(left, sx(mark.fromX)));
+    const x2 = Math.min(left + plotW, Math.max(x1 + 2, sx(mark.toX)));
+    parts.push(
+      `<rect class="fault" x="${x1.toFixed(1)}" y="${top}" width="${(x2 - x1).toFixed(1)}" height="${plotH}" fill="#d62728" fill-opacity="0.15" stroke="#d62728" stroke-dasharray="3,2"/>`,
+      `<text x="${(x1 + 2).toFixed(1)}" y="${top + 11}" font-size="10" fill="#d62728">${escapeHtml(mark.label)}</text>`,
+    );
+  }
   series.forEach((s, index) => {
     const color = COLORS[index % COLORS.length];
     let d = '';
@@ -265,30 +295,41 @@ export function renderHtml(report: LoadTestReport): string {
     prefix && group.startsWith(prefix) ? group.slice(prefix.length) : group;
   const groups = report.settings.groups;
   const procNames = report.processes.map((p) => p.name);
+  const marks: ChartMark[] = report.fault
+    ? [
+        {
+          fromX: report.fault.schedule.atS,
+          toX: report.fault.schedule.endS,
+          label: report.fault.schedule.kind,
+        },
+      ]
+    : [];
+  const chart = (title: string, yLabel: string, lines: ChartSeries[]) =>
+    svgLineChart(title, yLabel, lines, undefined, undefined, marks);
   const charts = [
-    svgLineChart('Produce rate', 'events/s', [
+    chart('Produce rate', 'events/s', [
       { name: 'offered', points: series.map((p) => ({ x: p.t, y: p.offeredPerS })) },
       { name: 'achieved', points: series.map((p) => ({ x: p.t, y: p.achievedPerS })) },
     ]),
-    svgLineChart(
+    chart(
       'Consumer lag',
       'records',
       groups.map((g) => ({ name: shortGroup(g), points: series.map((p) => ({ x: p.t, y: p.lag[g] })) })),
     ),
-    svgLineChart('Raw freshness (by event time)', 'ms', [
+    chart('Raw freshness (by event time)', 'ms', [
       { name: 'p50', points: report.freshness.rawSeries.map((p) => ({ x: p.t, y: p.p50Ms })) },
       { name: 'p99', points: report.freshness.rawSeries.map((p) => ({ x: p.t, y: p.p99Ms })) },
     ]),
-    svgLineChart('Aggregate freshness (from window end + grace)', 'ms', [
+    chart('Aggregate freshness (from window end + grace)', 'ms', [
       { name: 'p50', points: report.freshness.aggregatesSeries.map((p) => ({ x: p.t, y: p.p50Ms })) },
       { name: 'p99', points: report.freshness.aggregatesSeries.map((p) => ({ x: p.t, y: p.p99Ms })) },
     ]),
-    svgLineChart(
+    chart(
       'CPU',
       '% of one core',
       procNames.map((n) => ({ name: n, points: series.map((p) => ({ x: p.t, y: p.cpuPct[n] })) })),
     ),
-    svgLineChart(
+    chart(
       'Resident memory',
       'MiB',
       procNames.map((n) => ({ name: n, points: series.map((p) => ({ x: p.t, y: p.rssMiB[n] })) })),
@@ -360,6 +401,26 @@ export function renderHtml(report: LoadTestReport): string {
               : `FAILED: lost ${r.lost}, duplicates ${r.duplicates}, unexpected ${r.unexpected}`
             : 'not run',
         ],
+        ...(report.outputs
+          ? [
+              [
+                'derived outputs',
+                `${report.outputs.ok ? 'OK' : 'FAILED'}: windows wrong ${report.outputs.windows.wrong} of ${report.outputs.windows.judged}, alerts wrong ${report.outputs.alerts.wrong}, device states wrong ${report.outputs.deviceState.wrong}`,
+              ],
+            ]
+          : []),
+        ...(report.fault
+          ? [
+              [
+                `fault ${report.fault.schedule.kind}`,
+                `${fmt(report.fault.schedule.atS, 1)} s → ${fmt(report.fault.schedule.endS, 1)} s; recovery ${
+                  report.fault.recovery.seconds === undefined
+                    ? 'not within the run'
+                    : `${fmt(report.fault.recovery.seconds, 1)} s`
+                } (lag ${fmt(report.fault.recovery.lagS, 1)} s, raw rows ${fmt(report.fault.recovery.rawResumeS, 1)} s, aggregates ${fmt(report.fault.recovery.aggregatesResumeS, 1)} s)`,
+              ],
+            ]
+          : []),
       ],
     ),
     '<h2>Charts</h2>',
@@ -413,6 +474,13 @@ export function renderHtml(report: LoadTestReport): string {
         ) +
         `<p>${r.devicesChecked} devices checked, ${r.deviceMismatchCount} with a count or seq range that differs.</p>`
       : '<p>not run</p>',
+    report.fault
+      ? `<h2>Fault</h2>${table(
+          ['t (s)', 'event'],
+          report.fault.events.map((e) => [fmt(e.t, 2), e.event]),
+        )}`
+      : '',
+    report.outputs ? outputsSection(report.outputs) : '',
     report.baseline
       ? `<h2>Broker baseline</h2><p><code>${escapeHtml(report.baseline.command)}</code></p>${
           report.baseline.result
@@ -440,4 +508,60 @@ body{font-family:system-ui,sans-serif;margin:24px;max-width:1000px;color:#222}
 table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}
 th{background:#f4f4f4}code{font-size:12px}.chart{margin:8px 0}
 </style></head><body>${sections.join('\n')}</body></html>\n`;
+}
+
+function outputsSection(o: OutputReconciliation): string {
+  const when = (ms: number) => new Date(ms).toISOString().slice(11, 23);
+  return [
+    '<h2>Derived outputs</h2>',
+    `<p>Windows, alerts and device states against the produced events; windows closed by stream time at ${escapeHtml(new Date(o.horizonMs).toISOString())} judged.</p>`,
+    table(
+      ['output', 'expected', 'judged', 'wrong', 'detail'],
+      [
+        [
+          'aggregates_1m windows',
+          o.windows.expected,
+          o.windows.judged,
+          o.windows.wrong,
+          `missing ${o.windows.missing}, unexpected ${o.windows.unexpected}, open (not judged) ${o.windows.open}`,
+        ],
+        [
+          'alerts',
+          o.alerts.expected,
+          o.alerts.stored,
+          o.alerts.wrong,
+          'state of every alert id at the horizon',
+        ],
+        [
+          'device_state',
+          o.deviceState.devices,
+          o.deviceState.devices,
+          o.deviceState.wrong,
+          'event count and last seq',
+        ],
+      ],
+    ),
+    o.windows.examples.length
+      ? table(
+          ['device', 'window', 'problem', 'detail'],
+          o.windows.examples.map((e) => [e.deviceId, when(e.windowStart), e.problem, e.detail]),
+        )
+      : '',
+    o.alerts.examples.length
+      ? table(
+          ['alert', 'rule', 'device', 'expected', 'stored'],
+          o.alerts.examples.map((e) => [e.alertId, e.rule, e.deviceId, e.expected ?? '–', e.stored ?? '–']),
+        )
+      : '',
+    o.deviceState.examples.length
+      ? table(
+          ['device', 'expected count / seq', 'stored count / seq'],
+          o.deviceState.examples.map((e) => [
+            e.deviceId,
+            `${e.expected.eventCount} / ${e.expected.seq}`,
+            e.stored ? `${e.stored.eventCount} / ${e.stored.seq}` : 'none',
+          ]),
+        )
+      : '',
+  ].join('');
 }

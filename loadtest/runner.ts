@@ -11,6 +11,11 @@
  * timeout); (6) freshness histograms and the reconciliation are read from ClickHouse;
  * (7) the services stop, the run's topics, groups, Redis keys and data dir are removed; (8)
  * the report (JSON and HTML) is written. Decisions and formulas: docs/loadtest.md.
+ *
+ * A fault run (`--fault`, docs/reliability.md) first starts the private server the fault
+ * needs and runs everything on it; during the load the injector faults it (or kill -9s a
+ * started child) and restores it; the raw reconciliation is joined by the derived outputs'
+ * (every device-window, alerts, device state) and the recovery time is measured.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,16 +23,29 @@ import { cpus, freemem, loadavg, tmpdir, totalmem, type } from 'node:os';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, PROJECT_ROOT } from '../lib/config.ts';
-import { toFleetgridError } from '../lib/errors.ts';
-import { createKafkaClient, type KafkaAdmin } from '../lib/kafka.ts';
+import { FleetgridError, toFleetgridError } from '../lib/errors.ts';
+import { createKafkaClient, type KafkaAdmin } from '../lib/kafka/index.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
-import { ensureTopics, topicNames, topicSpecs } from '../lib/topics.ts';
+import { ensureTopics, RAW_TOPIC_KEYS, type TopicNames, topicNames, topicSpecs } from '../lib/topics.ts';
+import { parseCoreConfig } from '../processors/core/index.ts';
 import { createSerde } from '../schemas/serde.ts';
-import type { ClickHouseBackend } from '../sinks/backend.ts';
-import { createQueryBackend, createRemoteBackend } from '../sinks/query-client.ts';
+import type { RawEvent } from '../schemas/types.ts';
+import {
+  createQueryBackend,
+  createRemoteBackend,
+  type QueryBackend,
+  querySecret,
+} from '../clickhouse/index.ts';
 import { runBrokerBaseline } from './baseline.ts';
 import type { LoadTestConfig } from './config.ts';
-import { createLoadDriver, sampleRecordBytes } from './driver.ts';
+import { createLoadDriver, type LoadDriver, sampleRecordBytes } from './driver.ts';
+import {
+  createFaultInjector,
+  type FaultInjector,
+  type FaultServers,
+  startFaultServers,
+} from './fault-run.ts';
+import { type FaultSchedule, faultRecovery, parseFaultSchedule, type RecoverySample } from './faults.ts';
 import {
   aggregateFreshness,
   createProcessSampler,
@@ -39,10 +57,17 @@ import {
   scrapeBackpressure,
   scrapeMeanInsertMs,
   storedRawCount,
+  storedOutputs,
   storedTally,
   type WatchedGroup,
   type WatchedProcess,
 } from './observe.ts';
+import {
+  createOutputManifest,
+  type OutputManifest,
+  type OutputReconciliation,
+  reconcileOutputs,
+} from './outputs.ts';
 import { startPipeline, type StartedPipeline } from './pipeline.ts';
 import { buildProfile, type Phase, phases, type Profile, rateAt } from './profiles.ts';
 import { formatProgress, groupLabel } from './progress.ts';
@@ -90,6 +115,16 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Where the live status line goes (default process.stderr). */
   progressStream?: NodeJS.WritableStream & { isTTY?: boolean };
+  /**
+   * Runs after the drain, before anything is reconciled: the integration test alters a
+   * stored window here to show that the reconciliation fails when an output is wrong.
+   */
+  beforeReconcile?: (run: {
+    runId: string;
+    topics: TopicNames;
+    backend: QueryBackend;
+    env: NodeJS.ProcessEnv;
+  }) => Promise<void>;
 }
 
 interface StepEvaluation {
@@ -102,10 +137,33 @@ interface StepEvaluation {
 
 const SAMPLE_MS = 1_000;
 const AGGREGATE_END_MARGIN_MS = 2_000;
+/** Windows and alerts are judged up to the newest event time minus this (every partition's stream time reached it). */
+const OUTPUT_HORIZON_MARGIN_MS = 1_000;
+/** After the drain, how long a failing output reconciliation is read again (the last revisions may be in flight). */
+const OUTPUT_SETTLE_MS = 20_000;
 const TICK_MS = 10;
 
 export async function runLoadTest(config: LoadTestConfig, options: RunOptions = {}): Promise<LoadTestResult> {
-  const env = options.env ?? process.env;
+  let env = options.env ?? process.env;
+  // A fault run: the faulted service is a private server, started before anything uses it.
+  let schedule: FaultSchedule | undefined;
+  let faultServers: FaultServers | undefined;
+  if (config.fault) {
+    schedule = parseFaultSchedule({
+      kind: config.fault,
+      durationS: config.durationS,
+      atS: config.faultAtS,
+      forS: config.faultForS,
+    });
+    if (config.profile === 'step')
+      throw new FleetgridError(
+        'CONFIG_INVALID',
+        '--fault: the step profile stops at its own pace; use constant or spike',
+      );
+    faultServers = await startFaultServers(schedule, env, { kafkaNodes: config.faultKafkaNodes });
+    env = faultServers.env;
+  }
+  const verifyOutputs = config.verifyOutputs ?? schedule !== undefined;
   const runId = `lt${randomUUID().replace(/-/g, '').slice(0, 8)}`;
   const startedAt = new Date();
   const loadAverageStart = loadavg()[0] ?? 0;
@@ -137,17 +195,25 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
   const notes: string[] = [];
   const kafka = createKafkaClient(app.kafka, { log });
   const admin = kafka.admin();
-  const producer = kafka.producer({ maxInFlightRequests: 5 });
+  const drivers: LoadDriver[] = [];
   let pipeline: StartedPipeline | undefined;
-  let backend: ClickHouseBackend | undefined;
+  let backend: QueryBackend | undefined;
   const stream = options.progressStream ?? process.stderr;
   const showProgress = config.progress ?? Boolean(stream.isTTY);
   // Set once sampling runs; the outer finally calls it so a failed run leaves no timer behind.
   let stopSampling = async () => {};
+  let injector: FaultInjector | undefined;
 
   try {
     await admin.connect();
-    await ensureTopics(admin, topicSpecs(prefix, config.partitions));
+    await ensureTopics(admin, topicSpecs(prefix, config.partitions, app.topics));
+    // Existing topics keep their partition count: records are partitioned by the real one.
+    const partitions = Object.fromEntries(
+      (await admin.fetchTopicMetadata(RAW_TOPIC_KEYS.map((key) => topics[key]))).map((t) => [
+        t.name,
+        t.partitions.length,
+      ]),
+    );
     const serde = createSerde(app.registry, { topics });
     await serde.registerAll();
 
@@ -186,14 +252,17 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
         logDir: reportDir,
         env,
       });
-      groups = pipelineGroups(topics, prefix, pipeline.sink.groupId);
+      groups = pipelineGroups(topics, prefix);
       for (const child of [pipeline.processor, pipeline.sink]) {
         if (child.metricsUrl) metricsUrls.push(child.metricsUrl);
         processes.push({ name: child.name, pid: child.pid });
       }
       backend =
         app.clickhouse.mode === 'embedded' && pipeline.sink.queryUrl
-          ? createRemoteBackend(pipeline.sink.queryUrl, app.clickhouse.database)
+          ? createRemoteBackend(pipeline.sink.queryUrl, {
+              // The sink child's data dir holds the endpoint's secret (or the environment does).
+              secret: querySecret({ dataDir: dataDir as string }),
+            })
           : await createQueryBackend(app);
     } else {
       groups = config.groups
@@ -202,7 +271,7 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
             topics: Object.values(topics),
             committedTopicsOnly: true,
           }))
-        : pipelineGroups(topics, prefix, 'fleetgrid-sink-clickhouse');
+        : pipelineGroups(topics, prefix);
       backend = await createQueryBackend(app, config.queryUrl ? { url: config.queryUrl } : {});
     }
     processes.push(...findStackProcesses());
@@ -212,7 +281,6 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
     // seconds of a fresh pipeline (JIT, first inserts and parts, group joins) are not what
     // a rate is judged by. Warm-up devices carry `<run id>w-`, so none of the run's
     // queries (`<run id>-%`) see them.
-    await producer.connect();
     if (config.warmupS > 0) {
       progressLine(stream, showProgress, `warming up for ${config.warmupS} s at ${rateAt(profile, 0)}/s…`);
       const warmStart = Date.now();
@@ -224,10 +292,13 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
           runTag: `${runId}w`,
           startMs: warmStart,
           topics,
+          partitions,
           maxInFlight: config.maxInFlight,
         },
-        { producer, serde },
+        { kafka, serde },
       );
+      drivers.push(warm);
+      await warm.start();
       while (!options.signal?.aborted && Date.now() - warmStart < config.warmupS * 1_000) {
         warm.tick((Date.now() - warmStart) / 1_000, Date.now());
         await sleep(TICK_MS);
@@ -239,6 +310,12 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
     }
     const startMs = Date.now();
     let sendError: string | undefined;
+    const manifest: OutputManifest | undefined = verifyOutputs
+      ? createOutputManifest(
+          parseCoreConfig({ windowSizeMs: config.windowSizeS * 1_000, graceMs: config.graceS * 1_000 }),
+        )
+      : undefined;
+    let undecodable = 0;
     const driver = createLoadDriver(
       {
         profile,
@@ -247,13 +324,27 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
         runTag: runId,
         startMs,
         topics,
+        partitions,
         maxInFlight: config.maxInFlight,
         onError: (error) => {
           sendError ??= toFleetgridError(error, 'KAFKA_UNAVAILABLE').message;
         },
+        ...(manifest
+          ? {
+              onAcked: (topic: string, partition: number, bytes: Buffer) => {
+                // The writer schema is cached: this process registered it.
+                const decoded = serde.decodeCached(bytes);
+                if (decoded)
+                  manifest.add(topic, partition, { type: decoded.record, value: decoded.value } as RawEvent);
+                else undecodable++;
+              },
+            }
+          : {}),
       },
-      { producer, serde },
+      { kafka, serde },
     );
+    drivers.push(driver);
+    await driver.start();
     const series: SeriesPoint[] = [];
     const sampler = createProcessSampler(processes);
     sampler.sample(startMs);
@@ -301,11 +392,42 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
     const pollFreshness = async () => {
       while (polling && showProgress) {
         const began = Date.now();
-        liveP99 = await liveFreshness(backend as ClickHouseBackend, driver, runId, startMs, began);
+        liveP99 = await liveFreshness(backend as QueryBackend, driver, runId, startMs, began);
         await sleep(Math.max(50, 2 * SAMPLE_MS - (Date.now() - began)));
       }
     };
-    const pollers = [pollLag(), pollMetrics(), pollFreshness()];
+    // A fault run: the outputs as they grow, for the recovery time.
+    const outputSamples: RecoverySample[] = [];
+    const sampleOutputs = async () => {
+      const began = Date.now();
+      const b = backend as QueryBackend;
+      const [raw, aggregates] = await Promise.all([
+        storedRawCount(b, runId).catch(() => undefined),
+        b
+          .run('tableRows', { table: 'aggregates_1m' })
+          .then((rows) => Number(rows[0]?.n ?? Number.NaN))
+          .catch(() => undefined),
+      ]);
+      outputSamples.push({
+        t: round((began + Date.now()) / 2_000 - startMs / 1_000, 2),
+        ...(raw === undefined || raw < 0 ? {} : { raw }),
+        ...(aggregates === undefined || Number.isNaN(aggregates) ? {} : { aggregates }),
+      });
+    };
+    const pollOutputs = async () => {
+      while (polling && schedule) {
+        const began = Date.now();
+        await sampleOutputs();
+        await sleep(Math.max(50, SAMPLE_MS - (Date.now() - began)));
+      }
+    };
+    const pollers = [pollLag(), pollMetrics(), pollFreshness(), pollOutputs()];
+    if (schedule && faultServers)
+      injector = createFaultInjector(
+        schedule,
+        { servers: faultServers, pipeline, log },
+        () => (Date.now() - startMs) / 1_000,
+      );
 
     const elapsed = () => (Date.now() - startMs) / 1_000;
     const takeSample = () => {
@@ -369,7 +491,7 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
       const warmS = Math.ceil((phase.endS - phase.startS) / 3);
       const fromS = phase.startS + warmS;
       const histograms = await rawFreshness(
-        backend as ClickHouseBackend,
+        backend as QueryBackend,
         runId,
         startMs,
         startMs + fromS * 1_000,
@@ -400,6 +522,7 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
           break;
         }
         driver.tick(t, Date.now());
+        injector?.poll(t);
         if (profile.name === 'step') {
           phaseList.forEach((phase, index) => {
             if (
@@ -424,6 +547,8 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
       loading = false;
     }
     const loadEndMs = Date.now();
+    // The fault is undone before the drain (a load ended early, or a restart still under way).
+    await injector?.settle();
     const loadSeconds = (loadEndMs - startMs) / 1_000;
     if (options.signal?.aborted) notes.push(`stopped early by a signal after ${round(loadSeconds, 1)} s`);
     if (sendError) notes.push(`produce errors (first): ${sendError}`);
@@ -443,6 +568,8 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
         break;
       }
       const lag = await sampleLag(admin, groups).catch(() => undefined);
+      // The drain's own readings count for the recovery time too (the poller may be a second behind).
+      if (lag) lagSamples.push({ t: round((Date.now() - startMs) / 1_000, 2), lag });
       const visible = await storedRawCount(backend, runId).catch(() => -1);
       if (lag && Object.values(lag).every((v) => v === 0) && visible >= produced) {
         drained = true;
@@ -464,9 +591,15 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
     }
     await Promise.all(pendingEvaluations);
     await stopSampling();
+    // A drained pipeline has written its last outputs, but the poller may not have read them
+    // yet (a restarted sink can catch up its whole backlog between two polls): one reading
+    // now, so the recovery time sees the outputs that resumed at the end of the drain.
+    if (schedule && drained) await sampleOutputs();
     if (slowestLagPollMs > 3 * SAMPLE_MS)
       notes.push(`the slowest consumer-lag poll took ${slowestLagPollMs} ms (a busy broker or machine)`);
     if (showProgress) stream.write('\n');
+
+    await options.beforeReconcile?.({ runId, topics, backend, env });
 
     // (6) Freshness and reconciliation, from ClickHouse.
     const queriedAt = Date.now();
@@ -486,6 +619,49 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
       reconciliation = reconcile(driver.tally, await storedTally(backend, runId, topics, SINK_STAGE));
     } catch (error) {
       notes.push(`reconciliation failed: ${String(error)}`);
+    }
+    let outputs: OutputReconciliation | undefined;
+    if (manifest) {
+      if (undecodable > 0)
+        notes.push(`${undecodable} acknowledged events could not be decoded for the output check`);
+      const settleDeadline = Date.now() + OUTPUT_SETTLE_MS;
+      for (;;) {
+        try {
+          const stored = await storedOutputs(backend, runId);
+          outputs = reconcileOutputs({
+            expectedWindows: manifest.windows,
+            storedWindows: stored.windows,
+            expectedAlerts: manifest.alerts(),
+            storedAlerts: stored.alerts,
+            producedByDevice: driver.tally.byDevice,
+            storedStates: stored.states,
+            windowSizeMs: config.windowSizeS * 1_000,
+            graceMs: config.graceS * 1_000,
+            horizonMs: manifest.maxTs - OUTPUT_HORIZON_MARGIN_MS,
+          });
+        } catch (error) {
+          notes.push(`output reconciliation failed: ${String(error)}`);
+          break;
+        }
+        // Only a drained pipeline is waited for: one that did not drain will not get better.
+        if (outputs.ok || !drained || Date.now() >= settleDeadline) break;
+        await sleep(2_000);
+      }
+    }
+    let fault: LoadTestReport['fault'];
+    if (schedule && injector) {
+      const lagTotals: RecoverySample[] = lagSamples.map((p) => ({
+        t: p.t,
+        lag: Object.values(p.lag).reduce((a, b) => a + b, 0),
+      }));
+      const samples = [...lagTotals, ...outputSamples].sort((a, b) => a.t - b.t);
+      if (injector.error) notes.push(`fault injection: ${injector.error}`);
+      fault = {
+        schedule,
+        events: injector.events,
+        recovery: faultRecovery(samples, schedule, profile.rate),
+        ...(injector.error ? { error: injector.error } : {}),
+      };
     }
     const insertMeanMs = await scrapeMeanInsertMs(metricsUrls);
     const rawAll = mergeHistograms(rawBySecond.values());
@@ -587,6 +763,8 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
       spike,
       baseline,
       reconciliation,
+      outputs,
+      fault,
       notes,
     };
     const jsonPath = resolve(reportDir, 'report.json');
@@ -597,12 +775,13 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
   } finally {
     // (7) Stop and clean up: everything below is tidiness and must not hide a result.
     await stopSampling().catch(() => {});
-    await producer.disconnect().catch(() => {});
+    for (const d of drivers) await d.close().catch(() => {});
     await backend?.close().catch(() => {});
     if (pipeline)
       await pipeline.stop().catch((error: unknown) => log.warn({ err: error }, 'stopping the pipeline'));
     if (config.startPipeline && config.cleanup) await cleanUp(admin, prefix, app.redis.url, dataDir, log);
     await admin.disconnect().catch(() => {});
+    await faultServers?.stop();
   }
 }
 
@@ -780,7 +959,7 @@ function processReports(
 
 /** p99 of the raw events of the last few seconds, counting the ones not visible yet. */
 async function liveFreshness(
-  backend: ClickHouseBackend,
+  backend: QueryBackend,
   driver: { ackedBySecond: Map<number, number> },
   runId: string,
   startMs: number,
@@ -824,10 +1003,8 @@ async function cleanUp(
 ): Promise<void> {
   try {
     const ours = (await admin.listTopics()).filter((topic) => topic.startsWith(prefix));
-    if (ours.length > 0) await admin.deleteTopics({ topics: ours, timeout: 15_000 });
-    const groups = (await admin.listGroups()).groups
-      .map((g) => g.groupId)
-      .filter((g) => g.startsWith(prefix));
+    if (ours.length > 0) await admin.deleteTopics(ours, 15_000);
+    const groups = (await admin.listGroups()).filter((g) => g.startsWith(prefix));
     if (groups.length > 0) await admin.deleteGroups(groups);
   } catch (error) {
     log.warn({ err: error }, 'could not delete the run topics or groups');

@@ -15,7 +15,7 @@ export function percentile(values: readonly number[], q: number): number | undef
 /**
  * Latency buckets (ms): 10 ms wide below 1 s, 100 ms below 10 s, 1 s above. Fine where the
  * targets are (p99 ≤ 2 s), coarse where only "very late" matters, so a histogram of a
- * whole run stays a few hundred rows. The same expression runs in SQL (`LATENCY_BUCKET_SQL`).
+ * whole run stays a few hundred rows. The same expression runs in SQL (`latencyBucketSql`).
  */
 export function latencyBucket(ms: number): number {
   const v = Math.max(0, Math.floor(ms));

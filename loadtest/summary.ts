@@ -36,6 +36,16 @@ export function summaryLines(report: LoadTestReport): string[] {
       ? `reconciliation: ${r.ok ? 'OK' : 'FAILED'}: produced ${n(r.produced)} = stored ${n(r.stored)} + dead-lettered ${n(r.deadLettered)}; lost ${r.lost}, duplicates ${r.duplicates}, unexpected ${r.unexpected}`
       : 'reconciliation: not run',
   );
+  const o = report.outputs;
+  if (o)
+    lines.push(
+      `derived outputs: ${o.ok ? 'OK' : 'FAILED'}: windows wrong ${o.windows.wrong} of ${n(o.windows.judged)} (missing ${o.windows.missing}, unexpected ${o.windows.unexpected}), alerts wrong ${o.alerts.wrong} of ${n(o.alerts.expected)}, device states wrong ${o.deviceState.wrong} of ${n(o.deviceState.devices)}`,
+    );
+  const f = report.fault;
+  if (f)
+    lines.push(
+      `fault ${f.schedule.kind} at ${f.schedule.atS} s for ${f.schedule.forS} s: recovery ${f.recovery.seconds === undefined ? 'not within the run' : `${n(f.recovery.seconds, 1)} s`} after its end (lag ${n(f.recovery.lagS, 1)} s, raw rows ${n(f.recovery.rawResumeS, 1)} s, aggregates ${n(f.recovery.aggregatesResumeS, 1)} s)`,
+    );
   const load = report.machine.loadAverage;
   lines.push(
     `machine: ${report.machine.cpus} cores, load average ${load.start} at the start, ${load.end} at the end`,

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig, PROJECT_ROOT } from '../../lib/config.ts';
-import { createKafkaClient } from '../../lib/kafka.ts';
+import { createKafkaClient } from '../../lib/kafka/index.ts';
 import { silentLogger } from '../../lib/log.ts';
 import type { LoadTestReport } from '../../loadtest/report.ts';
 

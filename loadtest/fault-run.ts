@@ -1,0 +1,202 @@
+/**
+ * The I/O of a fault run (`fleetgrid loadtest --fault`): the private server the fault needs,
+ * started before anything else so the run's topics, schemas and state live on it (the shared
+ * stack of `make up` is never faulted), and the injector that faults it (or the started child)
+ * on schedule and restores it. Only PIDs this process started are signalled; every server
+ * binds 127.0.0.1 and is killed and removed at the end.
+ */
+import type { Logger } from '../lib/log.ts';
+import {
+  type PrivateKafka,
+  type PrivateRedis,
+  type PrivateRegistry,
+  startPrivateKafka,
+  startPrivateRedis,
+  startPrivateRegistry,
+} from '../infra/local/private/index.ts';
+import type { FaultEvent, FaultSchedule } from './faults.ts';
+import type { StartedPipeline } from './pipeline.ts';
+
+export interface FaultServers {
+  kafka?: PrivateKafka;
+  redis?: PrivateRedis;
+  registry?: PrivateRegistry;
+  /** The environment of the run: the shared stack's, with the faulted service replaced. */
+  env: NodeJS.ProcessEnv;
+  stop(): Promise<void>;
+}
+
+const KAFKA_SECURITY = [
+  'KAFKA_SSL',
+  'KAFKA_SSL_CA_FILE',
+  'KAFKA_SASL_MECHANISM',
+  'KAFKA_SASL_USERNAME',
+  'KAFKA_SASL_PASSWORD',
+  'KAFKA_SASL_PASSWORD_FILE',
+];
+
+/** Starts the private server of an infrastructure fault (none for a process fault). */
+export async function startFaultServers(
+  schedule: FaultSchedule,
+  base: NodeJS.ProcessEnv,
+  options: { kafkaNodes?: number } = {},
+): Promise<FaultServers> {
+  const env: NodeJS.ProcessEnv = { ...base };
+  const servers: Omit<FaultServers, 'env' | 'stop'> = {};
+  const stop = async () => {
+    await Promise.allSettled([servers.kafka?.stop(), servers.redis?.stop(), servers.registry?.stop()]);
+  };
+  try {
+    switch (schedule.target) {
+      case 'kafka': {
+        const kafka = await startPrivateKafka({ nodes: options.kafkaNodes ?? 1, name: 'loadtest-kafka' });
+        servers.kafka = kafka;
+        env.KAFKA_BROKERS = kafka.bootstrap;
+        // The private cluster is plaintext on loopback.
+        for (const key of KAFKA_SECURITY) delete env[key];
+        break;
+      }
+      case 'redis': {
+        // No persistence: the machine's Redis keeps nothing on disk either.
+        const redis = await startPrivateRedis({ persistence: 'none', name: 'loadtest-redis' });
+        servers.redis = redis;
+        env.REDIS_URL = redis.url;
+        break;
+      }
+      case 'registry': {
+        const registry = await startPrivateRegistry({ name: 'loadtest-registry' });
+        servers.registry = registry;
+        env.SCHEMA_REGISTRY_URL = registry.url;
+        delete env.SCHEMA_REGISTRY_USERNAME;
+        delete env.SCHEMA_REGISTRY_PASSWORD;
+        break;
+      }
+      default:
+        break;
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { ...servers, env, stop };
+}
+
+export interface FaultInjector {
+  /** Called from the load loop: begins or ends the fault when it is due. */
+  poll(elapsedS: number): void;
+  /** Ends the fault if it is still on (an early end of the load), and waits for both steps. */
+  settle(): Promise<void>;
+  readonly events: FaultEvent[];
+  /** First error of a step (the run's report notes it). */
+  readonly error: string | undefined;
+}
+
+export function createFaultInjector(
+  schedule: FaultSchedule,
+  deps: { servers: FaultServers; pipeline: StartedPipeline | undefined; log: Logger },
+  elapsed: () => number,
+): FaultInjector {
+  const events: FaultEvent[] = [];
+  let error: string | undefined;
+  const note = (event: string): void => {
+    events.push({ t: Math.round(elapsed() * 100) / 100, event });
+  };
+  const { servers, pipeline } = deps;
+  const kafkaNode = () => {
+    const kafka = servers.kafka as PrivateKafka;
+    // The last node: with one node the only one, with a cluster not the first voter listed.
+    return kafka.node(kafka.nodes.length);
+  };
+  const child = () => {
+    const started = schedule.target === 'processor' ? pipeline?.processor : pipeline?.sink;
+    if (!started) throw new Error(`--fault ${schedule.kind} needs --start-pipeline`);
+    return started;
+  };
+
+  async function begin(): Promise<void> {
+    switch (schedule.kind) {
+      case 'redis-kill':
+        await (servers.redis as PrivateRedis).kill('SIGKILL');
+        return note('redis killed (-9)');
+      case 'redis-flush': {
+        const { Redis } = await import('ioredis');
+        const redis = new Redis((servers.redis as PrivateRedis).url, {
+          lazyConnect: true,
+          maxRetriesPerRequest: 1,
+        });
+        try {
+          await redis.connect();
+          await redis.flushall();
+        } finally {
+          redis.disconnect();
+        }
+        return note('redis flushed (FLUSHALL)');
+      }
+      case 'registry-kill':
+        await (servers.registry as PrivateRegistry).kill('SIGKILL');
+        return note('registry killed (-9)');
+      case 'broker-kill':
+        await kafkaNode().kill('SIGKILL');
+        return note(`broker ${kafkaNode().nodeId} killed (-9)`);
+      case 'broker-pause':
+        kafkaNode().pause();
+        return note(`broker ${kafkaNode().nodeId} paused (SIGSTOP)`);
+      case 'processor-kill':
+      case 'sink-kill':
+        await child().kill();
+        return note(`${child().name} killed (-9)`);
+    }
+  }
+
+  async function end(): Promise<void> {
+    switch (schedule.kind) {
+      case 'redis-flush':
+        return;
+      case 'redis-kill':
+        note('redis restarting');
+        await (servers.redis as PrivateRedis).start();
+        return note('redis answers again');
+      case 'registry-kill':
+        note('registry restarting');
+        await (servers.registry as PrivateRegistry).start();
+        return note('registry answers again');
+      case 'broker-kill':
+        note('broker restarting');
+        await kafkaNode().start();
+        return note('broker answers again');
+      case 'broker-pause':
+        kafkaNode().resume();
+        return note('broker resumed (SIGCONT)');
+      case 'processor-kill':
+      case 'sink-kill':
+        note(`${child().name} restarting`);
+        await child().restart();
+        return note(`${child().name} ready again`);
+    }
+  }
+
+  const fail = (step: string) => (e: unknown) => {
+    error ??= `${step}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`;
+    deps.log.warn({ err: e }, `fault ${schedule.kind}: ${step} failed`);
+  };
+  let begun: Promise<void> | undefined;
+  let ended: Promise<void> | undefined;
+  const doEnd = () => {
+    ended ??= (begun ?? Promise.resolve()).then(() => end().catch(fail('ending the fault')));
+  };
+  return {
+    events,
+    get error() {
+      return error;
+    },
+    poll(elapsedS) {
+      if (!begun && elapsedS >= schedule.atS) begun = begin().catch(fail('the fault'));
+      if (begun && !ended && elapsedS >= schedule.endS) doEnd();
+    },
+    async settle() {
+      if (begun) doEnd();
+      await begun;
+      await ended;
+    },
+  };
+}

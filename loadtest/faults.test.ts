@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { FAULT_KINDS, faultRecovery, parseFaultSchedule } from './faults.ts';
+
+describe('parseFaultSchedule', () => {
+  it('takes --fault-at and --fault-for and names the target', () => {
+    expect(parseFaultSchedule({ kind: 'broker-pause', durationS: 60, atS: 20, forS: 15 })).toEqual({
+      kind: 'broker-pause',
+      target: 'kafka',
+      atS: 20,
+      forS: 15,
+      endS: 35,
+    });
+    expect(parseFaultSchedule({ kind: 'sink-kill', durationS: 60, atS: 5, forS: 3 }).target).toBe('sink');
+    expect(parseFaultSchedule({ kind: 'registry-kill', durationS: 60 }).target).toBe('registry');
+  });
+
+  it('defaults to a third of the run and 10 s, at most a sixth of the run', () => {
+    expect(parseFaultSchedule({ kind: 'processor-kill', durationS: 90 })).toMatchObject({
+      atS: 30,
+      forS: 10,
+    });
+    expect(parseFaultSchedule({ kind: 'processor-kill', durationS: 30 })).toMatchObject({ atS: 10, forS: 5 });
+  });
+
+  it('makes a flush instantaneous and refuses a length for it', () => {
+    expect(parseFaultSchedule({ kind: 'redis-flush', durationS: 60, atS: 20 })).toMatchObject({
+      forS: 0,
+      endS: 20,
+    });
+    expect(() => parseFaultSchedule({ kind: 'redis-flush', durationS: 60, forS: 5 })).toThrow(
+      /instantaneous/,
+    );
+  });
+
+  it('refuses a fault that does not end well before the load', () => {
+    expect(() => parseFaultSchedule({ kind: 'broker-kill', durationS: 30, atS: 20, forS: 8 })).toThrow(
+      /must end at least 5 s before/,
+    );
+    expect(() => parseFaultSchedule({ kind: 'broker-kill', durationS: 60, atS: -1 })).toThrow(/--fault-at/);
+    expect(() => parseFaultSchedule({ kind: 'broker-kill', durationS: 60, forS: 0 })).toThrow(/more than 0/);
+  });
+
+  it('refuses an unknown fault, listing the known ones', () => {
+    expect(() => parseFaultSchedule({ kind: 'disk-full', durationS: 60 })).toThrow(FAULT_KINDS.join(', '));
+  });
+});
+
+describe('faultRecovery', () => {
+  const schedule = { atS: 10, endS: 20 };
+  it('is the latest of lag back to normal, raw rows and aggregate rows growing again', () => {
+    const samples = [
+      { t: 5, lag: 800, raw: 500, aggregates: 10 },
+      { t: 9, lag: 1_200, raw: 900, aggregates: 10 },
+      { t: 15, lag: 9_000, raw: 900, aggregates: 10 },
+      { t: 20, lag: 12_000, raw: 900, aggregates: 10 },
+      { t: 21 },
+      { t: 23, lag: 6_000, raw: 1_500, aggregates: 10 },
+      { t: 26, lag: 1_100, raw: 4_000, aggregates: 10 },
+      { t: 28, lag: 900, raw: 4_500, aggregates: 30 },
+    ];
+    expect(faultRecovery(samples, schedule, 1_000)).toEqual({
+      lagS: 6,
+      rawResumeS: 3,
+      aggregatesResumeS: 8,
+      seconds: 8,
+      thresholdLag: 1_200,
+    });
+  });
+
+  it('is undefined while an output never resumes', () => {
+    const samples = [
+      { t: 5, lag: 0, raw: 500, aggregates: 10 },
+      { t: 22, lag: 0, raw: 600, aggregates: 10 },
+    ];
+    const r = faultRecovery(samples, schedule, 100);
+    expect(r).toMatchObject({ lagS: 2, rawResumeS: 2, aggregatesResumeS: undefined, seconds: undefined });
+  });
+
+  it('takes the first reading after the fault as the level when none came before its end', () => {
+    const samples = [
+      { t: 21, lag: 0, raw: 700 },
+      { t: 24, lag: 0, raw: 800, aggregates: 3 },
+      { t: 25, lag: 0, raw: 800, aggregates: 4 },
+    ];
+    expect(faultRecovery(samples, schedule, 100)).toMatchObject({ rawResumeS: 4, aggregatesResumeS: 5 });
+  });
+});

@@ -1,0 +1,156 @@
+/**
+ * The fault of a `fleetgrid loadtest --fault` run (pure): what is done, to what, when and
+ * for how long. The I/O that does it is loadtest/fault-run.ts.
+ *
+ * - redis-kill: kill -9 of the private Redis, restarted `forS` later (no persistence, like
+ *   the machine's Redis: whatever it held is gone);
+ * - redis-flush: FLUSHALL on the private Redis at `atS` (instantaneous);
+ * - registry-kill: kill -9 of the private Apicurio registry, restarted `forS` later (its
+ *   H2 file keeps the schemas);
+ * - broker-kill: kill -9 of a private Kafka node, restarted `forS` later (same data);
+ * - broker-pause: SIGSTOP of a private Kafka node for `forS` (sockets open, no answers);
+ * - processor-kill / sink-kill: kill -9 of the started child, restarted `forS` later.
+ */
+import { FleetgridError } from '../lib/errors.ts';
+
+export const FAULT_KINDS = [
+  'redis-kill',
+  'redis-flush',
+  'registry-kill',
+  'broker-kill',
+  'broker-pause',
+  'processor-kill',
+  'sink-kill',
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** The private server a fault needs (the shared stack is never faulted), or the child it hits. */
+export type FaultTarget = 'redis' | 'registry' | 'kafka' | 'processor' | 'sink';
+
+export interface FaultSchedule {
+  kind: FaultKind;
+  target: FaultTarget;
+  /** Seconds into the load when the fault begins. */
+  atS: number;
+  /** How long the server stays down or frozen (0 for an instantaneous fault). */
+  forS: number;
+  /** atS + forS: the fault's end, from which recovery is measured. */
+  endS: number;
+}
+
+const TARGETS: Record<FaultKind, FaultTarget> = {
+  'redis-kill': 'redis',
+  'redis-flush': 'redis',
+  'registry-kill': 'registry',
+  'broker-kill': 'kafka',
+  'broker-pause': 'kafka',
+  'processor-kill': 'processor',
+  'sink-kill': 'sink',
+};
+
+/** Load seconds that must remain after the fault, so recovery is observed under load. */
+export const MIN_LOAD_AFTER_FAULT_S = 5;
+
+export function isFaultKind(value: string): value is FaultKind {
+  return (FAULT_KINDS as readonly string[]).includes(value);
+}
+
+/**
+ * The schedule of a fault in a run of `durationS` seconds. Defaults: begins at a third of
+ * the run, lasts 10 s (capped to a sixth of the run); redis-flush lasts 0. The fault must
+ * end at least MIN_LOAD_AFTER_FAULT_S before the load does.
+ */
+export function parseFaultSchedule(input: {
+  kind: string;
+  durationS: number;
+  atS?: number | undefined;
+  forS?: number | undefined;
+}): FaultSchedule {
+  const invalid = (message: string) =>
+    new FleetgridError('CONFIG_INVALID', `--fault ${input.kind}: ${message}`);
+  if (!isFaultKind(input.kind))
+    throw new FleetgridError(
+      'CONFIG_INVALID',
+      `unknown fault ${JSON.stringify(input.kind)}: one of ${FAULT_KINDS.join(', ')}`,
+    );
+  const kind = input.kind;
+  const atS = input.atS ?? Math.round(input.durationS / 3);
+  const instantaneous = kind === 'redis-flush';
+  const forS = instantaneous ? 0 : (input.forS ?? Math.min(10, Math.max(1, Math.round(input.durationS / 6))));
+  if (!Number.isFinite(atS) || atS < 0) throw invalid('--fault-at must be 0 or more seconds');
+  if (!Number.isFinite(forS) || forS < 0) throw invalid('--fault-for must be 0 or more seconds');
+  if (instantaneous && input.forS !== undefined && input.forS !== 0)
+    throw invalid('a flush is instantaneous: --fault-for does not apply');
+  if (!instantaneous && forS === 0) throw invalid('--fault-for must be more than 0 s');
+  if (atS + forS > input.durationS - MIN_LOAD_AFTER_FAULT_S)
+    throw invalid(
+      `the fault (${atS} s + ${forS} s) must end at least ${MIN_LOAD_AFTER_FAULT_S} s before the load does (${input.durationS} s)`,
+    );
+  return { kind, target: TARGETS[kind], atS, forS, endS: atS + forS };
+}
+
+/** What happened when, in seconds since the load began. */
+export interface FaultEvent {
+  t: number;
+  event: string;
+}
+
+/** One sample of a fault run (seconds since the load began); a failed read leaves a field out. */
+export interface RecoverySample {
+  t: number;
+  /** Total consumer lag of the watched groups. */
+  lag?: number;
+  /** The run's raw rows visible in ClickHouse. */
+  raw?: number;
+  /** Aggregate rows visible in ClickHouse. */
+  aggregates?: number;
+}
+
+export interface FaultRecovery {
+  /** Fault end → lag back at its pre-fault level (stats.recoveryTime's threshold). */
+  lagS: number | undefined;
+  /** Fault end → the first sample that shows new raw rows. */
+  rawResumeS: number | undefined;
+  /** Fault end → the first sample that shows new aggregate rows (windows close every window size). */
+  aggregatesResumeS: number | undefined;
+  /** The latest of the three: lag normal and both outputs flowing again. Undefined if one never was. */
+  seconds: number | undefined;
+  thresholdLag: number;
+}
+
+/**
+ * Recovery from a fault: how long after its end the lag is back to what it was before the
+ * fault (the highest lag seen before it, or one second of the offered rate, whichever is
+ * larger) and both outputs (raw rows, aggregate rows) grow again.
+ */
+export function faultRecovery(
+  samples: readonly RecoverySample[],
+  schedule: Pick<FaultSchedule, 'atS' | 'endS'>,
+  baseRate: number,
+): FaultRecovery {
+  const before = samples.filter((s) => s.t < schedule.atS && s.lag !== undefined);
+  const thresholdLag = Math.max(baseRate, ...before.map((s) => s.lag as number));
+  const after = samples.filter((s) => s.t >= schedule.endS);
+  const since = (t: number | undefined) => (t === undefined ? undefined : Math.max(0, t - schedule.endS));
+  const lagS = since(after.find((s) => s.lag !== undefined && s.lag <= thresholdLag)?.t);
+  const resume = (pick: (s: RecoverySample) => number | undefined) => {
+    // The level at the fault's end: the last reading at or before it.
+    let level = samples.filter((s) => s.t <= schedule.endS && pick(s) !== undefined).at(-1);
+    let base = level ? (pick(level) as number) : undefined;
+    for (const s of after) {
+      const v = pick(s);
+      if (v === undefined) continue;
+      if (base !== undefined && v > base) return since(s.t);
+      if (base === undefined) {
+        level = s;
+        base = v;
+      }
+    }
+    return undefined;
+  };
+  const rawResumeS = resume((s) => s.raw);
+  const aggregatesResumeS = resume((s) => s.aggregates);
+  const parts = [lagS, rawResumeS, aggregatesResumeS];
+  const seconds = parts.some((p) => p === undefined) ? undefined : Math.max(...(parts as number[]));
+  return { lagS, rawResumeS, aggregatesResumeS, seconds, thresholdLag };
+}
