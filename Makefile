@@ -17,7 +17,7 @@ export npm_config_fund := false
 export npm_config_audit := false
 export npm_config_update_notifier := false
 
-.PHONY: help setup up down status demo test test-unit test-int typecheck lint bench clean
+.PHONY: help setup up down status demo test test-unit test-int test-faults test-notify-faults typecheck lint bench bench-faults clean
 
 help: ## list the targets
 	@echo "fleetgrid: streaming telemetry pipeline"
@@ -40,13 +40,15 @@ setup: $(NODE_STAMP) node_modules/.installed ## install Node 24, npm packages, t
 	@bash infra/local/setup-debian.sh
 	@bash infra/local/stack.sh fetch
 
-up: setup ## start Kafka, the schema registry and Redis on loopback (idempotent)
+up: setup ## start the local stack on loopback (idempotent; KAFKA_NODES=3 for a 3-node Kafka)
 	@bash infra/local/stack.sh up
+	@# The fleet registry: schema migrations, then its Debezium connector (both idempotent).
+	@node bin/fleetgrid.mjs registry cdc up
 
 down: ## stop what `make up` started
 	@bash infra/local/stack.sh down
 
-status: ## show which local services answer
+status: ## every local service: address, health, who started it
 	@bash infra/local/stack.sh status
 
 demo: up ## run the whole pipeline on the local defaults
@@ -68,6 +70,16 @@ test: up ## type-check, lint, then every unit and integration test against the r
 	@echo "[test] type-check"; npx tsc -p tsconfig.json
 	@echo "[test] lint"; npx biome check .
 	@echo "[test] unit and integration tests"; mkdir -p .data; npx vitest run --reporter=default --reporter=json --outputFile.json=.data/test-results.json
+
+test-faults: up ## the fault matrix, briefly (not part of `make test`; ~6 min): docs/reliability.md
+	@node bench/faults.ts --brief
+
+bench-faults: up ## every fault once at ~2,500 ev/s for 75 s, and the table (~20 min): docs/reliability.md
+	@node bench/faults.ts
+
+# The notifier's outage test with Alertmanager killed for 60 s instead of 10 (docs/alerts.md).
+test-notify-faults: up ## notifier: Alertmanager killed for 60 s while alerts change; none lost
+	@NOTIFY_FAULT_DOWN_MS=60000 flock /tmp/fleetgrid-heavy.lock npx vitest run test/notify/outage.int.test.ts
 
 bench: up ## per-stage benchmarks and a short end-to-end load test; see docs/BENCHMARKS.md
 	@node bench/run.ts

@@ -8,7 +8,9 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{lib,schemas,producers,processors,sinks,query,loadtest,infra,cli}/**/*.test.ts'],
+          include: [
+            '{lib,domain,schemas,producers,processors,sinks,clickhouse,query,registry,notify,loadtest,infra,cli}/**/*.test.ts',
+          ],
           exclude: ['**/node_modules/**', '**/*.int.test.ts'],
           environment: 'node',
           sequence: { groupOrder: 0 },

@@ -1,5 +1,5 @@
 /**
- * `fleetgrid setup-topics`: creates the DESIGN §3 topics and registers every schema.
+ * `fleetgrid setup-topics`: creates the docs/design.md §3 topics and registers every schema.
  * Services also do this at start; the command exists for operators and scripts.
  */
 import type { Command } from 'commander';
@@ -12,7 +12,7 @@ export function register(program: Command): void {
     .action(async (options: { partitions: string }) => {
       const { loadConfig } = await import('../lib/config.ts');
       const { createLogger } = await import('../lib/log.ts');
-      const { createKafkaClient } = await import('../lib/kafka.ts');
+      const { createKafkaClient } = await import('../lib/kafka/index.ts');
       const { ensureTopics, topicNames, topicSpecs } = await import('../lib/topics.ts');
       const { createSerde } = await import('../schemas/serde.ts');
       const config = loadConfig();
@@ -20,7 +20,10 @@ export function register(program: Command): void {
       const admin = createKafkaClient(config.kafka, { log }).admin();
       await admin.connect();
       try {
-        const created = await ensureTopics(admin, topicSpecs(config.topicPrefix, Number(options.partitions)));
+        const created = await ensureTopics(
+          admin,
+          topicSpecs(config.topicPrefix, Number(options.partitions), config.topics),
+        );
         console.log(created.length ? `created topics: ${created.join(', ')}` : 'all topics exist');
       } finally {
         await admin.disconnect();

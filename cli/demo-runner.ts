@@ -7,10 +7,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfig, PROJECT_ROOT } from '../lib/config.ts';
+import { ensureSecretFile } from '../lib/secrets.ts';
+import { onShutdownSignal } from '../lib/stream/index.ts';
 import type { DemoOptions } from './demo.ts';
 
 /** Default /metrics ports of the services (see docs/dashboards.md; Prometheus scrapes them). */
-export const DEMO_METRICS_PORTS = { simulate: 9464, process: 9465, sink: 9466 } as const;
+export const DEMO_METRICS_PORTS = { simulate: 9464, process: 9465, sink: 9466, notify: 9467 } as const;
 
 interface ChildSpec {
   name: string;
@@ -25,15 +27,46 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const cli = resolve(PROJECT_ROOT, 'bin/fleetgrid.mjs');
 
   await runToEnd(cli, ['setup-topics']);
+  // The fleet the simulator runs, registered in the registry (PostgreSQL): the control plane
+  // is not needed by the data plane, so a registry that cannot be reached is a warning.
+  const registered = await runToEnd(cli, [
+    'registry',
+    'seed',
+    '--trucks',
+    options.trucks,
+    '--turbines',
+    options.turbines,
+    '--solar',
+    options.solar,
+  ]).then(
+    () => true,
+    (error: unknown) => {
+      console.warn(
+        `warning: the fleet was not registered (${(error as Error).message}); the pipeline runs without it`,
+      );
+      return false;
+    },
+  );
+  // Registry writes through the API need a write token of their own (query/auth.ts).
+  const writeTokenFile = resolve(config.dataDir, 'secrets', 'api-write.token');
+  ensureSecretFile(writeTokenFile);
 
   const specs: ChildSpec[] = [
     { name: 'sink', args: ['sink', '--metrics-port', String(DEMO_METRICS_PORTS.sink)] },
     { name: 'process', args: ['process', '--metrics-port', String(DEMO_METRICS_PORTS.process)] },
     {
+      // Alerts to the stack's Alertmanager (its password file from `make up`); links in the
+      // alerts point at this demo's dashboard.
+      name: 'notify',
+      args: ['notify', '--metrics-port', String(DEMO_METRICS_PORTS.notify)],
+      env: { API_PUBLIC_URL: process.env.API_PUBLIC_URL ?? `http://127.0.0.1:${options.port}` },
+    },
+    {
       name: 'serve',
       args: ['serve', '--port', options.port],
       // /api/v1/pipeline/health reads backpressure and throughput off the services' metrics.
       env: {
+        API_WRITE_TOKEN_FILE: process.env.API_WRITE_TOKEN_FILE ?? writeTokenFile,
         QUERY_METRICS_URLS: Object.entries(DEMO_METRICS_PORTS)
           .map(([name, port]) => `${name}=http://127.0.0.1:${port}/metrics`)
           .join(','),
@@ -64,7 +97,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     stopping = true;
     console.log(`\nstopping the demo (${reason}) …`);
     // Producers first, so the processors and the sink can drain what was sent.
-    for (const name of ['simulate', 'serve', 'process', 'sink']) {
+    for (const name of ['simulate', 'serve', 'process', 'notify', 'sink']) {
       const child = children.get(name);
       if (!child || child.exitCode !== null) continue;
       child.kill('SIGTERM');
@@ -108,17 +141,25 @@ fleetgrid demo is running: ${options.trucks} trucks, ${options.turbines} turbine
 
   Dashboard        ${apiUrl}/
   HTTP API         ${apiUrl}/api/v1/fleet/summary   (OpenAPI: ${apiUrl}/docs)
+  Fleet registry   ${apiUrl}/api/v1/registry/devices${registered ? '' : '   (not registered: see the warning above)'}
+                   npx fleetgrid registry list devices   (writes: token in ${writeTokenFile})
   CLI              npx fleetgrid query summary
-  Metrics          simulate :${DEMO_METRICS_PORTS.simulate}  process :${DEMO_METRICS_PORTS.process}  sink :${DEMO_METRICS_PORTS.sink}  serve ${apiUrl}/metrics
+  Metrics          simulate :${DEMO_METRICS_PORTS.simulate}  process :${DEMO_METRICS_PORTS.process}  sink :${DEMO_METRICS_PORTS.sink}  notify :${DEMO_METRICS_PORTS.notify}  serve ${apiUrl}/metrics
   Prometheus       http://127.0.0.1:9090 (when \`make up\` started it)
+  Alertmanager     http://127.0.0.1:9095 (alerts from \`fleetgrid notify\`; user fleetgrid, password in ${resolve(config.dataDir, 'secrets', 'alertmanager.password')})
   Logs             ${logDir}/<service>.log
 
 Aggregates appear once the first 1-minute windows close (about 90 s). Ctrl-C stops the demo.`);
   }
 
-  const onSignal = () => void stopAll('signal');
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // A second Ctrl-C does not wait for the drain: the children go with the demo.
+  onShutdownSignal(
+    () => void stopAll('signal'),
+    undefined,
+    () => {
+      for (const child of children.values()) if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  );
   if (options.duration) {
     setTimeout(
       () => void stopAll(`--duration ${options.duration}s`),

@@ -5,18 +5,9 @@
  */
 import { Command } from 'commander';
 import { FleetgridError } from '../lib/errors.ts';
+import { COMPONENT_CLIS } from './components.ts';
 
 export type CommandModule = { register(program: Command): void };
-
-const COMPONENT_CLIS = [
-  '../producers/cli.ts',
-  '../processors/cli.ts',
-  '../sinks/cli.ts',
-  '../query/cli.ts',
-  '../loadtest/cli.ts',
-  './admin.ts',
-  './demo.ts',
-];
 
 const program = new Command()
   .name('fleetgrid')
