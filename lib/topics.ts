@@ -143,38 +143,11 @@ export async function ensureTopics(admin: KafkaAdmin, specs: TopicSpec[]): Promi
         configEntries: Object.entries(spec.config).map(([name, value]) => ({ name, value })),
       })),
     );
-    await waitForLeaders(
-      admin,
-      missing.map((spec) => spec.name),
-    );
     return missing.map((spec) => spec.name);
   } catch (error) {
     // Two services starting together may race to create the same topic: that is fine.
     if (error instanceof Error && /already exists/i.test(error.message)) return [];
     // The admin maps client failures onto FleetgridError (retriable when the broker is away).
     throw error;
-  }
-}
-
-/**
- * A created topic can take a moment before every partition has a leader that knows it;
- * producing or fetching earlier fails with "does not host this topic-partition". Waiting
- * here keeps that start-up race out of every caller.
- */
-async function waitForLeaders(admin: KafkaAdmin, topics: string[], timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const metadata = await admin.fetchTopicMetadata(topics);
-      const ready = metadata.every(
-        (topic) =>
-          topic.partitions.length > 0 && topic.partitions.every((partition) => partition.leader >= 0),
-      );
-      if (ready) return;
-    } catch {
-      // Metadata for a topic created a moment ago may not be served yet.
-    }
-    if (Date.now() >= deadline) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -17,6 +17,7 @@ import kafkajs from 'kafkajs';
 import type { KafkaConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { TRANSIENT_CLIENT_ERRORS, toKafkaError, wrapKafka } from './errors.ts';
+import { waitForTopicLeaders } from './leaders.ts';
 import type {
   ConsumerOptions,
   FetchedBatch,
@@ -345,7 +346,12 @@ export function createKafkaClient(config: KafkaConfig, deps: { log: Logger }): K
         listTopics: () => wrapKafka('list topics', () => admin.listTopics()),
         createTopics: (topics) =>
           wrapKafka('create topics', async () => {
-            await admin.createTopics({ waitForLeaders: true, topics });
+            // Not kafkajs's waitForLeaders: it gives up on UNKNOWN_TOPIC_OR_PARTITION (leaders.ts).
+            await admin.createTopics({ waitForLeaders: false, topics });
+            await waitForTopicLeaders(
+              async (names) => (await admin.fetchTopicMetadata({ topics: names })).topics,
+              topics.map((topic) => topic.topic),
+            );
           }),
         deleteTopics: (topics, timeoutMs = 10_000) =>
           wrapKafka('delete topics', () => admin.deleteTopics({ topics, timeout: timeoutMs })),

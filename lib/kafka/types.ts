@@ -228,6 +228,7 @@ export interface KafkaAdmin {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
   listTopics(): Promise<string[]>;
+  /** Creates the topics; resolves once each partition has a leader (bounded wait, leaders.ts). */
   createTopics(topics: TopicSpecInput[]): Promise<void>;
   deleteTopics(topics: string[], timeoutMs?: number): Promise<void>;
   fetchTopicMetadata(topics: string[]): Promise<TopicMetadata[]>;
