@@ -54,6 +54,8 @@ const LEGACY_SITE = `legacy-site-${'y'.repeat(5_000)}`;
 const HOSTILE_CODE = `P0217${pwn('code')}`;
 const ALERT_RULE = `rule.${'<script>'}(window.__pwned=window.__pwned||[]).push('rule')</script>`;
 const ALERT_MESSAGE = `overheat ${pwn('message')} & "quoted" 'text'`;
+/** The sink's and processor's drain bound here: by teardown they hold nothing to drain. */
+const DRAIN_TIMEOUT_MS = 5_000;
 const DLQ_CODE = `CODE_${pwn('dlq-code')}`;
 const DLQ_STAGE = `stage<b>bold</b>`;
 
@@ -195,7 +197,13 @@ beforeAll(async () => {
   };
   sink = createClickHouseSink(
     app,
-    parseSinkConfig({ groupId: stack.group('sink'), lingerMs: 100, queryPort: 0, sessionTimeoutMs: 6_000 }),
+    parseSinkConfig({
+      groupId: stack.group('sink'),
+      lingerMs: 100,
+      queryPort: 0,
+      sessionTimeoutMs: 6_000,
+      drainTimeoutMs: DRAIN_TIMEOUT_MS,
+    }),
     {
       kafka: stack.kafka,
       serde,
@@ -208,7 +216,10 @@ beforeAll(async () => {
   redis = new Redis(stack.config.redis.url, { maxRetriesPerRequest: 3 });
   processor = createProcessor(
     {
-      ...parseProcessorConfig(quickProcessorOptions(1, redisKeyPrefix)),
+      ...parseProcessorConfig({
+        ...quickProcessorOptions(1, redisKeyPrefix),
+        drainTimeoutMs: DRAIN_TIMEOUT_MS,
+      }),
       topicPrefix: stack.prefix,
     },
     {
@@ -272,7 +283,9 @@ afterAll(async () => {
   }
   await stack?.cleanup();
   if (dir) rmSync(dir, { recursive: true, force: true });
-}, 60_000);
+  // Two drains of DRAIN_TIMEOUT_MS at most, then topic deletion, on a machine shared with
+  // another test file: the project's hook timeout, not less (a 60 s bound failed a CI run).
+}, 120_000);
 
 interface Loaded {
   context: BrowserContext;

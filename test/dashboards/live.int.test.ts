@@ -123,7 +123,7 @@ afterAll(async () => {
   await running?.stop();
   await stack?.cleanup();
   data.remove();
-}, 60_000);
+}, 120_000);
 
 describe('dashboard live push and alert actions', () => {
   it('shows a raised alert within 2 s without a reload, and acknowledges it from the page', async () => {

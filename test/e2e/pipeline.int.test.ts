@@ -264,7 +264,7 @@ afterAll(async () => {
   }
   await stack?.cleanup();
   if (dir) rmSync(dir, { recursive: true, force: true });
-}, 60_000);
+}, 120_000);
 
 describe('the whole pipeline on the known dataset', () => {
   it('stores the projections the processors core derives from the dataset', async () => {
