@@ -16,7 +16,7 @@
 import kafkajs from 'kafkajs';
 import type { KafkaConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
-import { TRANSIENT_CLIENT_ERRORS, toKafkaError, wrapKafka } from './errors.ts';
+import { isClientError, TRANSIENT_CLIENT_ERRORS, toKafkaError, wrapKafka } from './errors.ts';
 import { waitForTopicLeaders } from './leaders.ts';
 import type {
   ConsumerOptions,
@@ -351,6 +351,7 @@ export function createKafkaClient(config: KafkaConfig, deps: { log: Logger }): K
             await waitForTopicLeaders(
               async (names) => (await admin.fetchTopicMetadata({ topics: names })).topics,
               topics.map((topic) => topic.topic),
+              { transient: isClientError },
             );
           }),
         deleteTopics: (topics, timeoutMs = 10_000) =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toKafkaError } from './errors.ts';
+import { isClientError, toKafkaError } from './errors.ts';
 
 const named = (name: string, message: string, extra: Record<string, unknown> = {}) =>
   Object.assign(new Error(message), { name, ...extra });
@@ -72,5 +72,15 @@ describe('toKafkaError: refused credentials and untrusted brokers', () => {
       code: 'KAFKA_UNAVAILABLE',
       retriable: true,
     });
+  });
+
+  it('tells the client’s failures (however wrapped) from our own bugs', () => {
+    const unknownTopic = named('KafkaJSProtocolError', 'This server does not host this topic-partition', {
+      type: 'UNKNOWN_TOPIC_OR_PARTITION',
+      retriable: true,
+    });
+    expect(isClientError(unknownTopic)).toBe(true);
+    expect(isClientError(named('KafkaJSNonRetriableError', 'gave up', { cause: unknownTopic }))).toBe(true);
+    expect(isClientError(new TypeError('cannot read properties of undefined'))).toBe(false);
   });
 });

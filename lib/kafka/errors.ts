@@ -77,6 +77,11 @@ function authFailure(causes: readonly ClientError[]): string | undefined {
   return undefined;
 }
 
+/** True when the failure comes from the Kafka client (a protocol or transport error), not from our own code. */
+export function isClientError(error: unknown): boolean {
+  return chain(error).some((c) => typeof c.name === 'string' && c.name.startsWith('KafkaJS'));
+}
+
 /** Maps client failures onto FleetgridError; retriable client errors stay retriable. */
 export function toKafkaError(action: string, error: unknown): FleetgridError {
   if (error instanceof FleetgridError) return error;
@@ -104,7 +109,7 @@ export function toKafkaError(action: string, error: unknown): FleetgridError {
       retriable: true,
     });
   }
-  const fromClient = causes.some((c) => typeof c.name === 'string' && c.name.startsWith('KafkaJS'));
+  const fromClient = isClientError(error);
   const retriable =
     fromClient &&
     causes.some(

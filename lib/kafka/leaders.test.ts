@@ -39,7 +39,10 @@ describe('waitForTopicLeaders', () => {
       () => [led('t', [1, 1])],
     ];
     let calls = 0;
-    const ok = await waitForTopicLeaders(async () => answers[calls++]?.() ?? [], ['t'], fakeClock());
+    const ok = await waitForTopicLeaders(async () => answers[calls++]?.() ?? [], ['t'], {
+      ...fakeClock(),
+      transient: (error) => (error as { retriable?: boolean }).retriable === true,
+    });
     expect(ok).toBe(true);
     expect(calls).toBe(3);
   });
@@ -56,5 +59,19 @@ describe('waitForTopicLeaders', () => {
     );
     expect(ok).toBe(false);
     expect(calls).toBe(11);
+  });
+
+  it('throws a failure that is not transient at once: a bug is not waited out', async () => {
+    let calls = 0;
+    const wait = waitForTopicLeaders(
+      async () => {
+        calls++;
+        throw new TypeError('cannot read properties of undefined');
+      },
+      ['t'],
+      { ...fakeClock(), transient: () => false },
+    );
+    await expect(wait).rejects.toThrow(TypeError);
+    expect(calls).toBe(1);
   });
 });

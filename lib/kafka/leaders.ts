@@ -14,6 +14,11 @@ export interface LeaderWaitOptions {
   intervalMs?: number;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Which failures of a metadata request mean "not yet". Anything else (a bug of ours, say)
+   * is thrown at once: programmer errors are never retried. Default: none.
+   */
+  transient?: (error: unknown) => boolean;
 }
 
 /** True once every topic has partitions and each of them a leader. */
@@ -39,12 +44,14 @@ export async function waitForTopicLeaders(
   const intervalMs = options.intervalMs ?? 100;
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const transient = options.transient ?? (() => false);
   const deadline = now() + timeoutMs;
   for (;;) {
     try {
       if (allLeadersKnown(await fetchMetadata(topics), topics)) return true;
-    } catch {
+    } catch (error) {
       // A topic created a moment ago may not be served yet (UNKNOWN_TOPIC_OR_PARTITION).
+      if (!transient(error)) throw error;
     }
     if (now() >= deadline) return false;
     await sleep(intervalMs);
