@@ -469,7 +469,40 @@ describe('the CLI', () => {
         alertId: alert.alertId,
         by: 'cli-user',
       });
-      await cli({ API_WRITE_TOKEN: WRITE }, 'unshelve', alert.alertId);
+      // Unshelve and comment from the CLI: the silence expires, both land in the history.
+      const silenceId = /Alertmanager silence ([0-9a-f-]{36})/.exec(shelve)?.[1] ?? '';
+      const unshelve = (await cli({ API_WRITE_TOKEN: WRITE }, 'unshelve', alert.alertId, '--by', 'cli-user'))
+        .stdout;
+      expect(unshelve).toMatch(/^UNSHELVE of alert .* by cli-user /);
+      expect(unshelve).toContain(`Alertmanager silence ${silenceId}`);
+      expect((await silence(silenceId)).status.state).toBe('expired');
+      const note = '<b>left</b> at the depot & checked';
+      const commented = JSON.parse(
+        (
+          await cli(
+            { API_WRITE_TOKEN: WRITE },
+            '--json',
+            'comment',
+            alert.alertId,
+            '--by',
+            'cli-user',
+            '--comment',
+            note,
+          )
+        ).stdout,
+      );
+      expect(commented).toMatchObject({ alertId: alert.alertId, action: 'COMMENT', comment: note });
+      expect(
+        await waitFor(async () => {
+          const shown = (await get(`/api/v1/alerts/${alert.alertId}`)).body;
+          const actions = (shown.history ?? []).map((h: { action: string }) => h.action);
+          return (
+            shown.shelved === null &&
+            ['ACK', 'SHELVE', 'UNSHELVE', 'COMMENT'].every((a) => actions.includes(a)) &&
+            shown.history.some((h: { comment?: string }) => h.comment === note)
+          );
+        }, 30_000),
+      ).toBe(true);
     } finally {
       watcher.kill('SIGINT');
     }
