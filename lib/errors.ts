@@ -41,6 +41,8 @@ export const ERROR_CODES = {
   VALIDATION_OUT_OF_RANGE: false,
   VALIDATION_INVALID_ID: false,
   TOO_LATE: false,
+  // a registry CDC record that is not a valid registry row (sinks/dims.ts)
+  REGISTRY_RECORD_INVALID: false,
   CLICKHOUSE_REJECTED: false,
   // commands on the registry (docs/registry.md): answered 404 and 409, never retried
   NOT_FOUND: false,

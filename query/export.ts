@@ -4,7 +4,7 @@
  * formula guard are csv.ts's. One line per row of the answer's list; times as ISO UTC.
  */
 import { type CsvColumn, toCsv } from './csv.ts';
-import type { SummaryRow } from './service.ts';
+import { GROUP_FIELDS, type GroupBy, type SummaryRow } from './service.ts';
 
 /** Routes that can answer CSV, and the file name their download suggests. */
 export const CSV_EXPORTS = ['summary', 'series', 'alerts'] as const;
@@ -29,17 +29,20 @@ const SUMMARY_FIELDS: readonly (keyof SummaryRow)[] = [
   'alertsOpen',
 ];
 
-/** The summary: one line per group (per kind, or per site and kind), with the range on every line. */
+/**
+ * The summary: one line per group (per kind, or per site, model or driver and kind), with
+ * the range on every line and the group's naming fields (GROUP_FIELDS) before the figures.
+ */
 export function summaryCsv(
   answer: { from: string; to: string; rows: readonly SummaryRow[] },
-  bySite: boolean,
+  groupBy: GroupBy,
 ): string {
   type Row = SummaryRow;
   return toCsv<Row>(
     [
       col('from', () => answer.from),
       col('to', () => answer.to),
-      ...(bySite ? [col<Row>('siteId', (r) => r.siteId)] : []),
+      ...GROUP_FIELDS[groupBy].map((field) => col<Row>(field, (r) => r[field])),
       ...SUMMARY_FIELDS.map((field) => col<Row>(field, (r) => r[field])),
     ],
     answer.rows,

@@ -62,6 +62,25 @@ describe('reports', () => {
     expect(out).toContain('3 raised in range, 1 open now');
   });
 
+  it('render a summary by driver with the unregistered bucket and drivers without a name said in words', () => {
+    const row = { kind: 'truck', devices: 1, activeDevices: 1, events: 4, alertsOpen: 0 };
+    const out = renderSummary({
+      from: 'A',
+      to: 'B',
+      groupBy: 'driver',
+      groups: [
+        { ...row, driverId: 'driver-1', driverName: 'Ada', registered: true },
+        { ...row, driverId: null, driverName: null, registered: true },
+        { ...row, driverId: null, driverName: null, registered: false },
+      ],
+    });
+    const lines = out.split('\n');
+    expect(lines[0]).toContain('Fleet summary by driver');
+    expect(out).toMatch(/driver-1\s+Ada\s+truck\s+1\s+1\s+4/);
+    expect(out).toMatch(/\(none\)\s+-\s+truck/);
+    expect(out).toMatch(/\(unregistered\)\s+-\s+truck/);
+  });
+
   it('render raw and aggregated series differently', () => {
     expect(renderSeries({ step: 'raw', points: [{ t: 'T', value: 1.5 }] })).toMatch(/T\s+1\.50/);
     expect(

@@ -63,11 +63,21 @@ const percent = (v: unknown) => (v === null || v === undefined ? '-' : `${format
 function renderGroups(s: Json): string {
   const rows = arr(s.groups);
   const bySite = s.groupBy === 'site';
+  // Devices the registry does not know are one bucket of their own, said in words.
+  const unregistered = (r: Json, value: unknown) =>
+    r.registered === false ? '(unregistered)' : (value ?? '-');
   return [
     `Fleet summary by ${String(s.groupBy)}${s.siteId ? ` at ${String(s.siteId)}` : ''} ${s.from} → ${s.to}`,
     '',
     table(rows, [
       ...(bySite ? [{ header: 'site', value: get('siteId') }] : []),
+      ...(s.groupBy === 'model' ? [{ header: 'model', value: (r: Json) => unregistered(r, r.model) }] : []),
+      ...(s.groupBy === 'driver'
+        ? [
+            { header: 'driver', value: (r: Json) => unregistered(r, r.driverId ?? '(none)') },
+            { header: 'name', value: (r: Json) => r.driverName ?? '-' },
+          ]
+        : []),
       { header: 'kind', value: get('kind') },
       { header: 'devices', value: get('devices') },
       { header: 'active', value: get('activeDevices') },

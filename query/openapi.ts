@@ -23,7 +23,8 @@ const descriptions: Record<string, string> = {
   limit: 'Page size, 1-1000 (default 100).',
   state: 'open | resolved | all (default open).',
   siteId: 'Only the devices of this site.',
-  groupBy: 'kind | site: one row per group (model and driver need the registry in ClickHouse).',
+  groupBy:
+    "kind | site | model | driver: one row per group and kind; model and driver come from the registry's dimension tables, devices it does not know in a bucket with registered: false.",
   format: 'json (default) | csv (also chosen by Accept: text/csv).',
   zoom: 'Map zoom level (0-22) the track is simplified for (1 pixel); without: every position.',
 };

@@ -90,10 +90,10 @@ const range = { from: isoTime.optional(), to: isoTime.optional() };
 
 /**
  * Groupings of the summary. kind and site are answered from the projections; model and
- * driver are the registry's dimensions, refused until ClickHouse has its dimension tables.
+ * driver from the registry's dimension tables (docs/query.md "Groupings"), with the
+ * devices the registry does not know in an unregistered bucket.
  */
 export const SUMMARY_GROUPINGS = ['kind', 'site', 'model', 'driver'] as const;
-export const GROUPINGS_READY = ['kind', 'site'] as const;
 
 /** `?format=csv` (or `Accept: text/csv`) exports an answer as CSV (query/export.ts). */
 const format = { format: z.enum(['json', 'csv']).optional() };

@@ -4,6 +4,7 @@
  * document is checked against what the server sends.
  */
 import { z } from 'zod';
+import { SUMMARY_GROUPINGS } from './params.ts';
 
 const time = z.iso.datetime();
 const num = z.number();
@@ -51,10 +52,15 @@ export const summaryGroupsBody = z.strictObject({
   from: time,
   to: time,
   siteId: z.string().optional(),
-  groupBy: z.enum(['kind', 'site']),
+  groupBy: z.enum(SUMMARY_GROUPINGS),
   groups: z.array(
     z.strictObject({
       siteId: z.string().optional(),
+      /** groupBy=model|driver: the registry's value; null in the unregistered bucket (registered: false). */
+      model: z.string().nullable().optional(),
+      driverId: z.string().nullable().optional(),
+      driverName: z.string().nullable().optional(),
+      registered: z.boolean().optional(),
       kind: kindName,
       devices: num,
       activeDevices: num,

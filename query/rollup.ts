@@ -188,14 +188,19 @@ export interface KindPartial {
 /** Partials keyed by group (groupKey: kind and site), so that one cached hour answers any site or grouping. */
 export type SummaryPartial = Record<string, KindPartial>;
 
-/** The key of a (kind, site) group in a SummaryPartial; any site id round-trips. */
-export function groupKey(kind: string, siteId: string): string {
-  return JSON.stringify([kind, siteId]);
+/**
+ * The key of a (kind, site) group in a SummaryPartial; any site id round-trips. `detail`
+ * refines it: a device id (per-device partials), or the value of a registry dimension
+ * (a model, a driver id; '' for a registered device without one, null for a device the
+ * registry does not know).
+ */
+export function groupKey(kind: string, siteId: string, detail?: string | null): string {
+  return JSON.stringify(detail === undefined ? [kind, siteId] : [kind, siteId, detail]);
 }
 
-export function parseGroupKey(key: string): { kind: string; siteId: string } {
-  const [kind, siteId] = JSON.parse(key) as [string, string];
-  return { kind, siteId };
+export function parseGroupKey(key: string): { kind: string; siteId: string; detail?: string | null } {
+  const [kind, siteId, ...rest] = JSON.parse(key) as [string, string, (string | null)?];
+  return rest.length === 0 ? { kind, siteId } : { kind, siteId, detail: rest[0] ?? null };
 }
 
 /**
@@ -205,7 +210,7 @@ export function parseGroupKey(key: string): { kind: string; siteId: string } {
  */
 export function regroupPartial(
   partial: SummaryPartial,
-  keyOf: (group: { kind: string; siteId: string }) => string | undefined,
+  keyOf: (group: { kind: string; siteId: string; detail?: string | null }) => string | undefined,
 ): SummaryPartial {
   const out: SummaryPartial = {};
   for (const [key, p] of Object.entries(partial)) {

@@ -296,11 +296,7 @@ export async function createQueryApi(config: QueryConfig, deps: QueryApiDeps): P
   app.get('/api/v1/fleet/summary', async (request, reply) => {
     const params = parseParams(schemas.summary, q(request));
     if (!wantsCsv(request, params.format)) return service.summary(params);
-    return sendCsv(
-      reply,
-      'summary',
-      summaryCsv(await service.summaryRows(params), params.groupBy === 'site'),
-    );
+    return sendCsv(reply, 'summary', summaryCsv(await service.summaryRows(params), params.groupBy ?? 'kind'));
   });
   app.get('/api/v1/fleet/extent', async (request) => {
     parseParams(schemas.empty, q(request));

@@ -16,7 +16,6 @@ import {
   DEFAULT_ALERTS_SPAN_MS,
   DEFAULT_SERIES_SPAN_MS,
   DEFAULT_SUMMARY_SPAN_MS,
-  GROUPINGS_READY,
   type SUMMARY_GROUPINGS,
   capOf,
   decodeCursor,
@@ -112,6 +111,14 @@ export interface SummaryParams {
 /** One group of the summary: every field present, null where it does not apply to the kind. */
 export interface SummaryRow {
   siteId?: string;
+  /** groupBy=model: the registry's model; null in the unregistered bucket. */
+  model?: string | null;
+  /** groupBy=driver: the driver's id (null: a registered device without a driver, or unregistered)… */
+  driverId?: string | null;
+  /** …and name, where the driver is registered. */
+  driverName?: string | null;
+  /** groupBy=model|driver: false for the bucket of devices the registry does not know. */
+  registered?: boolean;
   kind: Kind;
   devices: number;
   activeDevices: number;
@@ -127,6 +134,14 @@ export interface SummaryRow {
   alertsRaised: number;
   alertsOpen: number;
 }
+
+/** The fields that name a group, per grouping (besides the kind): the JSON rows, the CSV, the CLI. */
+export const GROUP_FIELDS = {
+  kind: [],
+  site: ['siteId'],
+  model: ['model', 'registered'],
+  driver: ['driverId', 'driverName', 'registered'],
+} as const satisfies Record<GroupBy, readonly (keyof SummaryRow)[]>;
 
 /** The figures each kind has in the summary's per-kind shape. */
 export const KIND_FIELDS = {
@@ -321,7 +336,9 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
   function toSummaryPartial(rows: Record<string, unknown>[]): SummaryPartial {
     const partial: SummaryPartial = {};
     for (const r of rows) {
-      partial[groupKey(String(r.kind), String(r.site_id))] = {
+      // Per-device rows (perDevice) keep the device in the key, for the registry's groupings.
+      const device = r.device_id === undefined ? undefined : String(r.device_id);
+      partial[groupKey(String(r.kind), String(r.site_id), device)] = {
         events: n(r.events),
         speedSum: n(r.speed_sum),
         speedCount: n(r.speed_count),
@@ -425,13 +442,28 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
 
   const noRatings: ReadonlyMap<string, DeviceRating> = new Map();
 
-  /** Rows per kind (or per site and kind) of the summary; see summary() below. */
+  /**
+   * The registry's dimensions of every registered device (dim_devices FINAL): what the
+   * groupings by model and driver join on. Read per request: a registry change shows in
+   * the next answer.
+   */
+  async function deviceDimensions(): Promise<{
+    devices: Map<string, { model: string; driverId: string | null }>;
+    driverNames: Map<string, string>;
+  }> {
+    const devices = new Map<string, { model: string; driverId: string | null }>();
+    const driverNames = new Map<string, string>();
+    for (const r of await run('dimDevices', {})) {
+      const driverId = r.driver_id === null || r.driver_id === undefined ? null : String(r.driver_id);
+      devices.set(String(r.id), { model: String(r.model), driverId });
+      if (driverId !== null && typeof r.driver_name === 'string' && r.driver_name !== '')
+        driverNames.set(driverId, String(r.driver_name));
+    }
+    return { devices, driverNames };
+  }
+
+  /** Rows per kind (or per site, model or driver, and kind) of the summary; see summary() below. */
   async function summaryGroups(params: SummaryParams, groupBy: GroupBy) {
-    if (!(GROUPINGS_READY as readonly string[]).includes(groupBy))
-      throw new FleetgridError(
-        'INVALID_ARGUMENT',
-        `groupBy ${groupBy} needs the fleet registry's dimension tables in ClickHouse, which do not exist yet; use ${GROUPINGS_READY.join(' or ')}`,
-      );
     // Without bounds: from the start of the hour 24 h ago, so that the default range has
     // no unaligned head to scan live (rollup.ts), only the unsettled tail.
     const at = now();
@@ -442,37 +474,60 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
     const range = resolveRange(defaults, at, DEFAULT_SUMMARY_SPAN_MS, config.caps.reportMs);
     const settled = settledBefore(at, config);
     const split = splitRange(storedPart(range, at), settled);
-    const [partials, devices, alerts, ratings] = await Promise.all([
-      Promise.all([
-        summaryHours(split.hours),
-        edgeMinutes(split.live, settled, summaryMinutes).then((pairs) => pairs.map(([, partial]) => partial)),
-      ]),
+    // Model and driver are the registry's (dimension tables, joined per device): the cached
+    // hours are per site and kind, so these read the range per device in one statement.
+    const byDimension = groupBy === 'model' || groupBy === 'driver';
+    const [partials, devices, alerts, ratings, dimensions] = await Promise.all([
+      byDimension
+        ? run('summaryPartials', { ranges: [storedPart(range, at)], group: 'none', perDevice: true }).then(
+            (rows) => [toSummaryPartial(rows)],
+          )
+        : Promise.all([
+            summaryHours(split.hours),
+            edgeMinutes(split.live, settled, summaryMinutes).then((pairs) => pairs.map(([, p]) => p)),
+          ]).then((parts) => parts.flat()),
       run('summaryDevices', {}),
-      run('summaryAlerts', { range }),
+      run('summaryAlerts', { range, ...(byDimension ? { perDevice: true } : {}) }),
       deps.ratings ? deps.ratings() : Promise.resolve(noRatings),
+      byDimension ? deviceDimensions() : Promise.resolve(undefined),
     ]);
     const { siteId } = params;
     if (siteId !== undefined && !devices.some((r) => String(r.site_id) === siteId))
       throw notFound(`site ${siteId} is unknown`);
-    // The one extension point of grouping: a group's key from its kind and site (a model or
-    // a driver will come from the registry's dimension tables, joined here).
-    const keyOf = (g: { kind: string; siteId: string }) =>
-      siteId !== undefined && g.siteId !== siteId
-        ? undefined
-        : groupKey(g.kind, groupBy === 'site' ? g.siteId : '');
-    const merged = mergeSummaryPartials(partials.flat().map((p) => regroupPartial(p, keyOf)));
+    /** A device's value of the grouping's dimension: '' for none (no driver), null when unregistered. */
+    const dimensionOf = (deviceId: string): string | null => {
+      const entry = dimensions?.devices.get(deviceId);
+      if (entry === undefined) return null;
+      return groupBy === 'model' ? entry.model : (entry.driverId ?? '');
+    };
+    // The one extension point of grouping: a group's key from its kind, site and device.
+    const keyOf = (g: { kind: string; siteId: string; detail?: string | null }) => {
+      if (siteId !== undefined && g.siteId !== siteId) return undefined;
+      if (byDimension) return groupKey(g.kind, '', dimensionOf(String(g.detail)));
+      return groupKey(g.kind, groupBy === 'site' ? g.siteId : '');
+    };
+    const merged = mergeSummaryPartials(partials.map((p) => regroupPartial(p, keyOf)));
     const deviceGroups = new Map<string, { devices: number; ids: string[] }>();
-    for (const r of devices) {
-      const key = keyOf({ kind: String(r.kind), siteId: String(r.site_id) });
-      if (key === undefined) continue;
+    const addDevices = (key: string | undefined, count: number, ids: string[]) => {
+      if (key === undefined) return;
       const acc = deviceGroups.get(key) ?? { devices: 0, ids: [] };
-      acc.devices += n(r.devices);
-      if (Array.isArray(r.ids)) acc.ids.push(...r.ids.map(String));
+      acc.devices += count;
+      acc.ids.push(...ids);
       deviceGroups.set(key, acc);
+    };
+    for (const r of devices) {
+      const ids = Array.isArray(r.ids) ? r.ids.map(String) : [];
+      const group = { kind: String(r.kind), siteId: String(r.site_id) };
+      if (byDimension) for (const id of ids) addDevices(keyOf({ ...group, detail: id }), 1, [id]);
+      else addDevices(keyOf(group), n(r.devices), ids);
     }
     const alertGroups = new Map<string, { raised: number; open: number }>();
     for (const r of alerts) {
-      const key = keyOf({ kind: String(r.kind), siteId: String(r.site_id) });
+      const key = keyOf({
+        kind: String(r.kind),
+        siteId: String(r.site_id),
+        ...(r.device_id === undefined ? {} : { detail: String(r.device_id) }),
+      });
       if (key === undefined) continue;
       const acc = alertGroups.get(key) ?? { raised: 0, open: 0 };
       acc.raised += n(r.raised);
@@ -484,6 +539,7 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
     const rows: SummaryRow[] = keys
       .map((key) => {
         const group = parseGroupKey(key);
+        const detail = group.detail ?? null;
         const symbol = group.kind as DeviceKindSymbol;
         const p = merged[key] ?? { ...emptyKindPartial(), activeDevices: 0 };
         const d = deviceGroups.get(key);
@@ -492,6 +548,14 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
         const power = symbol === 'TURBINE' || symbol === 'SOLAR';
         return {
           ...(groupBy === 'site' ? { siteId: group.siteId } : {}),
+          ...(groupBy === 'model' ? { model: detail, registered: detail !== null } : {}),
+          ...(groupBy === 'driver'
+            ? {
+                driverId: detail === '' ? null : detail,
+                driverName: (detail && dimensions?.driverNames.get(detail)) || null,
+                registered: detail !== null,
+              }
+            : {}),
           kind: KIND_OF_SYMBOL[symbol] ?? (group.kind.toLowerCase() as Kind),
           devices: d?.devices ?? 0,
           activeDevices: p.activeDevices,
@@ -516,7 +580,11 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
       })
       .sort(
         (x, y) =>
-          (x.siteId ?? '').localeCompare(y.siteId ?? '') || KINDS.indexOf(x.kind) - KINDS.indexOf(y.kind),
+          (x.siteId ?? '').localeCompare(y.siteId ?? '') ||
+          // The unregistered bucket last; then by the dimension's value.
+          Number(x.registered === false) - Number(y.registered === false) ||
+          (x.model ?? x.driverId ?? '').localeCompare(y.model ?? y.driverId ?? '') ||
+          KINDS.indexOf(x.kind) - KINDS.indexOf(y.kind),
       );
     return { from: iso(range.from), to: iso(range.to), rows };
   }

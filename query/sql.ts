@@ -39,6 +39,8 @@ const STATE_COLUMNS = `device_id, site_id, kind, toUnixTimestamp64Milli(last_see
 export function summaryPartialsSql(
   range: TimeRange | readonly TimeRange[],
   group: 'none' | 'hour' | 'minute',
+  /** One row per device too: the groupings by a registry dimension (model, driver) join on it. */
+  perDevice = false,
 ): Statement {
   // Several ranges (the live edges of rollup.ts) are read in one scan.
   const ranges = Array.isArray(range) ? range : [range as TimeRange];
@@ -57,7 +59,7 @@ export function summaryPartialsSql(
         ? 'toUnixTimestamp64Milli(window_start) AS bucket, '
         : '';
   return {
-    sql: `SELECT ${bucket}kind, site_id,
+    sql: `SELECT ${bucket}kind, site_id,${perDevice ? ' device_id,' : ''}
   sum(event_count) AS events,
   sum(field_sum['speedKmh']) AS speed_sum,
   sum(field_count['speedKmh']) AS speed_count,
@@ -70,7 +72,7 @@ export function summaryPartialsSql(
   groupUniqArray(device_id) AS devices
 FROM aggregates_1m FINAL
 WHERE ${where}
-GROUP BY ${bucket === '' ? '' : 'bucket, '}kind, site_id`,
+GROUP BY ${bucket === '' ? '' : 'bucket, '}kind, site_id${perDevice ? ', device_id' : ''}`,
     params,
   };
 }
@@ -99,14 +101,30 @@ export function summaryDevicesSql(): Statement {
 }
 
 /** Per kind and site: alerts raised in the range, and open now (whatever their raise time). */
-export function summaryAlertsSql(range: TimeRange): Statement {
+export function summaryAlertsSql(range: TimeRange, perDevice = false): Statement {
+  const by = perDevice ? 'kind, site_id, device_id' : 'kind, site_id';
   return {
-    sql: `SELECT kind, site_id,
+    sql: `SELECT ${by},
   countIf(raised_at >= ${t('from')} AND raised_at < ${t('to')}) AS raised,
   countIf(state = 'RAISED') AS open
 FROM alerts FINAL
-GROUP BY kind, site_id`,
+GROUP BY ${by}`,
     params: rangeParams(range),
+  };
+}
+
+/**
+ * The registry's devices with the dimensions the summary groups by, from the dimension
+ * tables (docs/registry.md "Dimension tables"): the newest row of each id, deletes left out;
+ * the driver's name where the driver is registered ('' where not: a LEFT JOIN's default,
+ * and no registered name is empty).
+ */
+export function dimDevicesSql(): Statement {
+  return {
+    sql: `SELECT d.id AS id, d.model AS model, d.driver_id AS driver_id, r.name AS driver_name
+FROM (SELECT id, model, driver_id FROM dim_devices FINAL WHERE deleted = 0) AS d
+LEFT JOIN (SELECT id, name FROM dim_drivers FINAL WHERE deleted = 0) AS r ON r.id = d.driver_id`,
+    params: {},
   };
 }
 

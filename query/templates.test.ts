@@ -6,10 +6,11 @@ const range = { from: Date.UTC(2026, 0, 1), to: Date.UTC(2026, 0, 2) };
 
 /** Arguments of every template (a new template without a sample fails to type-check). */
 const SAMPLES: { [N in TemplateName]: TemplateArgs<N> } = {
-  summaryPartials: { ranges: [range], group: 'hour' },
+  summaryPartials: { ranges: [range], group: 'none', perDevice: true },
   energyPartials: { range, group: 'minute' },
   summaryDevices: {},
-  summaryAlerts: { range },
+  summaryAlerts: { range, perDevice: true },
+  dimDevices: {},
   devices: { kind: 'TRUCK', siteId: 'depot-1', after: 'truck-1', limit: 101 },
   deviceState: { deviceId: 'truck-1' },
   seriesAggregate: { deviceId: 'truck-1', metric: 'speedKmh', step: '1m', range },

@@ -70,14 +70,21 @@ function metricInfo(name: string, deviceKind?: z.output<typeof kind>) {
 export const TEMPLATES = {
   // --- the query API (query/service.ts) ---------------------------------------------------
   summaryPartials: template(
-    z.strictObject({ ranges: z.array(range).min(1).max(4), group: z.enum(['none', 'hour', 'minute']) }),
-    (a) => sql.summaryPartialsSql(a.ranges, a.group),
+    z.strictObject({
+      ranges: z.array(range).min(1).max(4),
+      group: z.enum(['none', 'hour', 'minute']),
+      perDevice: z.boolean().optional(),
+    }),
+    (a) => sql.summaryPartialsSql(a.ranges, a.group, a.perDevice),
   ),
   energyPartials: template(z.strictObject({ range, group: z.enum(['hour', 'minute']) }), (a) =>
     sql.energyPartialsSql(a.range, a.group),
   ),
   summaryDevices: template(none, () => sql.summaryDevicesSql()),
-  summaryAlerts: template(z.strictObject({ range }), (a) => sql.summaryAlertsSql(a.range)),
+  summaryAlerts: template(z.strictObject({ range, perDevice: z.boolean().optional() }), (a) =>
+    sql.summaryAlertsSql(a.range, a.perDevice),
+  ),
+  dimDevices: template(none, () => sql.dimDevicesSql()),
   devices: template(
     z.strictObject({
       kind: kind.optional(),

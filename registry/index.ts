@@ -66,6 +66,8 @@ export {
 export {
   type ApplyResult,
   createRegistryTable,
+  decodeRegistryRecord,
+  type RegistryChange,
   type RegistryRecord,
   type RegistryTable,
   type RegistryTableCounts,

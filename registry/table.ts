@@ -99,6 +99,45 @@ export function decodeKey(key: Buffer | string | null): string | null {
   return raw;
 }
 
+/** What one record of a registry topic says, before any table is consulted. */
+export type RegistryChange =
+  | { [N in EntityName]: { kind: 'upsert'; id: string; entity: EntityTypes[N] } }[EntityName]
+  /** A delete marker (`__deleted: "true"`) or a tombstone: the id is gone. */
+  | { kind: 'delete'; id: string }
+  /** Not a registry record: `problem` says why, for the log, a counter or a dead letter. */
+  | { kind: 'invalid'; id: string | null; problem: string };
+
+/**
+ * Decodes one record (key, unwrapped row or delete) into a change, pure: the one parser of
+ * the CDC format, shared by the registry table below and the sink's dimension tables
+ * (sinks/dims.ts), so both sides agree on what a record means.
+ */
+export function decodeRegistryRecord(record: RegistryRecord): RegistryChange {
+  const id = decodeKey(record.key);
+  if (id === null) return { kind: 'invalid', id: null, problem: `${record.entity}: a record without a key` };
+  if (record.value === null) return { kind: 'delete', id };
+  let row: unknown;
+  try {
+    row = unwrap(JSON.parse(text(record.value)));
+  } catch {
+    return { kind: 'invalid', id, problem: `${record.entity} ${id}: the value is not JSON` };
+  }
+  if (row === null) return { kind: 'delete', id };
+  if (typeof row !== 'object' || Array.isArray(row))
+    return { kind: 'invalid', id, problem: `${record.entity} ${id}: the value is not a row` };
+  const deleted = (row as { __deleted?: unknown }).__deleted;
+  if (deleted === 'true' || deleted === true) return { kind: 'delete', id };
+  const parsed = rowToEntity(record.entity, row as Record<string, unknown>);
+  if (!parsed.ok) return { kind: 'invalid', id, problem: `${record.entity} ${id}: ${parsed.problem}` };
+  if (parsed.entity.id !== id)
+    return {
+      kind: 'invalid',
+      id,
+      problem: `${record.entity} ${id}: the key and the row's id ${parsed.entity.id} differ`,
+    };
+  return { kind: 'upsert', id, entity: parsed.entity } as RegistryChange;
+}
+
 export function createRegistryTable(): RegistryTable {
   const maps: { [N in EntityName]: Map<string, EntityTypes[N]> } = {
     sites: new Map(),
@@ -124,25 +163,10 @@ export function createRegistryTable(): RegistryTable {
   };
 
   function apply(record: RegistryRecord): ApplyResult {
-    const id = decodeKey(record.key);
-    if (id === null) return invalid(null, `${record.entity}: a record without a key`);
-    if (record.value === null) return remove(record.entity, id);
-    let row: unknown;
-    try {
-      row = unwrap(JSON.parse(text(record.value)));
-    } catch {
-      return invalid(id, `${record.entity} ${id}: the value is not JSON`);
-    }
-    if (row === null) return remove(record.entity, id);
-    if (typeof row !== 'object' || Array.isArray(row))
-      return invalid(id, `${record.entity} ${id}: the value is not a row`);
-    const deleted = (row as { __deleted?: unknown }).__deleted;
-    if (deleted === 'true' || deleted === true) return remove(record.entity, id);
-    const parsed = rowToEntity(record.entity, row as Record<string, unknown>);
-    if (!parsed.ok) return invalid(id, `${record.entity} ${id}: ${parsed.problem}`);
-    const entity = parsed.entity;
-    if (entity.id !== id)
-      return invalid(id, `${record.entity} ${id}: the key and the row's id ${entity.id} differ`);
+    const change = decodeRegistryRecord(record);
+    if (change.kind === 'invalid') return invalid(change.id, change.problem);
+    if (change.kind === 'delete') return remove(record.entity, change.id);
+    const { id, entity } = change;
     const map = maps[record.entity] as Map<string, typeof entity>;
     const held = map.get(id);
     if (held !== undefined && held.version >= entity.version) {

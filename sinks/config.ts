@@ -54,6 +54,13 @@ const schema = z.strictObject({
   sessionTimeoutMs: z.number().int().min(6_000).default(30_000),
   /** Read the topics from the beginning when the group has no committed offset. */
   fromBeginning: z.boolean().default(true),
+  /**
+   * The consumer group of the registry feed (sinks/dims-feed.ts: the CDC topics into the
+   * dimension tables); the service passes consumerGroupId(TOPIC_PREFIX, GROUPS.sinkDims).
+   * Without it the sink runs no feed: an embedding (a test, a load test) opts in, so two of
+   * them never share an unprefixed group.
+   */
+  dimsGroupId: z.string().min(1).optional(),
 });
 
 export type SinkConfig = z.output<typeof schema>;

@@ -17,7 +17,11 @@ export async function runSink(options: SinkConfigInput): Promise<void> {
   const app = loadConfig();
   const log = createLogger('sink', app.logLevel);
   // Like the processors' group, the sink's carries TOPIC_PREFIX (lib/stream/naming.ts).
-  const config = parseSinkConfig({ groupId: consumerGroupId(app.topicPrefix, GROUPS.sink), ...options });
+  const config = parseSinkConfig({
+    groupId: consumerGroupId(app.topicPrefix, GROUPS.sink),
+    dimsGroupId: consumerGroupId(app.topicPrefix, GROUPS.sinkDims),
+    ...options,
+  });
   const kafka = createKafkaClient(app.kafka, { log });
   const serde = createSerde(app.registry, { topics: topicNames(app.topicPrefix) });
   const registry = createMetricsRegistry('sink');

@@ -22,6 +22,9 @@ export interface SinkMetrics {
   registryHolds: Counter;
   registryWaitSeconds: Counter;
   consumerRestarts: Counter<'reason'>;
+  /** The registry feed (sinks/dims-feed.ts): rows written per dimension table, records refused. */
+  dimRows: Counter<'table' | 'action'>;
+  dimRecordsInvalid: Counter<'entity'>;
 }
 
 /**
@@ -134,6 +137,18 @@ function sinkMetrics(registry: Registry, prefix: string): SinkMetrics {
       name: `${prefix}_consumer_restarts_total`,
       help: 'Consumers replaced after a crash (leaving the group first), by reason',
       labelNames: ['reason'],
+      registers,
+    }),
+    dimRows: new Counter({
+      name: `${prefix}_dim_changes_total`,
+      help: 'Registry changes written into the dimension tables, by table and action (upsert, delete)',
+      labelNames: ['table', 'action'],
+      registers,
+    }),
+    dimRecordsInvalid: new Counter({
+      name: `${prefix}_dim_records_invalid_total`,
+      help: 'Registry topic records that are not registry rows, dead-lettered, by entity',
+      labelNames: ['entity'],
       registers,
     }),
   };

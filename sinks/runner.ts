@@ -46,6 +46,7 @@ import { ensureTopics, type TopicKey, type TopicNames, topicNames, topicSpecs } 
 import type { Serde } from '../schemas/serde.ts';
 import { type ClickHouseBackend, createBackend } from '../clickhouse/index.ts';
 import { createBatchCommitter, createWriteGate } from './commit.ts';
+import { createDimsFeed, type DimsFeed } from './dims-feed.ts';
 import { migrationVariables, type SinkConfig } from './config.ts';
 import { createSinkIntake, isHeld } from './intake.ts';
 import { createSinkMetrics, type SinkMetrics } from './metrics.ts';
@@ -55,6 +56,8 @@ import { querySecret } from '../clickhouse/index.ts';
 import { type QueryServer, startQueryServer } from './query-server.ts';
 
 export const SINK_STAGE = 'sink-clickhouse';
+/** The stage of the registry feed's dead letters (sinks/dims-feed.ts). */
+export const DIMS_STAGE = 'sink-dims';
 
 export interface SinkDeps {
   kafka: KafkaClient;
@@ -112,6 +115,7 @@ export function createClickHouseSink(app: AppConfig, config: SinkConfig, deps: S
   let admin: KafkaAdmin | undefined;
   let producer: BatchingProducer<unknown> | undefined;
   let member: GroupMember | undefined;
+  let dims: DimsFeed | undefined;
   let timer: NodeJS.Timeout | undefined;
   let metricsServer: MetricsServer | undefined;
   let queryServer: QueryServer | undefined;
@@ -291,6 +295,7 @@ export function createClickHouseSink(app: AppConfig, config: SinkConfig, deps: S
       // Drain: no new records, batches in hand finish, buffered batches are written and
       // committed (member handler `drain`), then the member leaves the group.
       await member?.stop();
+      await dims?.stop();
       writes.abort();
       await producer?.close().catch(() => {});
       await admin?.disconnect().catch(() => {});
@@ -339,6 +344,35 @@ export function createClickHouseSink(app: AppConfig, config: SinkConfig, deps: S
     }
     await connectKafka();
     if (stopping) return;
+    if (config.dimsGroupId !== undefined) {
+      dims = createDimsFeed(
+        { groupId: config.dimsGroupId, topicPrefix: app.topicPrefix },
+        {
+          kafka: deps.kafka,
+          admin: admin as KafkaAdmin,
+          backend: backendOf,
+          deadLetters: createDeadLetterSender({
+            producer: {
+              send: (topic, messages) => (producer as BatchingProducer<unknown>).send(topic, messages),
+            },
+            topic: topics.dlq,
+            stage: DIMS_STAGE,
+            maxBytes: config.maxRequestBytes,
+            now,
+          }),
+          metrics,
+          log,
+          policy,
+          signal: lifetime.signal,
+          onFatal: (error) => {
+            process.exitCode = 1;
+            deps.onFatal?.(error);
+          },
+        },
+      );
+      await dims.start();
+      if (stopping) return;
+    }
     member = createGroupMember(
       {
         groupId: config.groupId,

@@ -9,6 +9,8 @@
 export const GROUPS = {
   processors: 'fleetgrid-processors',
   sink: 'fleetgrid-sink-clickhouse',
+  /** The sink's registry feed (sinks/dims-feed.ts): the CDC topics into the dimension tables. */
+  sinkDims: 'fleetgrid-sink-dims',
   /** The notifier (notify/): telemetry.alerts to Alertmanager. */
   notify: 'fleetgrid-notify',
 } as const;
@@ -45,6 +47,7 @@ export function pipelineGroupIds(prefix: string): Record<PipelineGroup, string> 
   return {
     processors: consumerGroupId(prefix, GROUPS.processors),
     sink: consumerGroupId(prefix, GROUPS.sink),
+    sinkDims: consumerGroupId(prefix, GROUPS.sinkDims),
     notify: consumerGroupId(prefix, GROUPS.notify),
   };
 }

@@ -74,6 +74,7 @@ export function buildWorld(now = Date.now()): FixtureWorld {
     device_state: [],
     alerts: [],
     dead_letters: [],
+    dim_devices: [],
   };
   let offset = 0;
   for (const [d, device] of DEVICES.entries()) {
@@ -255,6 +256,25 @@ export function buildWorld(now = Date.now()): FixtureWorld {
     },
     alert('a-3', 'turbine.high_vibration', DEVICES[4] as Device, end - 30 * MINUTE, 'RAISED', 8, 7),
     alert('a-4', 'solar.inverter_fault', DEVICES[5] as Device, end - 10 * MINUTE, 'RAISED', 5, 10),
+  );
+  // The registry's dimension rows (sinks/dims.ts): two trucks registered, truck-003 not, one
+  // deleted row (it must not count).
+  const dim = (id: string, model: string, version: number, deleted = 0) => ({
+    id,
+    kind: 'truck',
+    site_id: 'depot-rotterdam',
+    model,
+    status: 'active',
+    version,
+    updated_at: end,
+    deleted,
+    kafka_offset: version,
+  });
+  rows.dim_devices?.push(
+    dim('truck-001', 'tractor-40t', 1),
+    dim('truck-002', 'tractor-18t', 2),
+    dim('truck-002', '', 3, 1),
+    dim('truck-002', 'tractor-40t-reefer', 4),
   );
   const codes = ['DECODE_BAD_MAGIC', 'DECODE_UNKNOWN_SCHEMA', 'VALIDATION_OUT_OF_RANGE', 'TOO_LATE'];
   for (let i = 0; i < 8; i++) {
