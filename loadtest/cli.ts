@@ -34,6 +34,7 @@ interface LoadTestOptions {
   partitions?: number;
   windowSize?: number;
   grace?: number;
+  maxLateness?: number;
   group?: string[];
   metricsUrl?: string[];
   queryUrl?: string;
@@ -77,6 +78,11 @@ export function register(program: Command): void {
       number,
     )
     .option('--grace <s>', 'window grace, as above (default 30)', number)
+    .option(
+      '--max-lateness <s>',
+      "a started processor's max lateness: how long emitted windows are kept (default its own, 1 h)",
+      number,
+    )
     .option(
       '--group <id>',
       'consumer group to watch (repeatable; default the processors and the sink)',
@@ -127,6 +133,7 @@ export function register(program: Command): void {
           partitions: options.partitions,
           windowSizeS: options.windowSize,
           graceS: options.grace,
+          maxLatenessS: options.maxLateness,
           groups: options.group,
           metricsUrls: options.metricsUrl,
           queryUrl: options.queryUrl,

@@ -155,6 +155,8 @@ export interface StartPipelineOptions {
   partitions: number;
   windowSizeS: number;
   graceS: number;
+  /** The processor's max lateness; undefined: its default. */
+  maxLatenessS?: number | undefined;
   logDir: string;
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
@@ -203,6 +205,7 @@ export async function startPipeline(options: StartPipelineOptions): Promise<Star
         `${options.windowSizeS}s`,
         '--grace',
         `${options.graceS}s`,
+        ...(options.maxLatenessS === undefined ? [] : ['--max-lateness', `${options.maxLatenessS}s`]),
       ],
       env,
       resolve(options.logDir, 'processor.log'),

@@ -3,6 +3,7 @@ import { reconcileOutputs, windowKey } from './outputs.ts';
 import { buildProfile } from './profiles.ts';
 import { formatProgress, groupLabel } from './progress.ts';
 import { emptyProducedTally, reconcile, tallyProduced } from './reconcile.ts';
+import { serviceMemory } from './memory.ts';
 import { type LoadTestReport, niceCeil, REPORT_VERSION, renderHtml, svgLineChart } from './report.ts';
 import { summarize } from './stats.ts';
 import { stepSummary, summaryLines } from './summary.ts';
@@ -119,6 +120,32 @@ describe('report', () => {
     expect(html).toContain('&#60;script&#62;');
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
     expect(html).toContain('OK: nothing lost, nothing duplicated');
+  });
+
+  it('draws the heap of every service that has one, tabulates its memory and says it in one line', () => {
+    const report: LoadTestReport = {
+      ...sampleReport(),
+      memory: {
+        intervalMs: 1_000,
+        services: {
+          processor: serviceMemory([
+            { t: 0, pid: 11, rssMiB: 406, heapUsedMiB: 76, heapTotalMiB: 232 },
+            { t: 1, pid: 11, rssMiB: 616, heapUsedMiB: 106, heapTotalMiB: 437 },
+          ]),
+          '<sink>': serviceMemory([{ t: 0, pid: 12, rssMiB: 650 }]),
+        },
+      },
+    };
+    const html = renderHtml(report);
+    // The six charts, then heap used and heap total (only the processor has a heap).
+    expect((html.match(/<svg /g) ?? []).length).toBe(8);
+    expect(html).toContain('Heap used (V8)');
+    expect(html).toContain('406 → 616 (min 406, max 616)');
+    expect(html).toContain('&#60;sink&#62;');
+    expect(html).not.toContain('<sink>');
+    expect(summaryLines(report).join('\n')).toContain(
+      'memory (MiB, first→last): processor RSS 406→616 (max 616), heap used 76→106 (min 76), heap total 232→437; <sink> RSS 650→650 (max 650)',
+    );
   });
 
   it('shades the fault on every chart and lists wrong outputs, escaped', () => {

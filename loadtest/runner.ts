@@ -68,6 +68,7 @@ import {
   type OutputReconciliation,
   reconcileOutputs,
 } from './outputs.ts';
+import { createMemorySampler, type MemorySampler, type MemoryTarget } from './memory.ts';
 import { startPipeline, type StartedPipeline } from './pipeline.ts';
 import { buildProfile, type Phase, phases, type Profile, rateAt } from './profiles.ts';
 import { formatProgress, groupLabel } from './progress.ts';
@@ -241,6 +242,17 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
     let groups: WatchedGroup[];
     const metricsUrls = [...config.metricsUrls];
     const processes: WatchedProcess[] = [{ name: 'loadtest', pid: process.pid }];
+    // The load generator's own memory too: at a high rate it is a process of the same size.
+    const memoryTargets: MemoryTarget[] = [
+      {
+        name: 'loadtest',
+        pid: () => process.pid,
+        heap: () => {
+          const { heapUsed, heapTotal } = process.memoryUsage();
+          return { usedBytes: heapUsed, totalBytes: heapTotal };
+        },
+      },
+    ];
     if (config.startPipeline) {
       progressLine(stream, showProgress, `starting the pipeline on prefix ${prefix}…`);
       pipeline = await startPipeline({
@@ -249,13 +261,25 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
         partitions: config.partitions,
         windowSizeS: config.windowSizeS,
         graceS: config.graceS,
+        maxLatenessS: config.maxLatenessS,
         logDir: reportDir,
         env,
       });
       groups = pipelineGroups(topics, prefix);
       for (const child of [pipeline.processor, pipeline.sink]) {
         if (child.metricsUrl) metricsUrls.push(child.metricsUrl);
-        processes.push({ name: child.name, pid: child.pid });
+        // Read at every sample: a child restarted by a fault is followed under its new pid.
+        processes.push({
+          name: child.name,
+          get pid() {
+            return child.pid;
+          },
+        });
+        memoryTargets.push({
+          name: child.name,
+          pid: () => child.pid,
+          ...(child.metricsUrl ? { metricsUrl: child.metricsUrl } : {}),
+        });
       }
       backend =
         app.clickhouse.mode === 'embedded' && pipeline.sink.queryUrl
@@ -274,6 +298,8 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
         : pipelineGroups(topics, prefix);
       backend = await createQueryBackend(app, config.queryUrl ? { url: config.queryUrl } : {});
     }
+    // Services of an external pipeline: their heap from /metrics (their pids are not known here).
+    for (const url of config.metricsUrls) memoryTargets.push({ name: new URL(url).host, metricsUrl: url });
     processes.push(...findStackProcesses());
     const groupIds = groups.map((g) => g.groupId);
 
@@ -312,7 +338,13 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
     let sendError: string | undefined;
     const manifest: OutputManifest | undefined = verifyOutputs
       ? createOutputManifest(
-          parseCoreConfig({ windowSizeMs: config.windowSizeS * 1_000, graceMs: config.graceS * 1_000 }),
+          parseCoreConfig({
+            windowSizeMs: config.windowSizeS * 1_000,
+            graceMs: config.graceS * 1_000,
+            ...(config.maxLatenessS === undefined
+              ? {}
+              : { maxLatenessMs: Math.round(config.maxLatenessS * 1_000) }),
+          }),
         )
       : undefined;
     let undecodable = 0;
@@ -389,6 +421,14 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
         await sleep(Math.max(50, SAMPLE_MS - (Date.now() - began)));
       }
     };
+    const memory: MemorySampler = createMemorySampler(memoryTargets, SAMPLE_MS);
+    const pollMemory = async () => {
+      while (polling) {
+        const began = Date.now();
+        await memory.sample((began - startMs) / 1_000);
+        await sleep(Math.max(50, SAMPLE_MS - (Date.now() - began)));
+      }
+    };
     const pollFreshness = async () => {
       while (polling && showProgress) {
         const began = Date.now();
@@ -421,7 +461,7 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
         await sleep(Math.max(50, SAMPLE_MS - (Date.now() - began)));
       }
     };
-    const pollers = [pollLag(), pollMetrics(), pollFreshness(), pollOutputs()];
+    const pollers = [pollLag(), pollMetrics(), pollMemory(), pollFreshness(), pollOutputs()];
     if (schedule && faultServers)
       injector = createFaultInjector(
         schedule,
@@ -731,6 +771,8 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
         pipeline: config.startPipeline ? 'started' : 'external',
         windowSizeMs: config.windowSizeS * 1_000,
         graceMs: config.graceS * 1_000,
+        maxLatenessMs:
+          config.maxLatenessS === undefined ? undefined : Math.round(config.maxLatenessS * 1_000),
         groups: groupIds,
       },
       totals: {
@@ -765,6 +807,7 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
       reconciliation,
       outputs,
       fault,
+      memory: memory.report(),
       notes,
     };
     const jsonPath = resolve(reportDir, 'report.json');

@@ -1,4 +1,5 @@
 /** The few lines `fleetgrid loadtest` prints at the end (pure). */
+import { memorySummaryLine } from './memory.ts';
 import type { LoadTestReport, PhaseReport } from './report.ts';
 import type { PercentileResult } from './stats.ts';
 
@@ -46,6 +47,7 @@ export function summaryLines(report: LoadTestReport): string[] {
     lines.push(
       `fault ${f.schedule.kind} at ${f.schedule.atS} s for ${f.schedule.forS} s: recovery ${f.recovery.seconds === undefined ? 'not within the run' : `${n(f.recovery.seconds, 1)} s`} after its end (lag ${n(f.recovery.lagS, 1)} s, raw rows ${n(f.recovery.rawResumeS, 1)} s, aggregates ${n(f.recovery.aggregatesResumeS, 1)} s)`,
     );
+  if (report.memory) lines.push(memorySummaryLine(report.memory));
   const load = report.machine.loadAverage;
   lines.push(
     `machine: ${report.machine.cpus} cores, load average ${load.start} at the start, ${load.end} at the end`,

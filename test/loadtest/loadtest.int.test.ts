@@ -100,8 +100,17 @@ describe('fleetgrid loadtest --start-pipeline', () => {
     expect(report.backpressure.services).toBe(2);
     expect(report.backpressure.scrapes).toBeGreaterThan(0);
 
+    // Memory of every started service (and the generator), sampled through the run.
+    for (const name of ['loadtest', 'processor', 'sink']) {
+      const memory = report.memory?.services[name];
+      expect(memory?.rssMiB?.min, name).toBeGreaterThan(0);
+      expect(memory?.heapUsedMiB?.min, name).toBeGreaterThan(0);
+      expect(memory?.series.length, name).toBeGreaterThan(5);
+    }
+
     const html = readFileSync(resolve(reportDir, 'report.html'), 'utf8');
-    expect((html.match(/<svg /g) ?? []).length).toBe(6);
+    // Six charts, then the services' heap used and heap total.
+    expect((html.match(/<svg /g) ?? []).length).toBe(8);
     expect(existsSync(resolve(reportDir, 'sink.log'))).toBe(true);
 
     // The run cleaned up after itself: no topic of its prefix is left.
