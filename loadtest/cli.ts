@@ -38,6 +38,8 @@ interface LoadTestOptions {
   group?: string[];
   metricsUrl?: string[];
   queryUrl?: string;
+  probeApi?: boolean;
+  apiUrl?: string;
   drainTimeout?: number;
   baseline?: number;
   maxInFlight?: number;
@@ -94,6 +96,11 @@ export function register(program: Command): void {
       "embedded mode: the running sink's query endpoint (default CLICKHOUSE_QUERY_URL or :8124)",
     )
     .option(
+      '--probe-api',
+      "measure the query API's latency through the run (with --start-pipeline: starts one on the run's sink)",
+    )
+    .option('--api-url <url>', "an external pipeline's query API to probe (implies --probe-api)")
+    .option(
       '--drain-timeout <s>',
       'after the load, wait this long at most for the pipeline to catch up (default 120)',
       number,
@@ -137,6 +144,8 @@ export function register(program: Command): void {
           groups: options.group,
           metricsUrls: options.metricsUrl,
           queryUrl: options.queryUrl,
+          probeApi: options.probeApi,
+          apiUrl: options.apiUrl,
           drainTimeoutS: options.drainTimeout,
           baselineRecords: options.baseline,
           maxInFlight: options.maxInFlight,

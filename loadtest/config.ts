@@ -47,6 +47,13 @@ const schema = z
     groups: z.array(z.string().min(1)).optional(),
     /** /metrics URLs of services not started by the load test (external pipeline). */
     metricsUrls: z.array(z.url()).default([]),
+    /**
+     * Probe the query API's latency during the run (loadtest/query-probe.ts): with
+     * startPipeline, a query API child is started for it; otherwise `apiUrl` is probed.
+     */
+    probeApi: z.boolean().default(false),
+    /** An external pipeline's query API (base URL), probed when given. */
+    apiUrl: z.url().optional(),
     /** Embedded mode: the sink's read-only query endpoint (external pipeline). */
     queryUrl: z.url().optional(),
     /** After the load: how long to wait for the pipeline to catch up before reconciling. */

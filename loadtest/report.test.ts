@@ -4,6 +4,7 @@ import { buildProfile } from './profiles.ts';
 import { formatProgress, groupLabel } from './progress.ts';
 import { emptyProducedTally, reconcile, tallyProduced } from './reconcile.ts';
 import { serviceMemory } from './memory.ts';
+import { queryApiReport } from './query-probe.ts';
 import { type LoadTestReport, niceCeil, REPORT_VERSION, renderHtml, svgLineChart } from './report.ts';
 import { summarize } from './stats.ts';
 import { stepSummary, summaryLines } from './summary.ts';
@@ -179,6 +180,30 @@ describe('report', () => {
     const lines = summaryLines(report).join('\n');
     expect(lines).toContain('derived outputs: FAILED: windows wrong 1 of 1');
     expect(lines).toContain('fault sink-kill at 20 s for 5 s: recovery 9 s after its end');
+  });
+
+  it("draws the query API's latency and gives its p99 during the spike", () => {
+    const report: LoadTestReport = {
+      ...sampleReport(),
+      queryApi: queryApiReport(
+        'http://127.0.0.1:1',
+        [
+          { t: 1, ms: 20, ok: true },
+          { t: 31, ms: 400.5, ok: true },
+          { t: 32, ms: 10_000, ok: false },
+        ],
+        [
+          { label: 'before spike', startS: 0, endS: 30 },
+          { label: 'spike', startS: 30, endS: 40 },
+        ],
+      ),
+    };
+    const html = renderHtml(report);
+    expect((html.match(/<svg /g) ?? []).length).toBe(7);
+    expect(html).toContain('Query API latency');
+    expect(summaryLines(report).join('\n')).toContain(
+      'query API p50/p99: 20 ms / 400.5 ms over 3 requests, 1 errors; during the spike 400.5 ms / 400.5 ms (2 requests, 1 errors)',
+    );
   });
 
   it('summarises the run in a few lines', () => {

@@ -8,6 +8,7 @@ import type { MemoryFigure, MemoryReport } from './memory.ts';
 import type { OutputReconciliation } from './outputs.ts';
 import type { Phase, Profile } from './profiles.ts';
 import type { ProducerPerfSummary } from './probes.ts';
+import type { QueryApiReport, QueryLatency } from './query-probe.ts';
 import type { Reconciliation } from './reconcile.ts';
 import type { Percentiles } from './stats.ts';
 
@@ -163,6 +164,8 @@ export interface LoadTestReport {
    * the services' memory is bounded under a long run (docs/reliability.md, "Memory under soak").
    */
   memory?: MemoryReport | undefined;
+  /** The query API's latency through the run and per phase (`--probe-api`, loadtest/query-probe.ts). */
+  queryApi?: QueryApiReport | undefined;
   notes: string[];
 }
 
@@ -343,6 +346,16 @@ export function renderHtml(report: LoadTestReport): string {
       procNames.map((n) => ({ name: n, points: series.map((p) => ({ x: p.t, y: p.rssMiB[n] })) })),
     ),
     ...memoryCharts(report.memory, chart),
+    ...(report.queryApi
+      ? [
+          chart('Query API latency (fleet summary, answered requests)', 'ms', [
+            {
+              name: 'latency',
+              points: report.queryApi.series.map((p) => ({ x: p.t, y: p.ok ? p.ms : undefined })),
+            },
+          ]),
+        ]
+      : []),
   ];
   const r = report.reconciliation;
   const s = report.settings;
@@ -458,6 +471,7 @@ export function renderHtml(report: LoadTestReport): string {
       report.processes.map((p) => [p.name, p.pid, fmt(p.cpuAvgPct), fmt(p.cpuMaxPct), fmt(p.rssMaxMiB)]),
     ),
     report.memory ? memoryTable(report.memory) : '',
+    report.queryApi ? queryApiTable(report.queryApi) : '',
     '<h2>Reconciliation</h2>',
     r
       ? table(
@@ -543,6 +557,20 @@ function memoryCharts(
       withHeap.map(([name, s]) => ({ name, points: s.series.map((p) => ({ x: p.t, y: p.heapTotalMiB })) })),
     ),
   ];
+}
+
+function queryApiTable(q: QueryApiReport): string {
+  const row = (label: string, l: QueryLatency) => [
+    label,
+    fmt(l.requests),
+    fmt(l.errors),
+    `${fmt(l.p50Ms, 1)} / ${fmt(l.p95Ms, 1)} / ${fmt(l.p99Ms, 1)}`,
+    fmt(l.maxMs, 1),
+  ];
+  return `<h2>Query API</h2><p><code>GET ${escapeHtml(q.path)}</code>, one request at a time, through the run.</p>${table(
+    ['phase', 'requests', 'errors', 'p50 / p95 / p99 ms', 'max ms'],
+    [row('whole run', q), ...q.phases.map((p) => row(p.label, p))],
+  )}`;
 }
 
 function memoryTable(memory: MemoryReport): string {

@@ -23,6 +23,7 @@ import { cpus, freemem, loadavg, tmpdir, totalmem, type } from 'node:os';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, PROJECT_ROOT } from '../lib/config.ts';
+import { readSecret } from '../lib/secrets.ts';
 import { FleetgridError, toFleetgridError } from '../lib/errors.ts';
 import { createKafkaClient, type KafkaAdmin } from '../lib/kafka/index.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
@@ -69,6 +70,7 @@ import {
   reconcileOutputs,
 } from './outputs.ts';
 import { createMemorySampler, type MemorySampler, type MemoryTarget } from './memory.ts';
+import { probeQueryApi, queryApiReport, type QuerySample } from './query-probe.ts';
 import { startPipeline, type StartedPipeline } from './pipeline.ts';
 import { buildProfile, type Phase, phases, type Profile, rateAt } from './profiles.ts';
 import { formatProgress, groupLabel } from './progress.ts';
@@ -264,6 +266,7 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
         maxLatenessS: config.maxLatenessS,
         logDir: reportDir,
         env,
+        queryApi: config.probeApi,
       });
       groups = pipelineGroups(topics, prefix);
       for (const child of [pipeline.processor, pipeline.sink]) {
@@ -298,6 +301,22 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
         : pipelineGroups(topics, prefix);
       backend = await createQueryBackend(app, config.queryUrl ? { url: config.queryUrl } : {});
     }
+    const api = pipeline?.api;
+    if (api) {
+      processes.push({
+        name: api.name,
+        get pid() {
+          return api.pid;
+        },
+      });
+      memoryTargets.push({
+        name: api.name,
+        pid: () => api.pid,
+        ...(api.metricsUrl ? { metricsUrl: api.metricsUrl } : {}),
+      });
+    }
+    // The API's /metrics is on its own port: its origin is the API's base URL.
+    const apiBase = api?.metricsUrl ? new URL(api.metricsUrl).origin : config.apiUrl;
     // Services of an external pipeline: their heap from /metrics (their pids are not known here).
     for (const url of config.metricsUrls) memoryTargets.push({ name: new URL(url).host, metricsUrl: url });
     processes.push(...findStackProcesses());
@@ -429,6 +448,17 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
         await sleep(Math.max(50, SAMPLE_MS - (Date.now() - began)));
       }
     };
+    // The query API, one request at a time, twice a second at most: a reader beside the load.
+    const querySamples: QuerySample[] = [];
+    const apiToken = readSecret(env, 'API_TOKEN');
+    const apiHeaders: Record<string, string> = apiToken ? { authorization: `Bearer ${apiToken}` } : {};
+    const pollApi = async () => {
+      while (polling && apiBase) {
+        const began = Date.now();
+        querySamples.push(await probeQueryApi(apiBase, (began - startMs) / 1_000, apiHeaders));
+        await sleep(Math.max(50, SAMPLE_MS / 2 - (Date.now() - began)));
+      }
+    };
     const pollFreshness = async () => {
       while (polling && showProgress) {
         const began = Date.now();
@@ -461,7 +491,7 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
         await sleep(Math.max(50, SAMPLE_MS - (Date.now() - began)));
       }
     };
-    const pollers = [pollLag(), pollMetrics(), pollMemory(), pollFreshness(), pollOutputs()];
+    const pollers = [pollLag(), pollMetrics(), pollMemory(), pollApi(), pollFreshness(), pollOutputs()];
     if (schedule && faultServers)
       injector = createFaultInjector(
         schedule,
@@ -808,6 +838,12 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
       outputs,
       fault,
       memory: memory.report(),
+      queryApi: apiBase
+        ? queryApiReport(apiBase, querySamples, [
+            ...phaseReports,
+            { label: 'drain', startS: round(loadSeconds, 2), endS: round(loadSeconds + drainSeconds + 1, 2) },
+          ])
+        : undefined,
       notes,
     };
     const jsonPath = resolve(reportDir, 'report.json');
