@@ -9,20 +9,32 @@
 import type { Phase } from './profiles.ts';
 import { percentile } from './stats.ts';
 
-/** The request the probe repeats: what the dashboard's fleet page asks first. */
-export const PROBE_PATH = '/api/v1/fleet/summary?from=-15m';
+/** The request the probe repeats: what the dashboard's fleet page asks first, over the last 15 minutes. */
+export const PROBE_PATH = '/api/v1/fleet/summary';
+const SPAN_MS = 15 * 60_000;
 const TIMEOUT_MS = 10_000;
+
+/** The probe's URL at `nowMs`: the API takes ISO times only. */
+export function probeUrl(baseUrl: string, nowMs: number): URL {
+  const url = new URL(PROBE_PATH, baseUrl);
+  url.searchParams.set('from', new Date(nowMs - SPAN_MS).toISOString());
+  return url;
+}
 
 export interface QuerySample {
   /** Seconds since the start of the load, when the request was sent. */
   t: number;
   ms: number;
   ok: boolean;
+  /** The HTTP status; 0 when there was no answer (refused, timed out). */
+  status: number;
 }
 
 export interface QueryLatency {
   requests: number;
   errors: number;
+  /** Failed requests by HTTP status (0: no answer). */
+  errorStatuses: Record<string, number>;
   p50Ms: number | undefined;
   p95Ms: number | undefined;
   p99Ms: number | undefined;
@@ -39,9 +51,12 @@ export interface QueryApiReport extends QueryLatency {
 /** Percentiles of the answered requests; errors counted apart. */
 export function queryLatency(samples: readonly QuerySample[]): QueryLatency {
   const answered = samples.filter((s) => s.ok).map((s) => s.ms);
+  const errorStatuses: Record<string, number> = {};
+  for (const s of samples) if (!s.ok) errorStatuses[s.status] = (errorStatuses[s.status] ?? 0) + 1;
   return {
     requests: samples.length,
     errors: samples.length - answered.length,
+    errorStatuses,
     p50Ms: percentile(answered, 0.5),
     p95Ms: percentile(answered, 0.95),
     p99Ms: percentile(answered, 0.99),
@@ -75,18 +90,24 @@ export async function probeQueryApi(
   t: number,
   headers: Record<string, string> = {},
   fetchImpl: typeof fetch = fetch,
+  nowMs: number = Date.now(),
 ): Promise<QuerySample> {
   const began = performance.now();
-  let ok = false;
+  let status = 0;
   try {
-    const response = await fetchImpl(new URL(PROBE_PATH, baseUrl), {
+    const response = await fetchImpl(probeUrl(baseUrl, nowMs), {
       headers,
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
     await response.arrayBuffer(); // the answer is read in full: that is what a page waits for
-    ok = response.ok;
+    status = response.status;
   } catch {
     // refused or timed out: an error
   }
-  return { t: Math.round(t * 100) / 100, ms: Math.round((performance.now() - began) * 10) / 10, ok };
+  return {
+    t: Math.round(t * 100) / 100,
+    ms: Math.round((performance.now() - began) * 10) / 10,
+    ok: status >= 200 && status < 300,
+    status,
+  };
 }

@@ -188,9 +188,9 @@ describe('report', () => {
       queryApi: queryApiReport(
         'http://127.0.0.1:1',
         [
-          { t: 1, ms: 20, ok: true },
-          { t: 31, ms: 400.5, ok: true },
-          { t: 32, ms: 10_000, ok: false },
+          { t: 1, ms: 20, ok: true, status: 200 },
+          { t: 31, ms: 400.5, ok: true, status: 200 },
+          { t: 32, ms: 10_000, ok: false, status: 0 },
         ],
         [
           { label: 'before spike', startS: 0, endS: 30 },
@@ -202,7 +202,7 @@ describe('report', () => {
     expect((html.match(/<svg /g) ?? []).length).toBe(7);
     expect(html).toContain('Query API latency');
     expect(summaryLines(report).join('\n')).toContain(
-      'query API p50/p99: 20 ms / 400.5 ms over 3 requests, 1 errors; during the spike 400.5 ms / 400.5 ms (2 requests, 1 errors)',
+      'query API p50/p99: 20 ms / 400.5 ms over 3 requests, 1 errors (1 × no answer); during the spike 400.5 ms / 400.5 ms (2 requests, 1 errors)',
     );
   });
 

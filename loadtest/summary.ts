@@ -53,6 +53,12 @@ export function summaryLines(report: LoadTestReport): string[] {
     const spike = q.phases.find((phase) => phase.label === 'spike');
     lines.push(
       `query API p50/p99: ${ms(q.p50Ms)} / ${ms(q.p99Ms)} over ${n(q.requests)} requests, ${q.errors} errors${
+        q.errors > 0
+          ? ` (${Object.entries(q.errorStatuses)
+              .map(([status, count]) => `${count} × ${status === '0' ? 'no answer' : `HTTP ${status}`}`)
+              .join(', ')})`
+          : ''
+      }${
         spike
           ? `; during the spike ${ms(spike.p50Ms)} / ${ms(spike.p99Ms)} (${spike.requests} requests, ${spike.errors} errors)`
           : ''
