@@ -12,4 +12,10 @@ describe('loadtest config', () => {
     ).toThrow(/at least --window-size \+ --grace/);
     expect(() => parseLoadTestConfig({ maxLatenessS: 600 })).toThrow(/needs --start-pipeline/);
   });
+
+  it('probes the query API only where there is one: a started one or --api-url', () => {
+    expect(parseLoadTestConfig({ startPipeline: true, probeApi: true }).probeApi).toBe(true);
+    expect(parseLoadTestConfig({ apiUrl: 'http://127.0.0.1:8080' }).apiUrl).toBe('http://127.0.0.1:8080');
+    expect(() => parseLoadTestConfig({ probeApi: true })).toThrow(/--probe-api needs/);
+  });
 });

@@ -96,6 +96,10 @@ const schema = z
     message: '--max-lateness must be at least --window-size + --grace',
     path: ['maxLatenessS'],
   })
+  .refine((c) => !c.probeApi || c.startPipeline || c.apiUrl !== undefined, {
+    message: '--probe-api needs --start-pipeline (an API is started for it) or --api-url',
+    path: ['probeApi'],
+  })
   .refine((c) => c.fault === undefined || c.startPipeline, {
     message: '--fault needs --start-pipeline: faults hit private servers and the children the run started',
     path: ['fault'],
