@@ -34,9 +34,12 @@ interface LoadTestOptions {
   partitions?: number;
   windowSize?: number;
   grace?: number;
+  maxLateness?: number;
   group?: string[];
   metricsUrl?: string[];
   queryUrl?: string;
+  probeApi?: boolean;
+  apiUrl?: string;
   drainTimeout?: number;
   baseline?: number;
   maxInFlight?: number;
@@ -78,6 +81,11 @@ export function register(program: Command): void {
     )
     .option('--grace <s>', 'window grace, as above (default 30)', number)
     .option(
+      '--max-lateness <s>',
+      "a started processor's max lateness: how long emitted windows are kept (default its own, 1 h)",
+      number,
+    )
+    .option(
       '--group <id>',
       'consumer group to watch (repeatable; default the processors and the sink)',
       collect,
@@ -87,6 +95,11 @@ export function register(program: Command): void {
       '--query-url <url>',
       "embedded mode: the running sink's query endpoint (default CLICKHOUSE_QUERY_URL or :8124)",
     )
+    .option(
+      '--probe-api',
+      "measure the query API's latency through the run (with --start-pipeline: starts one on the run's sink)",
+    )
+    .option('--api-url <url>', "an external pipeline's query API to probe (implies --probe-api)")
     .option(
       '--drain-timeout <s>',
       'after the load, wait this long at most for the pipeline to catch up (default 120)',
@@ -127,9 +140,12 @@ export function register(program: Command): void {
           partitions: options.partitions,
           windowSizeS: options.windowSize,
           graceS: options.grace,
+          maxLatenessS: options.maxLateness,
           groups: options.group,
           metricsUrls: options.metricsUrl,
           queryUrl: options.queryUrl,
+          probeApi: options.probeApi,
+          apiUrl: options.apiUrl,
           drainTimeoutS: options.drainTimeout,
           baselineRecords: options.baseline,
           maxInFlight: options.maxInFlight,

@@ -36,10 +36,24 @@ const schema = z
     /** The processors' window size and grace: passed to a started processor, and the base of aggregate freshness. */
     windowSizeS: seconds.default(60),
     graceS: z.number().nonnegative().default(30),
+    /**
+     * A started processor's max lateness: emitted windows are retained this long in stream
+     * time (the state that grows with devices × horizon / window size). Default: the
+     * processor's own (1 h, processors/core/config.ts). A soak run bounds it so that its
+     * retained state levels off within the run (docs/reliability.md, "Memory under soak").
+     */
+    maxLatenessS: seconds.optional(),
     /** Consumer groups whose lag is watched; default: the processors' and the sink's. */
     groups: z.array(z.string().min(1)).optional(),
     /** /metrics URLs of services not started by the load test (external pipeline). */
     metricsUrls: z.array(z.url()).default([]),
+    /**
+     * Probe the query API's latency during the run (loadtest/query-probe.ts): with
+     * startPipeline, a query API child is started for it; otherwise `apiUrl` is probed.
+     */
+    probeApi: z.boolean().default(false),
+    /** An external pipeline's query API (base URL), probed when given. */
+    apiUrl: z.url().optional(),
     /** Embedded mode: the sink's read-only query endpoint (external pipeline). */
     queryUrl: z.url().optional(),
     /** After the load: how long to wait for the pipeline to catch up before reconciling. */
@@ -72,6 +86,19 @@ const schema = z
      * work per event, so it is off for capacity runs.
      */
     verifyOutputs: z.boolean().optional(),
+  })
+  .refine((c) => c.maxLatenessS === undefined || c.startPipeline, {
+    message: '--max-lateness sets the started processor: it needs --start-pipeline',
+    path: ['maxLatenessS'],
+  })
+  // The core's own rule (processors/core/config.ts), checked before any child starts.
+  .refine((c) => c.maxLatenessS === undefined || c.maxLatenessS >= c.windowSizeS + c.graceS, {
+    message: '--max-lateness must be at least --window-size + --grace',
+    path: ['maxLatenessS'],
+  })
+  .refine((c) => !c.probeApi || c.startPipeline || c.apiUrl !== undefined, {
+    message: '--probe-api needs --start-pipeline (an API is started for it) or --api-url',
+    path: ['probeApi'],
   })
   .refine((c) => c.fault === undefined || c.startPipeline, {
     message: '--fault needs --start-pipeline: faults hit private servers and the children the run started',

@@ -155,14 +155,20 @@ export interface StartPipelineOptions {
   partitions: number;
   windowSizeS: number;
   graceS: number;
+  /** The processor's max lateness; undefined: its default. */
+  maxLatenessS?: number | undefined;
   logDir: string;
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
+  /** Also start the query API (`fleetgrid serve`), reading through the sink's query endpoint. */
+  queryApi?: boolean;
 }
 
 export interface StartedPipeline {
   processor: PipelineChild;
   sink: PipelineChild;
+  /** The query API (with `queryApi`): its base URL is its metricsUrl's origin. */
+  api?: PipelineChild | undefined;
   stop(): Promise<void>;
 }
 
@@ -203,6 +209,7 @@ export async function startPipeline(options: StartPipelineOptions): Promise<Star
         `${options.windowSizeS}s`,
         '--grace',
         `${options.graceS}s`,
+        ...(options.maxLatenessS === undefined ? [] : ['--max-lateness', `${options.maxLatenessS}s`]),
       ],
       env,
       resolve(options.logDir, 'processor.log'),
@@ -214,11 +221,40 @@ export async function startPipeline(options: StartPipelineOptions): Promise<Star
     if (processor.status === 'fulfilled') await processor.value.stop(5_000);
     throw sink.status === 'rejected' ? sink.reason : (processor as PromiseRejectedResult).reason;
   }
+  let api: PipelineChild | undefined;
+  const sinkQueryUrl = sink.value.queryUrl;
+  if (options.queryApi) {
+    try {
+      if (!sinkQueryUrl)
+        throw new FleetgridError(
+          'CONFIG_INVALID',
+          'the query API child needs the sink’s query endpoint (embedded mode)',
+        );
+      api = await spawnService(
+        'api',
+        (ports) => [
+          resolve(PROJECT_ROOT, 'loadtest/api-child.ts'),
+          '--ch-query-url',
+          sinkQueryUrl,
+          ...(ports.metricsPort ? ['--port', String(ports.metricsPort)] : []),
+        ],
+        env,
+        resolve(options.logDir, 'api.log'),
+        timeout,
+      );
+    } catch (error) {
+      await processor.value.stop(5_000);
+      await sink.value.stop(5_000);
+      throw error;
+    }
+  }
   return {
     processor: processor.value,
     sink: sink.value,
+    api,
     async stop() {
-      // The processor first: it stops feeding the derived topics, then the sink drains.
+      // The API and the processor first: the processor stops feeding the derived topics, then the sink drains.
+      await api?.stop(10_000);
       await processor.value.stop();
       await sink.value.stop();
     },

@@ -7,7 +7,7 @@
 // The Prometheus text parser is the runtime's (lib/stream/prometheus.ts), shared with the query side.
 import { type MetricSample, sumMetric } from '../lib/stream/index.ts';
 
-export { type MetricSample, parsePrometheusText, sumMetric } from '../lib/stream/index.ts';
+export { hasMetric, type MetricSample, parsePrometheusText, sumMetric } from '../lib/stream/index.ts';
 
 /**
  * The backpressure figures the load test reads from each service: pause decisions

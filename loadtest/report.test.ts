@@ -3,6 +3,8 @@ import { reconcileOutputs, windowKey } from './outputs.ts';
 import { buildProfile } from './profiles.ts';
 import { formatProgress, groupLabel } from './progress.ts';
 import { emptyProducedTally, reconcile, tallyProduced } from './reconcile.ts';
+import { serviceMemory } from './memory.ts';
+import { queryApiReport } from './query-probe.ts';
 import { type LoadTestReport, niceCeil, REPORT_VERSION, renderHtml, svgLineChart } from './report.ts';
 import { summarize } from './stats.ts';
 import { stepSummary, summaryLines } from './summary.ts';
@@ -121,6 +123,32 @@ describe('report', () => {
     expect(html).toContain('OK: nothing lost, nothing duplicated');
   });
 
+  it('draws the heap of every service that has one, tabulates its memory and says it in one line', () => {
+    const report: LoadTestReport = {
+      ...sampleReport(),
+      memory: {
+        intervalMs: 1_000,
+        services: {
+          processor: serviceMemory([
+            { t: 0, pid: 11, rssMiB: 406, heapUsedMiB: 76, heapTotalMiB: 232 },
+            { t: 1, pid: 11, rssMiB: 616, heapUsedMiB: 106, heapTotalMiB: 437 },
+          ]),
+          '<sink>': serviceMemory([{ t: 0, pid: 12, rssMiB: 650 }]),
+        },
+      },
+    };
+    const html = renderHtml(report);
+    // The six charts, then heap used and heap total (only the processor has a heap).
+    expect((html.match(/<svg /g) ?? []).length).toBe(8);
+    expect(html).toContain('Heap used (V8)');
+    expect(html).toContain('406 → 616 (min 406, max 616)');
+    expect(html).toContain('&#60;sink&#62;');
+    expect(html).not.toContain('<sink>');
+    expect(summaryLines(report).join('\n')).toContain(
+      'memory (MiB, first→last): processor RSS 406→616 (max 616), heap used 76→106 (min 76), heap total 232→437; <sink> RSS 650→650 (max 650)',
+    );
+  });
+
   it('shades the fault on every chart and lists wrong outputs, escaped', () => {
     const report: LoadTestReport = {
       ...sampleReport(),
@@ -152,6 +180,30 @@ describe('report', () => {
     const lines = summaryLines(report).join('\n');
     expect(lines).toContain('derived outputs: FAILED: windows wrong 1 of 1');
     expect(lines).toContain('fault sink-kill at 20 s for 5 s: recovery 9 s after its end');
+  });
+
+  it("draws the query API's latency and gives its p99 during the spike", () => {
+    const report: LoadTestReport = {
+      ...sampleReport(),
+      queryApi: queryApiReport(
+        'http://127.0.0.1:1',
+        [
+          { t: 1, ms: 20, ok: true, status: 200 },
+          { t: 31, ms: 400.5, ok: true, status: 200 },
+          { t: 32, ms: 10_000, ok: false, status: 0 },
+        ],
+        [
+          { label: 'before spike', startS: 0, endS: 30 },
+          { label: 'spike', startS: 30, endS: 40 },
+        ],
+      ),
+    };
+    const html = renderHtml(report);
+    expect((html.match(/<svg /g) ?? []).length).toBe(7);
+    expect(html).toContain('Query API latency');
+    expect(summaryLines(report).join('\n')).toContain(
+      'query API p50/p99: 20 ms / 400.5 ms over 3 requests, 1 errors (1 × no answer); during the spike 400.5 ms / 400.5 ms (2 requests, 1 errors)',
+    );
   });
 
   it('summarises the run in a few lines', () => {

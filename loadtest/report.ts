@@ -4,9 +4,11 @@
  * disk on a machine without network). Pure: the runner collects, this file shapes.
  */
 import type { FaultEvent, FaultRecovery, FaultSchedule } from './faults.ts';
+import type { MemoryFigure, MemoryReport } from './memory.ts';
 import type { OutputReconciliation } from './outputs.ts';
 import type { Phase, Profile } from './profiles.ts';
 import type { ProducerPerfSummary } from './probes.ts';
+import type { QueryApiReport, QueryLatency } from './query-probe.ts';
 import type { Reconciliation } from './reconcile.ts';
 import type { Percentiles } from './stats.ts';
 
@@ -91,6 +93,8 @@ export interface LoadTestReport {
     pipeline: 'started' | 'external';
     windowSizeMs: number;
     graceMs: number;
+    /** The started processor's max lateness (how long emitted windows are retained); undefined: its default. */
+    maxLatenessMs?: number | undefined;
     groups: string[];
   };
   totals: {
@@ -155,6 +159,13 @@ export interface LoadTestReport {
         error?: string;
       }
     | undefined;
+  /**
+   * Resident memory and V8 heap per service at every sample (loadtest/memory.ts): whether
+   * the services' memory is bounded under a long run (docs/reliability.md, "Memory under soak").
+   */
+  memory?: MemoryReport | undefined;
+  /** The query API's latency through the run and per phase (`--probe-api`, loadtest/query-probe.ts). */
+  queryApi?: QueryApiReport | undefined;
   notes: string[];
 }
 
@@ -334,6 +345,17 @@ export function renderHtml(report: LoadTestReport): string {
       'MiB',
       procNames.map((n) => ({ name: n, points: series.map((p) => ({ x: p.t, y: p.rssMiB[n] })) })),
     ),
+    ...memoryCharts(report.memory, chart),
+    ...(report.queryApi
+      ? [
+          chart('Query API latency (fleet summary, answered requests)', 'ms', [
+            {
+              name: 'latency',
+              points: report.queryApi.series.map((p) => ({ x: p.t, y: p.ok ? p.ms : undefined })),
+            },
+          ]),
+        ]
+      : []),
   ];
   const r = report.reconciliation;
   const s = report.settings;
@@ -448,6 +470,8 @@ export function renderHtml(report: LoadTestReport): string {
       ['process', 'pid', 'CPU avg %', 'CPU max %', 'RSS max MiB'],
       report.processes.map((p) => [p.name, p.pid, fmt(p.cpuAvgPct), fmt(p.cpuMaxPct), fmt(p.rssMaxMiB)]),
     ),
+    report.memory ? memoryTable(report.memory) : '',
+    report.queryApi ? queryApiTable(report.queryApi) : '',
     '<h2>Reconciliation</h2>',
     r
       ? table(
@@ -508,6 +532,60 @@ body{font-family:system-ui,sans-serif;margin:24px;max-width:1000px;color:#222}
 table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}
 th{background:#f4f4f4}code{font-size:12px}.chart{margin:8px 0}
 </style></head><body>${sections.join('\n')}</body></html>\n`;
+}
+
+/**
+ * The services' heap, used and total, per sample (their RSS is on the resident memory chart):
+ * used that keeps rising through its GC dips is what a leak looks like; retention by design
+ * levels off once the retained windows reach the lateness horizon.
+ */
+function memoryCharts(
+  memory: MemoryReport | undefined,
+  chart: (title: string, yLabel: string, lines: ChartSeries[]) => string,
+): string[] {
+  const withHeap = Object.entries(memory?.services ?? {}).filter(([, s]) => s.heapUsedMiB);
+  if (withHeap.length === 0) return [];
+  return [
+    chart(
+      'Heap used (V8)',
+      'MiB',
+      withHeap.map(([name, s]) => ({ name, points: s.series.map((p) => ({ x: p.t, y: p.heapUsedMiB })) })),
+    ),
+    chart(
+      'Heap total (V8)',
+      'MiB',
+      withHeap.map(([name, s]) => ({ name, points: s.series.map((p) => ({ x: p.t, y: p.heapTotalMiB })) })),
+    ),
+  ];
+}
+
+function queryApiTable(q: QueryApiReport): string {
+  const row = (label: string, l: QueryLatency) => [
+    label,
+    fmt(l.requests),
+    fmt(l.errors),
+    `${fmt(l.p50Ms, 1)} / ${fmt(l.p95Ms, 1)} / ${fmt(l.p99Ms, 1)}`,
+    fmt(l.maxMs, 1),
+  ];
+  return `<h2>Query API</h2><p><code>GET ${escapeHtml(q.path)}</code>, one request at a time, through the run.</p>${table(
+    ['phase', 'requests', 'errors', 'p50 / p95 / p99 ms', 'max ms'],
+    [row('whole run', q), ...q.phases.map((p) => row(p.label, p))],
+  )}`;
+}
+
+function memoryTable(memory: MemoryReport): string {
+  const span = (f: MemoryFigure | undefined) =>
+    f ? `${fmt(f.first)} → ${fmt(f.last)} (min ${fmt(f.min)}, max ${fmt(f.max)})` : '–';
+  return `<h2>Memory</h2><p>Sampled every ${fmt(memory.intervalMs / 1_000, 1)} s; MiB, first → last.</p>${table(
+    ['service', 'pids', 'RSS', 'heap used', 'heap total'],
+    Object.entries(memory.services).map(([name, s]) => [
+      name,
+      s.pids.join(', '),
+      span(s.rssMiB),
+      span(s.heapUsedMiB),
+      span(s.heapTotalMiB),
+    ]),
+  )}`;
 }
 
 function outputsSection(o: OutputReconciliation): string {

@@ -23,6 +23,7 @@ import { cpus, freemem, loadavg, tmpdir, totalmem, type } from 'node:os';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, PROJECT_ROOT } from '../lib/config.ts';
+import { readSecret } from '../lib/secrets.ts';
 import { FleetgridError, toFleetgridError } from '../lib/errors.ts';
 import { createKafkaClient, type KafkaAdmin } from '../lib/kafka/index.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
@@ -68,6 +69,8 @@ import {
   type OutputReconciliation,
   reconcileOutputs,
 } from './outputs.ts';
+import { createMemorySampler, type MemorySampler, type MemoryTarget } from './memory.ts';
+import { probeQueryApi, queryApiReport, type QuerySample } from './query-probe.ts';
 import { startPipeline, type StartedPipeline } from './pipeline.ts';
 import { buildProfile, type Phase, phases, type Profile, rateAt } from './profiles.ts';
 import { formatProgress, groupLabel } from './progress.ts';
@@ -241,6 +244,17 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
     let groups: WatchedGroup[];
     const metricsUrls = [...config.metricsUrls];
     const processes: WatchedProcess[] = [{ name: 'loadtest', pid: process.pid }];
+    // The load generator's own memory too: at a high rate it is a process of the same size.
+    const memoryTargets: MemoryTarget[] = [
+      {
+        name: 'loadtest',
+        pid: () => process.pid,
+        heap: () => {
+          const { heapUsed, heapTotal } = process.memoryUsage();
+          return { usedBytes: heapUsed, totalBytes: heapTotal };
+        },
+      },
+    ];
     if (config.startPipeline) {
       progressLine(stream, showProgress, `starting the pipeline on prefix ${prefix}…`);
       pipeline = await startPipeline({
@@ -249,13 +263,26 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
         partitions: config.partitions,
         windowSizeS: config.windowSizeS,
         graceS: config.graceS,
+        maxLatenessS: config.maxLatenessS,
         logDir: reportDir,
         env,
+        queryApi: config.probeApi,
       });
       groups = pipelineGroups(topics, prefix);
       for (const child of [pipeline.processor, pipeline.sink]) {
         if (child.metricsUrl) metricsUrls.push(child.metricsUrl);
-        processes.push({ name: child.name, pid: child.pid });
+        // Read at every sample: a child restarted by a fault is followed under its new pid.
+        processes.push({
+          name: child.name,
+          get pid() {
+            return child.pid;
+          },
+        });
+        memoryTargets.push({
+          name: child.name,
+          pid: () => child.pid,
+          ...(child.metricsUrl ? { metricsUrl: child.metricsUrl } : {}),
+        });
       }
       backend =
         app.clickhouse.mode === 'embedded' && pipeline.sink.queryUrl
@@ -274,6 +301,24 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
         : pipelineGroups(topics, prefix);
       backend = await createQueryBackend(app, config.queryUrl ? { url: config.queryUrl } : {});
     }
+    const api = pipeline?.api;
+    if (api) {
+      processes.push({
+        name: api.name,
+        get pid() {
+          return api.pid;
+        },
+      });
+      memoryTargets.push({
+        name: api.name,
+        pid: () => api.pid,
+        ...(api.metricsUrl ? { metricsUrl: api.metricsUrl } : {}),
+      });
+    }
+    // The API's /metrics is on its own port: its origin is the API's base URL.
+    const apiBase = api?.metricsUrl ? new URL(api.metricsUrl).origin : config.apiUrl;
+    // Services of an external pipeline: their heap from /metrics (their pids are not known here).
+    for (const url of config.metricsUrls) memoryTargets.push({ name: new URL(url).host, metricsUrl: url });
     processes.push(...findStackProcesses());
     const groupIds = groups.map((g) => g.groupId);
 
@@ -312,7 +357,13 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
     let sendError: string | undefined;
     const manifest: OutputManifest | undefined = verifyOutputs
       ? createOutputManifest(
-          parseCoreConfig({ windowSizeMs: config.windowSizeS * 1_000, graceMs: config.graceS * 1_000 }),
+          parseCoreConfig({
+            windowSizeMs: config.windowSizeS * 1_000,
+            graceMs: config.graceS * 1_000,
+            ...(config.maxLatenessS === undefined
+              ? {}
+              : { maxLatenessMs: Math.round(config.maxLatenessS * 1_000) }),
+          }),
         )
       : undefined;
     let undecodable = 0;
@@ -389,6 +440,25 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
         await sleep(Math.max(50, SAMPLE_MS - (Date.now() - began)));
       }
     };
+    const memory: MemorySampler = createMemorySampler(memoryTargets, SAMPLE_MS);
+    const pollMemory = async () => {
+      while (polling) {
+        const began = Date.now();
+        await memory.sample((began - startMs) / 1_000);
+        await sleep(Math.max(50, SAMPLE_MS - (Date.now() - began)));
+      }
+    };
+    // The query API, one request at a time, twice a second at most: a reader beside the load.
+    const querySamples: QuerySample[] = [];
+    const apiToken = readSecret(env, 'API_TOKEN');
+    const apiHeaders: Record<string, string> = apiToken ? { authorization: `Bearer ${apiToken}` } : {};
+    const pollApi = async () => {
+      while (polling && apiBase) {
+        const began = Date.now();
+        querySamples.push(await probeQueryApi(apiBase, (began - startMs) / 1_000, apiHeaders));
+        await sleep(Math.max(50, SAMPLE_MS / 2 - (Date.now() - began)));
+      }
+    };
     const pollFreshness = async () => {
       while (polling && showProgress) {
         const began = Date.now();
@@ -421,7 +491,7 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
         await sleep(Math.max(50, SAMPLE_MS - (Date.now() - began)));
       }
     };
-    const pollers = [pollLag(), pollMetrics(), pollFreshness(), pollOutputs()];
+    const pollers = [pollLag(), pollMetrics(), pollMemory(), pollApi(), pollFreshness(), pollOutputs()];
     if (schedule && faultServers)
       injector = createFaultInjector(
         schedule,
@@ -731,6 +801,8 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
         pipeline: config.startPipeline ? 'started' : 'external',
         windowSizeMs: config.windowSizeS * 1_000,
         graceMs: config.graceS * 1_000,
+        maxLatenessMs:
+          config.maxLatenessS === undefined ? undefined : Math.round(config.maxLatenessS * 1_000),
         groups: groupIds,
       },
       totals: {
@@ -765,6 +837,13 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
       reconciliation,
       outputs,
       fault,
+      memory: memory.report(),
+      queryApi: apiBase
+        ? queryApiReport(apiBase, querySamples, [
+            ...phaseReports,
+            { label: 'drain', startS: round(loadSeconds, 2), endS: round(loadSeconds + drainSeconds + 1, 2) },
+          ])
+        : undefined,
       notes,
     };
     const jsonPath = resolve(reportDir, 'report.json');

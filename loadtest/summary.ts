@@ -1,4 +1,5 @@
 /** The few lines `fleetgrid loadtest` prints at the end (pure). */
+import { memorySummaryLine } from './memory.ts';
 import type { LoadTestReport, PhaseReport } from './report.ts';
 import type { PercentileResult } from './stats.ts';
 
@@ -46,6 +47,25 @@ export function summaryLines(report: LoadTestReport): string[] {
     lines.push(
       `fault ${f.schedule.kind} at ${f.schedule.atS} s for ${f.schedule.forS} s: recovery ${f.recovery.seconds === undefined ? 'not within the run' : `${n(f.recovery.seconds, 1)} s`} after its end (lag ${n(f.recovery.lagS, 1)} s, raw rows ${n(f.recovery.rawResumeS, 1)} s, aggregates ${n(f.recovery.aggregatesResumeS, 1)} s)`,
     );
+  const q = report.queryApi;
+  if (q) {
+    const ms = (v: number | undefined) => (v === undefined ? '–' : `${n(v, 1)} ms`);
+    const spike = q.phases.find((phase) => phase.label === 'spike');
+    lines.push(
+      `query API p50/p99: ${ms(q.p50Ms)} / ${ms(q.p99Ms)} over ${n(q.requests)} requests, ${q.errors} errors${
+        q.errors > 0
+          ? ` (${Object.entries(q.errorStatuses)
+              .map(([status, count]) => `${count} × ${status === '0' ? 'no answer' : `HTTP ${status}`}`)
+              .join(', ')})`
+          : ''
+      }${
+        spike
+          ? `; during the spike ${ms(spike.p50Ms)} / ${ms(spike.p99Ms)} (${spike.requests} requests, ${spike.errors} errors)`
+          : ''
+      }`,
+    );
+  }
+  if (report.memory) lines.push(memorySummaryLine(report.memory));
   const load = report.machine.loadAverage;
   lines.push(
     `machine: ${report.machine.cpus} cores, load average ${load.start} at the start, ${load.end} at the end`,

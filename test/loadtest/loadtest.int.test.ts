@@ -61,6 +61,7 @@ describe('fleetgrid loadtest --start-pipeline', () => {
       '--drain-timeout',
       '60',
       '--start-pipeline',
+      '--probe-api',
       '--report',
       reportDir,
     ]);
@@ -100,8 +101,27 @@ describe('fleetgrid loadtest --start-pipeline', () => {
     expect(report.backpressure.services).toBe(2);
     expect(report.backpressure.scrapes).toBeGreaterThan(0);
 
+    // The query API started for the probe answered through the run.
+    expect(report.queryApi?.requests).toBeGreaterThan(5);
+    expect(report.queryApi?.p99Ms).toBeGreaterThan(0);
+    expect(report.queryApi?.phases.map((p) => p.label)).toEqual([
+      'before spike',
+      'spike',
+      'after spike',
+      'drain',
+    ]);
+
+    // Memory of every started service (and the generator), sampled through the run.
+    for (const name of ['loadtest', 'processor', 'sink', 'api']) {
+      const memory = report.memory?.services[name];
+      expect(memory?.rssMiB?.min, name).toBeGreaterThan(0);
+      expect(memory?.heapUsedMiB?.min, name).toBeGreaterThan(0);
+      expect(memory?.series.length, name).toBeGreaterThan(5);
+    }
+
     const html = readFileSync(resolve(reportDir, 'report.html'), 'utf8');
-    expect((html.match(/<svg /g) ?? []).length).toBe(6);
+    // Six charts, then the services' heap used and heap total, and the query API's latency.
+    expect((html.match(/<svg /g) ?? []).length).toBe(9);
     expect(existsSync(resolve(reportDir, 'sink.log'))).toBe(true);
 
     // The run cleaned up after itself: no topic of its prefix is left.

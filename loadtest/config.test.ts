@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { parseLoadTestConfig } from './config.ts';
+
+describe('loadtest config', () => {
+  it('takes --max-lateness for a started processor, at least a window and its grace', () => {
+    expect(
+      parseLoadTestConfig({ startPipeline: true, windowSizeS: 10, graceS: 5, maxLatenessS: 60 }).maxLatenessS,
+    ).toBe(60);
+    expect(parseLoadTestConfig({ startPipeline: true }).maxLatenessS).toBeUndefined();
+    expect(() =>
+      parseLoadTestConfig({ startPipeline: true, windowSizeS: 60, graceS: 30, maxLatenessS: 60 }),
+    ).toThrow(/at least --window-size \+ --grace/);
+    expect(() => parseLoadTestConfig({ maxLatenessS: 600 })).toThrow(/needs --start-pipeline/);
+  });
+
+  it('probes the query API only where there is one: a started one or --api-url', () => {
+    expect(parseLoadTestConfig({ startPipeline: true, probeApi: true }).probeApi).toBe(true);
+    expect(parseLoadTestConfig({ apiUrl: 'http://127.0.0.1:8080' }).apiUrl).toBe('http://127.0.0.1:8080');
+    expect(() => parseLoadTestConfig({ probeApi: true })).toThrow(/--probe-api needs/);
+  });
+});
