@@ -25,6 +25,7 @@ const descriptions: Record<string, string> = {
   siteId: 'Only the devices of this site.',
   groupBy: 'kind | site: one row per group (model and driver need the registry in ClickHouse).',
   format: 'json (default) | csv (also chosen by Accept: text/csv).',
+  tripId: 'A trip id of the trips list: <deviceId>:<epoch ms of its first sample>.',
   zoom: 'Map zoom level (0-22) the track is simplified for (1 pixel); without: every position.',
 };
 
@@ -126,6 +127,16 @@ export function openApiDocument(options: { tokenRequired: boolean }) {
         "A truck's track, simplified for a map zoom",
         [...parameters(schemas.deviceId, 'path'), ...parameters(schemas.track, 'query')],
         bodies.trackBody,
+      ),
+      '/api/v1/devices/{deviceId}/trips': op(
+        "A truck's trips that start in the range (engine on to off; figures in docs/query.md)",
+        [...parameters(schemas.deviceId, 'path'), ...parameters(schemas.trips, 'query')],
+        bodies.tripsBody,
+      ),
+      '/api/v1/devices/{deviceId}/trips/{tripId}': op(
+        'One trip with its track, simplified for a map zoom',
+        [...parameters(schemas.tripId, 'path'), ...parameters(schemas.trip, 'query')],
+        bodies.tripBody,
       ),
       '/api/v1/devices/{deviceId}/performance': op(
         'Energy, availability, capacity factor and performance ratio per step',
