@@ -1,9 +1,13 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../lib/config.ts';
 import { ALERT_RULES } from '../processors/alerts/rules.ts';
 import { DEFAULT_CORE_CONFIG } from '../processors/core/config.ts';
 import { requestPath } from './client.ts';
 import { tripsCsv } from './export.ts';
 import { renderTrips } from './format.ts';
+import { grafanaTripsSql } from './sql-trips.ts';
 import { TRIP_RULES } from './trip-rules.ts';
 import { parseTripId, TRIP_FIELDS, tripId, tripOfRow } from './trips.ts';
 
@@ -116,5 +120,17 @@ describe('trips in the CLI and CSV', () => {
     expect(requestPath('trips', { id: 'truck-7', params: { from: '-7d', to: undefined } })).toBe(
       '/api/v1/devices/truck-7/trips?from=-7d',
     );
+  });
+});
+
+describe('the Grafana trips table', () => {
+  it('runs the same statement as the API (the rules in one place)', () => {
+    const fleet = JSON.parse(
+      readFileSync(join(PROJECT_ROOT, 'infra/grafana/dashboards/fleet.json'), 'utf8'),
+    ) as {
+      panels: { title: string; targets?: { rawSql?: string }[] }[];
+    };
+    const panel = fleet.panels.find((p) => p.title === 'Trips in the range');
+    expect(panel?.targets?.[0]?.rawSql).toBe(grafanaTripsSql());
   });
 });
