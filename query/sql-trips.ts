@@ -144,7 +144,10 @@ export function grafanaTripsSql(): string {
   const inner = tripsStatement(
     (name) => String(r[name]),
     [
+      // Grafana's variable syntax, not template placeholders.
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana variables
       '$__conditionalAll(site_id IN (${depot:singlequote}), $depot)',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana variables
       'AND $__conditionalAll(device_id IN (${truck:singlequote}), $truck)',
       `AND ts >= $__fromTime - INTERVAL ${r.maxGapMs / 1000} SECOND AND ts < $__toTime + INTERVAL ${r.maxTripMs / 1000} SECOND`,
     ].join(' '),
