@@ -44,7 +44,7 @@ export function register(program: Command): void {
     )
     .option('--url <url>', 'query API base URL', process.env.FLEETGRID_API_URL ?? 'http://127.0.0.1:8080')
     .option('--json', 'print the JSON answer')
-    .option('--csv', 'print the CSV export (summary, series, alerts)');
+    .option('--csv', 'print the CSV export (summary, series, trips, alerts)');
 
   const run = async (
     report: import('./client.ts').Report,
@@ -143,6 +143,20 @@ export function register(program: Command): void {
       .option('--step <step>', '1m, 1h, 1d or auto', 'auto'),
   ).action(async (siteId: string, o: { from?: string; to?: string; step?: string }, c: Command) =>
     run('energy', c, { id: siteId, params: { from: o.from, to: o.to, step: o.step } }),
+  );
+
+  withCsv(
+    withJson(
+      query
+        .command('trips <deviceId>')
+        .description(
+          "a truck's trips that start in the range: distance, times, speeds, events (docs/query.md)",
+        )
+        .option('--from <time>', 'start: ISO time or -15m/-6h/-7d')
+        .option('--to <time>', 'end: ISO time or -15m'),
+    ),
+  ).action(async (deviceId: string, o: { from?: string; to?: string }, c: Command) =>
+    run('trips', c, { id: deviceId, params: { from: o.from, to: o.to } }),
   );
 
   withCsv(

@@ -17,9 +17,9 @@ export interface ClientOptions {
 }
 
 /** Reports the API exports as CSV (query/export.ts). */
-export const CSV_REPORTS: readonly Report[] = ['summary', 'series', 'alerts'];
+export const CSV_REPORTS: readonly Report[] = ['summary', 'series', 'alerts', 'trips'];
 
-export type Report = 'summary' | 'devices' | 'device' | 'series' | 'energy' | 'alerts' | 'health';
+export type Report = 'summary' | 'devices' | 'device' | 'series' | 'energy' | 'trips' | 'alerts' | 'health';
 
 const RENDER: Record<Report, (json: Record<string, unknown>) => string> = {
   summary: format.renderSummary,
@@ -27,6 +27,7 @@ const RENDER: Record<Report, (json: Record<string, unknown>) => string> = {
   device: format.renderState,
   series: format.renderSeries,
   energy: format.renderEnergy,
+  trips: format.renderTrips,
   alerts: format.renderAlerts,
   health: format.renderHealth,
 };
@@ -57,6 +58,7 @@ export function requestPath(
     device: `/api/v1/devices/${id}/state`,
     series: `/api/v1/devices/${id}/series`,
     energy: `/api/v1/sites/${id}/energy`,
+    trips: `/api/v1/devices/${id}/trips`,
     alerts: '/api/v1/alerts',
     health: '/api/v1/pipeline/health',
   }[report];

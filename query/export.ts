@@ -5,9 +5,10 @@
  */
 import { type CsvColumn, toCsv } from './csv.ts';
 import { GROUP_FIELDS, type GroupBy, type SummaryRow } from './service.ts';
+import { TRIP_FIELDS, type Trip } from './trips.ts';
 
 /** Routes that can answer CSV, and the file name their download suggests. */
-export const CSV_EXPORTS = ['summary', 'series', 'alerts'] as const;
+export const CSV_EXPORTS = ['summary', 'series', 'alerts', 'trips'] as const;
 export type CsvExport = (typeof CSV_EXPORTS)[number];
 
 const col = <R>(header: string, value: (row: R) => unknown): CsvColumn<R> => ({ header, value });
@@ -108,5 +109,13 @@ export function alertsCsv(answer: { alerts: readonly AlertLine[] }): string {
   return toCsv(
     ALERT_FIELDS.map((field) => col<AlertLine>(field, (a) => a[field])),
     answer.alerts,
+  );
+}
+
+/** A truck's trips, one line each, every field of the JSON answer. */
+export function tripsCsv(answer: { trips: readonly Trip[] }): string {
+  return toCsv(
+    TRIP_FIELDS.map((field) => col<Trip>(field, (t) => t[field])),
+    answer.trips,
   );
 }

@@ -186,6 +186,30 @@ export function renderEnergy(e: Json): string {
   ])}\n\ntotal: ${formatValue(totals.totalKwh)} kWh (turbines ${formatValue(totals.turbineKwh)}, solar ${formatValue(totals.solarKwh)})`;
 }
 
+/** A truck's trips: one line each (durations in minutes, for reading). */
+export function renderTrips(t: Json): string {
+  const minutes = (key: string) => (row: Json) => (row[key] === undefined ? null : Number(row[key]) / 60);
+  const lines = table(arr(t.trips), [
+    { header: 'trip', value: get('tripId') },
+    { header: 'start', value: get('startedAt') },
+    { header: 'end', value: get('endedAt') },
+    { header: 'ended by', value: get('endedBy') },
+    { header: 'km', value: get('distanceKm') },
+    { header: 'min', value: minutes('durationS') },
+    { header: 'driving min', value: minutes('drivingS') },
+    { header: 'idle min', value: minutes('idleS') },
+    { header: 'max km/h', value: get('maxSpeedKmh') },
+    { header: 'avg km/h', value: get('avgSpeedKmh') },
+    { header: 'harsh brakings', value: get('harshBrakings') },
+    { header: 'overspeed s', value: get('overspeedS') },
+    { header: 'fuel %', value: get('fuelUsedPct') },
+    { header: 'cargo excursions', value: get('cargoExcursions') },
+    { header: 'cargo s', value: get('cargoExcursionS') },
+  ]);
+  const more = t.truncated === true ? '\n(more trips than shown: narrow the range)' : '';
+  return `${t.deviceId} trips ${t.from} → ${t.to}\n\n${lines}${more}`;
+}
+
 export function renderAlerts(a: Json): string {
   return table(arr(a.alerts), [
     { header: 'raised', value: get('raisedAt') },

@@ -26,6 +26,7 @@ const descriptions: Record<string, string> = {
   groupBy:
     "kind | site | model | driver: one row per group and kind; model and driver come from the registry's dimension tables, devices it does not know in a bucket with registered: false.",
   format: 'json (default) | csv (also chosen by Accept: text/csv).',
+  tripId: 'A trip id of the trips list: <deviceId>:<epoch ms of its first sample>.',
   zoom: 'Map zoom level (0-22) the track is simplified for (1 pixel); without: every position.',
 };
 
@@ -127,6 +128,16 @@ export function openApiDocument(options: { tokenRequired: boolean }) {
         "A truck's track, simplified for a map zoom",
         [...parameters(schemas.deviceId, 'path'), ...parameters(schemas.track, 'query')],
         bodies.trackBody,
+      ),
+      '/api/v1/devices/{deviceId}/trips': op(
+        "A truck's trips that start in the range (engine on to off; figures in docs/query.md)",
+        [...parameters(schemas.deviceId, 'path'), ...parameters(schemas.trips, 'query')],
+        bodies.tripsBody,
+      ),
+      '/api/v1/devices/{deviceId}/trips/{tripId}': op(
+        'One trip with its track, simplified for a map zoom',
+        [...parameters(schemas.tripId, 'path'), ...parameters(schemas.trip, 'query')],
+        bodies.tripBody,
       ),
       '/api/v1/devices/{deviceId}/performance': op(
         'Energy, availability, capacity factor and performance ratio per step',

@@ -12,6 +12,7 @@ import { ALERT_RULES } from '../processors/alerts/rules.ts';
 import { ID_PATTERN, ID_RULE_TEXT } from '../schemas/ids.ts';
 import { ALL_METRICS, KINDS } from './catalog.ts';
 import type { QueryCaps } from './config.ts';
+import { tripIdParam } from './trips.ts';
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 24 * HOUR_MS;
@@ -152,6 +153,9 @@ export const schemas = {
   diagnostics: z.strictObject({ ...range, limit: intParam(1, 10_000).optional() }),
   status: z.strictObject(range),
   track: z.strictObject({ ...range, zoom: zoom.optional() }),
+  trips: z.strictObject({ ...range, ...format }),
+  tripId: z.strictObject({ deviceId: id('deviceId'), tripId: tripIdParam }),
+  trip: z.strictObject({ zoom: zoom.optional() }),
   performance: z.strictObject({ ...range, step: z.enum(['1m', '1h', '1d', 'auto']).default('auto') }),
   empty: z.strictObject({}),
 } as const;

@@ -146,6 +146,48 @@ export const trackBody = z.strictObject({
   points: z.array(z.strictObject({ t: time, lat: num, lon: num })),
 });
 
+const trackFields = {
+  zoom: num.nullable(),
+  positions: num,
+  thinnedToMs: num.nullable(),
+  points: z.array(z.strictObject({ t: time, lat: num, lon: num })),
+};
+
+const trip = z.strictObject({
+  tripId: z.string(),
+  deviceId: z.string(),
+  startedAt: time,
+  endedAt: time,
+  startLat: num,
+  startLon: num,
+  endLat: num,
+  endLon: num,
+  endedBy: z.enum(['engine_off', 'silence', 'open']),
+  durationS: num,
+  drivingS: num,
+  idleS: num,
+  distanceKm: num,
+  maxSpeedKmh: num,
+  avgSpeedKmh: num,
+  harshBrakings: num,
+  overspeedS: num,
+  fuelUsedPct: num,
+  cargoExcursions: num,
+  cargoExcursionS: num,
+  maxCargoTempC: nullableNum,
+  samples: num,
+});
+
+export const tripsBody = z.strictObject({
+  deviceId: z.string(),
+  from: time,
+  to: time,
+  truncated: z.boolean(),
+  trips: z.array(trip),
+});
+
+export const tripBody = z.strictObject({ trip, track: z.strictObject(trackFields) });
+
 const performanceFigures = {
   energyKwh: num,
   coveredSeconds: num,

@@ -36,7 +36,7 @@ import {
   type ServiceBackpressure,
 } from './health.ts';
 import { PAGE_STYLE, pageHeaders, securityHeaders } from './headers.ts';
-import { alertsCsv, seriesCsv, summaryCsv } from './export.ts';
+import { alertsCsv, seriesCsv, summaryCsv, tripsCsv } from './export.ts';
 import { docsPage, openApiDocument } from './openapi.ts';
 import { parseParams, schemas } from './params.ts';
 import { registryRoutes } from './registry-routes.ts';
@@ -333,6 +333,16 @@ export async function createQueryApi(config: QueryConfig, deps: QueryApiDeps): P
   app.get('/api/v1/devices/:deviceId/track', async (request) => {
     const { deviceId } = parseParams(schemas.deviceId, p(request));
     return service.track(deviceId, parseParams(schemas.track, q(request)));
+  });
+  app.get('/api/v1/devices/:deviceId/trips', async (request, reply) => {
+    const { deviceId } = parseParams(schemas.deviceId, p(request));
+    const params = parseParams(schemas.trips, q(request));
+    const answer = await service.trips(deviceId, params);
+    return wantsCsv(request, params.format) ? sendCsv(reply, `trips-${deviceId}`, tripsCsv(answer)) : answer;
+  });
+  app.get('/api/v1/devices/:deviceId/trips/:tripId', async (request) => {
+    const { deviceId, tripId } = parseParams(schemas.tripId, p(request));
+    return service.trip(deviceId, tripId, parseParams(schemas.trip, q(request)));
   });
   app.get('/api/v1/devices/:deviceId/performance', async (request) => {
     const { deviceId } = parseParams(schemas.deviceId, p(request));

@@ -45,6 +45,8 @@ import { actionsView } from './alert-actions.ts';
 import type { RecentCommands } from './recent-commands.ts';
 import { eventFromRow, foldState, stateFromRow, stateView, utcDayStart } from './state.ts';
 import { simplifyTrack, trackBucketMs } from './track.ts';
+import { TRIP_RULES } from './trip-rules.ts';
+import { parseTripId, tripOfRow } from './trips.ts';
 import {
   capacityFactor,
   capacityOf,
@@ -284,6 +286,22 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
         `${deviceId} is a ${KIND_OF_SYMBOL[kind]}: ${what} are kept for a ${kinds.map((k) => KIND_OF_SYMBOL[k]).join(' or ')} only`,
       );
     return kind;
+  }
+
+  /** Positions of a range thinned in the database to TRACK_MAX_POSITIONS, then simplified for `zoom`. */
+  async function trackOf(deviceId: string, range: TimeRange, zoom: number | undefined) {
+    const bucketMs = trackBucketMs(range.to - range.from, TRACK_MAX_POSITIONS);
+    const rows = await run('track', { deviceId, range, bucketMs, limit: TRACK_MAX_POSITIONS + 1 });
+    const positions = rows
+      .slice(0, TRACK_MAX_POSITIONS)
+      .map((r) => ({ t: Number(r.t), lat: Number(r.lat), lon: Number(r.lon) }));
+    const points = simplifyTrack(positions, zoom);
+    return {
+      zoom: zoom ?? null,
+      positions: positions.length,
+      thinnedToMs: bucketMs > 1 ? bucketMs : null,
+      points: points.map((p) => ({ t: iso(p.t), lat: p.lat, lon: p.lon })),
+    };
   }
 
   function resolveStep(
@@ -944,21 +962,43 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
     ) {
       const range = resolveRange(params, now(), DEFAULT_SERIES_SPAN_MS, config.caps.minuteMs);
       await deviceKind(deviceId, ['TRUCK'], 'a track');
-      const bucketMs = trackBucketMs(range.to - range.from, TRACK_MAX_POSITIONS);
-      const rows = await run('track', { deviceId, range, bucketMs, limit: TRACK_MAX_POSITIONS + 1 });
-      const positions = rows
-        .slice(0, TRACK_MAX_POSITIONS)
-        .map((r) => ({ t: Number(r.t), lat: Number(r.lat), lon: Number(r.lon) }));
-      const points = simplifyTrack(positions, params.zoom);
       return {
         deviceId,
         from: iso(range.from),
         to: iso(range.to),
-        zoom: params.zoom ?? null,
-        positions: positions.length,
-        thinnedToMs: bucketMs > 1 ? bucketMs : null,
-        points: points.map((p) => ({ t: iso(p.t), lat: p.lat, lon: p.lon })),
+        ...(await trackOf(deviceId, range, params.zoom)),
       };
+    },
+
+    /** A truck's trips that start in a range (trip-rules.ts, sql-trips.ts), oldest first. */
+    async trips(deviceId: string, params: { from?: number | undefined; to?: number | undefined }) {
+      const range = resolveRange(params, now(), DEFAULT_SERIES_SPAN_MS, config.caps.minuteMs);
+      await deviceKind(deviceId, ['TRUCK'], 'trips');
+      const cap = TRIP_RULES.maxTrips;
+      const rows = await run('trips', { deviceId, range, limit: cap + 1 });
+      return {
+        deviceId,
+        from: iso(range.from),
+        to: iso(range.to),
+        truncated: rows.length > cap,
+        trips: rows.slice(0, cap).map((r) => tripOfRow(deviceId, r)),
+      };
+    },
+
+    /** One trip with its track (the raw positions from its start to its end, simplified for `zoom`). */
+    async trip(deviceId: string, id: string, params: { zoom?: number | undefined }) {
+      const parsed = parseTripId(id);
+      if (!parsed || parsed.deviceId !== deviceId) throw notFound(`trip ${id} is not a trip of ${deviceId}`);
+      await deviceKind(deviceId, ['TRUCK'], 'trips');
+      const [row] = await run('trips', {
+        deviceId,
+        range: { from: parsed.startMs, to: parsed.startMs + 1 },
+        limit: 1,
+      });
+      if (!row) throw notFound(`trip ${id} is unknown (no trip of ${deviceId} starts then)`);
+      const trip = tripOfRow(deviceId, row);
+      const range = { from: parsed.startMs, to: Number(row.end_ms) + 1 };
+      return { trip, track: await trackOf(deviceId, range, params.zoom) };
     },
 
     /**

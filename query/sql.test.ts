@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ALL_METRICS, isDerivedMetric, metricFor, metricsOf, RAW_COLUMNS } from './catalog.ts';
 import * as sql from './sql.ts';
+import { tripsSql } from './sql-trips.ts';
 import * as views from './sql-views.ts';
 
 const EVIL = [
@@ -49,6 +50,7 @@ function statementsFor(value: string): sql.Statement[] {
     views.diagnosticsSql(value, range, 10),
     views.statusChangesSql(value, 'TURBINE', range, 60_000, 10),
     views.trackSql(value, range, 1_000, 10),
+    tripsSql(value, range, 10),
     views.performanceSql(value, '1h', range),
   ];
 }

@@ -42,6 +42,7 @@ const SAMPLES: { [N in TemplateName]: TemplateArgs<N> } = {
   diagnostics: { deviceId: 'truck-1', range, limit: 1_001 },
   statusChanges: { deviceId: 'wt-1', kind: 'TURBINE', range, gapMs: 60_000, limit: 10_001 },
   track: { deviceId: 'truck-1', range, bucketMs: 180, limit: 20_001 },
+  trips: { deviceId: 'truck-1', range, limit: 1_001 },
   performance: { deviceId: 'solar-1', step: '1h', range },
   tableRows: { table: 'dead_letters' },
   tableDistinctEvents: { table: 'truck_telemetry' },

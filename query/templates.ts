@@ -21,6 +21,7 @@ import { ALL_METRICS, isDerivedMetric, metricFor, RAW_COLUMNS } from './catalog.
 import { COMMAND_ID_PATTERN } from './alert-actions.ts';
 import * as sql from './sql.ts';
 import * as views from './sql-views.ts';
+import { tripsSql } from './sql-trips.ts';
 
 /** Epoch milliseconds from 1970 to the year 9999: what DateTime64(3) holds. */
 const epochMs = z.number().int().min(0).max(253_402_300_799_999);
@@ -181,6 +182,9 @@ export const TEMPLATES = {
   ),
   track: template(z.strictObject({ deviceId: id, range, bucketMs: positiveMs, limit: rowLimit }), (a) =>
     views.trackSql(a.deviceId, a.range, a.bucketMs, a.limit),
+  ),
+  trips: template(z.strictObject({ deviceId: id, range, limit: rowLimit }), (a) =>
+    tripsSql(a.deviceId, a.range, a.limit),
   ),
   performance: template(z.strictObject({ deviceId: id, step, range }), (a) =>
     views.performanceSql(a.deviceId, a.step, a.range),

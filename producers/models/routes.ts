@@ -46,7 +46,8 @@ export interface Route {
   lengthKm: number;
 }
 
-const EARTH_RADIUS_KM = 6371.0088;
+/** Mean Earth radius (IUGG), km: the sphere every distance of the project is measured on. */
+export const EARTH_RADIUS_KM = 6371.0088;
 const RAD = Math.PI / 180;
 
 export function haversineKm(lat1: number, lon1: number, lat2: number, lon2: number): number {

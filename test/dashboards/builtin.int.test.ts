@@ -398,6 +398,50 @@ describe('built-in dashboard pages in headless Chromium', () => {
     expect(problems).toEqual([]);
   });
 
+  it('truck: the trips panel lists the API’s trips, and choosing one with the keyboard draws its track', async () => {
+    await open('/devices/truck-001', 'device');
+    const range = await pageRange();
+    const { trips } = await api(`devices/truck-001/trips?${range}`);
+    // The fixture's trucks stop with the engine off every 10 minutes.
+    expect(trips.length).toBeGreaterThan(1);
+    await waitForPage(page, "document.querySelectorAll('#trips tbody tr').length > 0");
+    const rows = await page.$$eval('#trips tbody tr', (trs) =>
+      trs.map((tr) => ({
+        id: tr.getAttribute('data-trip-id'),
+        distance: tr.children[3]?.textContent,
+        harsh: tr.children[9]?.textContent,
+      })),
+    );
+    const number = (v: number, digits: number) =>
+      new Intl.NumberFormat('en-US', { maximumFractionDigits: digits }).format(v);
+    expect(rows).toEqual(
+      trips.map((t: { tripId: string; distanceKm: number; harshBrakings: number }) => ({
+        id: t.tripId,
+        distance: number(t.distanceKm, 2),
+        harsh: number(t.harshBrakings, 0),
+      })),
+    );
+    const chosen = trips[1].tripId as string;
+    const button = page.locator(`#trips button[data-trip="${chosen}"]`);
+    await button.focus();
+    await page.keyboard.press('Enter');
+    await waitForPage(page, `document.querySelector('#map')?.dataset.trip === '${chosen}'`);
+    expect(await button.getAttribute('aria-pressed')).toBe('true');
+    // The map fits the trip and may change its zoom once: compare with the API at the zoom it settles on.
+    let drawn = '';
+    let expected = '';
+    for (let attempt = 0; attempt < 40 && (drawn === '' || drawn !== expected); attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 250));
+      const zoom = await page.locator('#map').getAttribute('data-track-zoom');
+      drawn = String(await page.locator('#map').getAttribute('data-track-points'));
+      const answer = await api(`devices/truck-001/trips/${chosen}?zoom=${zoom}`);
+      expected = String(answer.track.points.length);
+    }
+    expect(drawn).toBe(expected);
+    expect(Number(drawn)).toBeGreaterThanOrEqual(2);
+    expect(problems).toEqual([]);
+  });
+
   it('truck: a dry truck’s cargo chart says "no data yet" rather than drawing a lone dot', async () => {
     await open('/devices/truck-002', 'device');
     const series = await api(`devices/truck-002/series?metric=cargoTempC&step=auto&${await pageRange()}`);

@@ -110,7 +110,9 @@ export function buildWorld(now = Date.now()): FixtureWorld {
           engine_temp_c: 88 + d + 3 * Math.sin(i / 40),
           fuel_pct: 90 - i * 0.01 - d * 5,
           odometer_km: 120_000 + d * 1000 + i * 0.2,
-          engine_on: true,
+          // A 30 s stop with the engine off every 10 minutes, so trips (query/sql-trips.ts) start
+          // in every range the tests ask (the speed is left as it is: no figure reads it with the engine state).
+          engine_on: i % 60 < 57,
           // truck-001 and truck-003 are refrigerated: their cargo stays in the chilled band; truck-002 is dry.
           cargo_temp_c: device.id === 'truck-002' ? null : 4 + d + 2 * Math.sin(i / 60),
         };

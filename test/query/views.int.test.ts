@@ -192,7 +192,7 @@ describe('the CLI', () => {
     const api = await get(`/api/v1/fleet/summary?groupBy=site&format=csv&${range()}`);
     expect(csv).toBe(api.text);
     await expect(report('health' as 'alerts', {}, true)).rejects.toThrow(
-      '--csv exists for summary, series, alerts only',
+      '--csv exists for summary, series, alerts, trips only',
     );
   });
 });
