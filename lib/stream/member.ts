@@ -30,6 +30,7 @@ import type {
   GroupJoin,
   KafkaClient,
 } from '../kafka/index.ts';
+import { kafkaReconnectPolicy } from '../kafka/index.ts';
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
 import { backoffDelay, retry } from '../retry.ts';
@@ -87,7 +88,11 @@ export interface GroupMemberConfig {
   maxWaitTimeMs: number;
   /** Partitions handled at once (batches of one partition never overlap). */
   concurrency: number;
-  /** Backoff between consumer restarts. */
+  /**
+   * Backoff between consumer restarts (and LeaveGroup attempts on a dead member's behalf),
+   * capped at KAFKA_RECONNECT_CAP_MS (lib/kafka/reconnect.ts): a restart is an attempt to
+   * reach Kafka again, and a longer wait only delays recovery once the broker is back.
+   */
   restartBackoff: { baseMs: number; capMs: number };
   /** How long drain() may take before its signal aborts. */
   drainTimeoutMs: number;
@@ -161,6 +166,7 @@ export function createGroupMember(config: GroupMemberConfig, deps: GroupMemberDe
   let applied = new Set<string>();
   let generation = 0;
   let restarts = 0;
+  const reconnectBackoff = kafkaReconnectPolicy(config.restartBackoff);
   let restartAttempt = 0;
   let restarting: Promise<void> | undefined;
   let stopping = false;
@@ -349,7 +355,7 @@ export function createGroupMember(config: GroupMemberConfig, deps: GroupMemberDe
           await admin.leaveGroup(config.groupId, stale);
         },
         {
-          policy: { ...config.restartBackoff, maxRetries: Number.POSITIVE_INFINITY },
+          policy: { ...reconnectBackoff, maxRetries: Number.POSITIVE_INFINITY },
           clock,
           signal,
           ...(deps.random ? { random: deps.random } : {}),
@@ -386,7 +392,7 @@ export function createGroupMember(config: GroupMemberConfig, deps: GroupMemberDe
     for (;;) {
       if (stopping) return;
       if (restartAttempt > 0) {
-        const delay = backoffDelay(restartAttempt - 1, config.restartBackoff, deps.random);
+        const delay = backoffDelay(restartAttempt - 1, reconnectBackoff, deps.random);
         try {
           await clock.sleep(delay, lifetime.signal);
         } catch {
