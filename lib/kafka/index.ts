@@ -14,7 +14,7 @@
  * - kafkaReconnectPolicy: a service's backoff capped for attempts to reach Kafka again.
  */
 export { createKafkaClient } from './client.ts';
-export { toKafkaError, wrapKafka } from './errors.ts';
+export { isKafkaUnreachable, toKafkaError, wrapKafka } from './errors.ts';
 export { partitionForKey } from './partitioner.ts';
 export { KAFKA_RECONNECT_CAP_MS, kafkaReconnectPolicy } from './reconnect.ts';
 export type * from './types.ts';

@@ -21,7 +21,7 @@
  */
 import type { Clock } from '../clock.ts';
 import { systemClock } from '../clock.ts';
-import { FleetgridError } from '../errors.ts';
+import { FleetgridError, isRetriable } from '../errors.ts';
 import type {
   CommitOffset,
   ConsumedRecord,
@@ -30,10 +30,10 @@ import type {
   GroupJoin,
   KafkaClient,
 } from '../kafka/index.ts';
-import { kafkaReconnectPolicy } from '../kafka/index.ts';
+import { isKafkaUnreachable, kafkaReconnectPolicy } from '../kafka/index.ts';
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
-import { backoffDelay, retry } from '../retry.ts';
+import { backoffDelay } from '../retry.ts';
 import type { MemberIdRecord } from './member-record.ts';
 import { InputTracker, keyOf, type PartitionRef, PauseBook, partitionKey } from './partitions.ts';
 import { createLifetime } from './service.ts';
@@ -342,25 +342,33 @@ export function createGroupMember(config: GroupMemberConfig, deps: GroupMemberDe
 
   /**
    * LeaveGroup for a member id of ours that is gone, retried with capped backoff until the
-   * coordinator answers; given up on stop, and after a session timeout (by then the
-   * coordinator has removed the member anyway).
+   * coordinator answers; given up on stop, and once the coordinator has answered for a
+   * session timeout without removing it (by then it has removed the member anyway). The
+   * bound counts only from the first answer: while no broker can be reached the member's
+   * session is not running out, and a restarted broker gives every member it reloads a
+   * fresh session, so giving up during an outage would leave the dead member to delay the
+   * next rebalance by a whole session after the broker is back (issue 12 item 3).
    */
   async function leaveOnBehalf(stale: string, whose = 'the replaced consumer'): Promise<void> {
     const admin = deps.kafka.admin();
-    const signal = AbortSignal.any([lifetime.signal, AbortSignal.timeout(config.sessionTimeoutMs)]);
+    let answeredAt: number | undefined;
     try {
-      await retry(
-        async () => {
+      for (let attempt = 0; ; attempt++) {
+        try {
           await admin.connect();
           await admin.leaveGroup(config.groupId, stale);
-        },
-        {
-          policy: { ...reconnectBackoff, maxRetries: Number.POSITIVE_INFINITY },
-          clock,
-          signal,
-          ...(deps.random ? { random: deps.random } : {}),
-        },
-      );
+          break;
+        } catch (error) {
+          if (!isRetriable(error) || lifetime.signal.aborted) throw error;
+          if (!isKafkaUnreachable(error)) answeredAt ??= clock.now();
+          if (answeredAt !== undefined && clock.now() - answeredAt >= config.sessionTimeoutMs) throw error;
+          try {
+            await clock.sleep(backoffDelay(attempt, reconnectBackoff, deps.random), lifetime.signal);
+          } catch {
+            throw error; // stopping
+          }
+        }
+      }
       log.info({ memberId: stale }, `${whose} left the group`);
     } catch (error) {
       log.warn({ err: error, memberId: stale }, `${whose} could not leave; its session will expire`);
