@@ -87,6 +87,12 @@ export interface FaultInjector {
   /** Ends the fault if it is still on (an early end of the load), and waits for both steps. */
   settle(): Promise<void>;
   readonly events: FaultEvent[];
+  /**
+   * Seconds since the load began when the restarted server or child answered again (a broker:
+   * its first metadata answer listing itself as a live broker, private/kafka.ts `ready`);
+   * undefined for faults without a restart, or before it answers.
+   */
+  readonly backAtS: number | undefined;
   /** First error of a step (the run's report notes it). */
   readonly error: string | undefined;
 }
@@ -98,8 +104,14 @@ export function createFaultInjector(
 ): FaultInjector {
   const events: FaultEvent[] = [];
   let error: string | undefined;
+  let backAtS: number | undefined;
   const note = (event: string): void => {
     events.push({ t: Math.round(elapsed() * 100) / 100, event });
+  };
+  /** The restored server answers again: recovery after it is the pipeline's own part. */
+  const back = (event: string): void => {
+    note(event);
+    backAtS = (events.at(-1) as FaultEvent).t;
   };
   const { servers, pipeline } = deps;
   const kafkaNode = () => {
@@ -155,15 +167,15 @@ export function createFaultInjector(
       case 'redis-kill':
         note('redis restarting');
         await (servers.redis as PrivateRedis).start();
-        return note('redis answers again');
+        return back('redis answers again');
       case 'registry-kill':
         note('registry restarting');
         await (servers.registry as PrivateRegistry).start();
-        return note('registry answers again');
+        return back('registry answers again');
       case 'broker-kill':
         note('broker restarting');
         await kafkaNode().start();
-        return note('broker answers again');
+        return back('broker answers again');
       case 'broker-pause':
         kafkaNode().resume();
         return note('broker resumed (SIGCONT)');
@@ -171,7 +183,7 @@ export function createFaultInjector(
       case 'sink-kill':
         note(`${child().name} restarting`);
         await child().restart();
-        return note(`${child().name} ready again`);
+        return back(`${child().name} ready again`);
     }
   }
 
@@ -188,6 +200,9 @@ export function createFaultInjector(
     events,
     get error() {
       return error;
+    },
+    get backAtS() {
+      return backAtS;
     },
     poll(elapsedS) {
       if (!begun && elapsedS >= schedule.atS) begun = begin().catch(fail('the fault'));

@@ -67,6 +67,28 @@ describe('faultRecovery', () => {
     });
   });
 
+  it('also gives the part after the restored server answers again', () => {
+    const samples = [
+      { t: 5, lag: 0, raw: 500, aggregates: 10 },
+      { t: 20, lag: 9_000, raw: 500, aggregates: 10 },
+      { t: 27, lag: 50, raw: 900, aggregates: 10 },
+      { t: 30, lag: 0, raw: 1_000, aggregates: 12 },
+    ];
+    // The broker was restarted at 20 s and answered at 24.5 s; recovered at 30 s.
+    expect(faultRecovery(samples, schedule, 100, 24.5)).toMatchObject({
+      seconds: 10,
+      backS: 4.5,
+      afterBackS: 5.5,
+    });
+    // Without a restart (a pause, a flush) there is no such part.
+    expect(faultRecovery(samples, schedule, 100)).not.toHaveProperty('afterBackS');
+    // A restart that answers but a pipeline that never recovers within the run.
+    expect(faultRecovery(samples.slice(0, 2), schedule, 100, 24.5)).toMatchObject({
+      backS: 4.5,
+      afterBackS: undefined,
+    });
+  });
+
   it('is undefined while an output never resumes', () => {
     const samples = [
       { t: 5, lag: 0, raw: 500, aggregates: 10 },

@@ -115,6 +115,15 @@ export interface FaultRecovery {
   aggregatesResumeS: number | undefined;
   /** The latest of the three: lag normal and both outputs flowing again. Undefined if one never was. */
   seconds: number | undefined;
+  /**
+   * Fault end → the restored server or child answers again (a restarted broker answers
+   * metadata with itself among the live brokers; a restarted service is ready). A restart's
+   * own time is in `seconds` but is not the pipeline's doing. Undefined when nothing restarts
+   * (broker-pause, redis-flush) or the restart never answered within the run.
+   */
+  backS?: number | undefined;
+  /** The server answers again → recovered (`seconds` less `backS`, never negative): the clients' part. */
+  afterBackS?: number | undefined;
   thresholdLag: number;
 }
 
@@ -127,6 +136,8 @@ export function faultRecovery(
   samples: readonly RecoverySample[],
   schedule: Pick<FaultSchedule, 'atS' | 'endS'>,
   baseRate: number,
+  /** Seconds since the load began when the restored server answered again (see FaultRecovery.backS). */
+  backAtS?: number,
 ): FaultRecovery {
   const before = samples.filter((s) => s.t < schedule.atS && s.lag !== undefined);
   const thresholdLag = Math.max(baseRate, ...before.map((s) => s.lag as number));
@@ -152,5 +163,8 @@ export function faultRecovery(
   const aggregatesResumeS = resume((s) => s.aggregates);
   const parts = [lagS, rawResumeS, aggregatesResumeS];
   const seconds = parts.some((p) => p === undefined) ? undefined : Math.max(...(parts as number[]));
-  return { lagS, rawResumeS, aggregatesResumeS, seconds, thresholdLag };
+  if (backAtS === undefined) return { lagS, rawResumeS, aggregatesResumeS, seconds, thresholdLag };
+  const backS = since(backAtS) as number;
+  const afterBackS = seconds === undefined ? undefined : Math.max(0, seconds - backS);
+  return { lagS, rawResumeS, aggregatesResumeS, seconds, backS, afterBackS, thresholdLag };
 }

@@ -6,6 +6,7 @@ function report(overrides: {
   lost?: number;
   windowsWrong?: number;
   recovery?: number;
+  afterBack?: number;
   error?: string;
 }): LoadTestReport {
   return {
@@ -24,7 +25,7 @@ function report(overrides: {
       deviceState: { wrong: 0 },
     },
     fault: {
-      recovery: { seconds: overrides.recovery },
+      recovery: { seconds: overrides.recovery, afterBackS: overrides.afterBack },
       ...(overrides.error ? { error: overrides.error } : {}),
     },
   } as unknown as LoadTestReport;
@@ -45,15 +46,15 @@ describe('fault matrix', () => {
 
   it('renders one Markdown row per fault', () => {
     const table = renderMatrix([
-      matrixRow('sink-kill', report({ recovery: 12.34 })),
+      matrixRow('sink-kill', report({ recovery: 12.34, afterBack: 4.56 })),
       matrixRow('redis-flush', report({ windowsWrong: 2 })),
       { ...matrixRow('broker-kill', report({})), error: 'exit 2 | no report' },
     ]);
     const lines = table.trim().split('\n');
     expect(lines).toHaveLength(5);
-    expect(lines[2]).toBe('| sink-kill | 1,000 | 1,000 | 0 | 0 | 0 of 50 | 0 | 0 | 12.3 s | pass |');
+    expect(lines[2]).toBe('| sink-kill | 1,000 | 1,000 | 0 | 0 | 0 of 50 | 0 | 0 | 12.3 s | 4.6 s | pass |');
     expect(lines[3]).toContain('| 2 of 50 |');
-    expect(lines[3]).toContain('| not in the run | FAIL |');
+    expect(lines[3]).toContain('| not in the run | – | FAIL |');
     expect(lines[4]).toContain('no report: exit 2 / no report');
   });
 });

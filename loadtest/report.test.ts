@@ -155,7 +155,15 @@ describe('report', () => {
       fault: {
         schedule: { kind: 'sink-kill', target: 'sink', atS: 20, forS: 5, endS: 25 },
         events: [{ t: 20.01, event: 'sink killed (-9)' }],
-        recovery: { lagS: 3, rawResumeS: 2, aggregatesResumeS: 9, seconds: 9, thresholdLag: 100 },
+        recovery: {
+          lagS: 3,
+          rawResumeS: 2,
+          aggregatesResumeS: 9,
+          seconds: 9,
+          backS: 1.5,
+          afterBackS: 7.5,
+          thresholdLag: 100,
+        },
       },
       outputs: reconcileOutputs({
         expectedWindows: new Map([
@@ -180,6 +188,8 @@ describe('report', () => {
     const lines = summaryLines(report).join('\n');
     expect(lines).toContain('derived outputs: FAILED: windows wrong 1 of 1');
     expect(lines).toContain('fault sink-kill at 20 s for 5 s: recovery 9 s after its end');
+    expect(lines).toContain('back 1.5 s after its end, recovered 7.5 s after it was back');
+    expect(html).toContain('recovered 7.5 s after it was back');
   });
 
   it("draws the query API's latency and gives its p99 during the spike", () => {

@@ -439,7 +439,15 @@ export function renderHtml(report: LoadTestReport): string {
                   report.fault.recovery.seconds === undefined
                     ? 'not within the run'
                     : `${fmt(report.fault.recovery.seconds, 1)} s`
-                } (lag ${fmt(report.fault.recovery.lagS, 1)} s, raw rows ${fmt(report.fault.recovery.rawResumeS, 1)} s, aggregates ${fmt(report.fault.recovery.aggregatesResumeS, 1)} s)`,
+                } (lag ${fmt(report.fault.recovery.lagS, 1)} s, raw rows ${fmt(report.fault.recovery.rawResumeS, 1)} s, aggregates ${fmt(report.fault.recovery.aggregatesResumeS, 1)} s)${
+                  report.fault.recovery.backS === undefined
+                    ? ''
+                    : `; back ${fmt(report.fault.recovery.backS, 1)} s after the fault's end, recovered ${
+                        report.fault.recovery.afterBackS === undefined
+                          ? 'not within the run'
+                          : `${fmt(report.fault.recovery.afterBackS, 1)} s`
+                      } after it was back`
+                }`,
               ],
             ]
           : []),

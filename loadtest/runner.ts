@@ -729,7 +729,7 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
       fault = {
         schedule,
         events: injector.events,
-        recovery: faultRecovery(samples, schedule, profile.rate),
+        recovery: faultRecovery(samples, schedule, profile.rate, injector.backAtS),
         ...(injector.error ? { error: injector.error } : {}),
       };
     }

@@ -45,7 +45,7 @@ export function summaryLines(report: LoadTestReport): string[] {
   const f = report.fault;
   if (f)
     lines.push(
-      `fault ${f.schedule.kind} at ${f.schedule.atS} s for ${f.schedule.forS} s: recovery ${f.recovery.seconds === undefined ? 'not within the run' : `${n(f.recovery.seconds, 1)} s`} after its end (lag ${n(f.recovery.lagS, 1)} s, raw rows ${n(f.recovery.rawResumeS, 1)} s, aggregates ${n(f.recovery.aggregatesResumeS, 1)} s)`,
+      `fault ${f.schedule.kind} at ${f.schedule.atS} s for ${f.schedule.forS} s: recovery ${f.recovery.seconds === undefined ? 'not within the run' : `${n(f.recovery.seconds, 1)} s`} after its end (lag ${n(f.recovery.lagS, 1)} s, raw rows ${n(f.recovery.rawResumeS, 1)} s, aggregates ${n(f.recovery.aggregatesResumeS, 1)} s)${f.recovery.backS === undefined ? '' : `; back ${n(f.recovery.backS, 1)} s after its end, recovered ${f.recovery.afterBackS === undefined ? 'not within the run' : `${n(f.recovery.afterBackS, 1)} s`} after it was back`}`,
     );
   const q = report.queryApi;
   if (q) {

@@ -76,3 +76,16 @@ describe('the sink moving past transaction markers', () => {
     expect(commits).toEqual(['7']);
   });
 });
+
+describe('a partition assigned back after a restart', () => {
+  it('has a new buffer; the old one is no longer current, so its batch in hand is abandoned', async () => {
+    const { buffers, buffer: old } = await restingBuffers(async () => {});
+    expect(buffers.isCurrent(old)).toBe(true);
+    buffers.revoke([{ topic: 't', partition: 0 }]);
+    expect(buffers.isCurrent(old)).toBe(false);
+    const fresh = await buffers.bufferFor('t', 0);
+    expect(fresh).not.toBe(old);
+    expect(buffers.isCurrent(fresh)).toBe(true);
+    expect(buffers.isCurrent(old)).toBe(false);
+  });
+});

@@ -52,6 +52,13 @@ export interface PartitionBuffers {
   tick(): void;
   /** Drops the buffers of partitions no longer owned. */
   revoke(refs: readonly PartitionRef[]): void;
+  /**
+   * Whether `buffer` is still its partition's buffer: false once revoked, even when the
+   * partition was assigned back (a consumer restart). A write of an older buffer must stop
+   * then: the new buffer cuts its ranges from the group's committed offset and plan, and
+   * an older range written beside them would carry another token (duplicate rows).
+   */
+  isCurrent(buffer: PartitionBuffer): boolean;
   /** Seals every buffer and waits for their writes (draining). */
   flushAll(): Promise<void>;
   buffered(): { rows: number; bytes: number; records: number };
@@ -152,6 +159,7 @@ export function createPartitionBuffers(deps: PartitionBuffersDeps): PartitionBuf
   }
 
   return {
+    isCurrent: owns,
     bufferFor(topic, partition) {
       const key = partitionKey(topic, partition);
       const existing = buffers.get(key);

@@ -178,7 +178,9 @@ export function createClickHouseSink(app: AppConfig, config: SinkConfig, deps: S
     metrics,
     policy,
     signal: writes.signal,
-    owns: (buffer) => member?.owns(buffer) === true,
+    // The partition is ours AND this is still its buffer: after a consumer restart the
+    // partition comes back with a new buffer, and the old one's batch must not be written.
+    owns: (buffer) => member?.owns(buffer) === true && buffers.isCurrent(buffer),
     topicKeyOf,
     log,
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isClientError, toKafkaError } from './errors.ts';
+import { FleetgridError } from '../errors.ts';
+import { isClientError, isKafkaUnreachable, toKafkaError } from './errors.ts';
 
 const named = (name: string, message: string, extra: Record<string, unknown> = {}) =>
   Object.assign(new Error(message), { name, ...extra });
@@ -82,5 +83,23 @@ describe('toKafkaError: refused credentials and untrusted brokers', () => {
     expect(isClientError(unknownTopic)).toBe(true);
     expect(isClientError(named('KafkaJSNonRetriableError', 'gave up', { cause: unknownTopic }))).toBe(true);
     expect(isClientError(new TypeError('cannot read properties of undefined'))).toBe(false);
+  });
+});
+
+describe('isKafkaUnreachable', () => {
+  it('tells a broker that cannot be reached from one that answered with an error', () => {
+    const refused = Object.assign(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:9092'), {
+      name: 'KafkaJSConnectionError',
+    });
+    expect(
+      isKafkaUnreachable(new FleetgridError('KAFKA_UNAVAILABLE', 'leave group', { cause: refused })),
+    ).toBe(true);
+    const loading = Object.assign(new Error("The coordinator is loading and hence can't process requests"), {
+      name: 'KafkaJSProtocolError',
+      type: 'COORDINATOR_LOAD_IN_PROGRESS',
+    });
+    expect(
+      isKafkaUnreachable(new FleetgridError('KAFKA_UNAVAILABLE', 'leave group', { cause: loading })),
+    ).toBe(false);
   });
 });

@@ -136,3 +136,15 @@ export async function wrapKafka<T>(action: string, operation: () => Promise<T>):
  */
 export const TRANSIENT_CLIENT_ERRORS =
   /coordinator is (not available|loading)|Restarting the consumer|rebalanc|not the correct coordinator|leadership election|not the leader for (that|this) topic-partition|leader is not available|There is no leader|does not host this topic-partition|NOT_LEADER|LEADER_NOT_AVAILABLE|UNKNOWN_TOPIC_OR_PARTITION|Broker not connected|Connection error|ECONNREFUSED|Closed connection|Failed to connect|Topic creation errors/i;
+
+/** Failures to reach any broker at all (refused, reset, timed out): no broker has answered. */
+const UNREACHABLE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection (error|timeout)|Failed to connect/i;
+
+/**
+ * Whether `error` says no broker could be reached (as opposed to a broker that answered with
+ * an error, such as a coordinator still loading). A coordinator's timers, a member's session
+ * among them, run only while it answers: lib/stream/member.ts counts its bounds from then.
+ */
+export function isKafkaUnreachable(error: unknown): boolean {
+  return chain(error).some((c) => UNREACHABLE.test(`${String(c.name ?? '')} ${String(c.message ?? '')}`));
+}

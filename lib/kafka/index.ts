@@ -10,11 +10,13 @@
  * - the owned types: OutgoingMessage, ConsumedRecord, ConsumedBatch, FetchedBatch,
  *   CommitOffset, GroupJoin, RecordHeaders, …;
  * - toKafkaError (client failures as FleetgridError; KAFKA_RECORD_TOO_LARGE is final),
- *   partitionForKey (murmur2, as the Java client), headersToStrings.
+ *   partitionForKey (murmur2, as the Java client), headersToStrings;
+ * - kafkaReconnectPolicy: a service's backoff capped for attempts to reach Kafka again.
  */
 export { createKafkaClient } from './client.ts';
-export { toKafkaError, wrapKafka } from './errors.ts';
+export { isKafkaUnreachable, toKafkaError, wrapKafka } from './errors.ts';
 export { partitionForKey } from './partitioner.ts';
+export { KAFKA_RECONNECT_CAP_MS, kafkaReconnectPolicy } from './reconnect.ts';
 export type * from './types.ts';
 
 import type { RecordHeaders } from './types.ts';

@@ -94,7 +94,13 @@ const CONFIG: GroupMemberConfig = {
 
 function setup(
   handler: Partial<MemberHandler> = {},
-  options: { failFirst?: number; config?: Partial<GroupMemberConfig>; record?: MemberIdRecord } = {},
+  options: {
+    failFirst?: number;
+    config?: Partial<GroupMemberConfig>;
+    record?: MemberIdRecord;
+    /** What LeaveGroup throws, one per attempt, before it succeeds. */
+    leaveFails?: Error[];
+  } = {},
 ) {
   const log: string[] = [];
   const consumers: FakeConsumer[] = [];
@@ -110,6 +116,8 @@ function setup(
             connect: async () => {},
             disconnect: async () => {},
             leaveGroup: async (_group: string, memberId: string) => {
+              const failure = options.leaveFails?.shift();
+              if (failure) throw failure;
               log.push(`leaveGroup ${memberId}`);
             },
           }) as unknown as KafkaAdmin,
@@ -294,6 +302,50 @@ describe('group member', () => {
     expect(member.assignment()?.generation).toBe(3);
   });
 
+  it('keeps leaving for a crashed consumer while no broker answers, longer than a session, then joins', async () => {
+    // A restarted broker reloads the group with a fresh session for the dead member: had the
+    // leave given up during the outage, the next rebalance would wait that session out.
+    const refused = () =>
+      new FleetgridError(
+        'KAFKA_UNAVAILABLE',
+        'leave group: Connection error: connect ECONNREFUSED 127.0.0.1:9092',
+        {
+          retriable: true,
+        },
+      );
+    const { member, last, log } = setup(
+      {},
+      { config: { sessionTimeoutMs: 30 }, leaveFails: Array.from({ length: 40 }, refused) },
+    );
+    await member.start();
+    last().join({ t: [0] });
+    last().emit('crash', new FleetgridError('KAFKA_UNAVAILABLE', 'broker gone'));
+    await until(() => log.filter((l) => l === 'create').length === 2);
+    expect(log).toEqual(['create', 'connect', 'leave', 'leaveGroup m', 'create', 'connect']);
+    await member.stop();
+  });
+
+  it('gives the leave up once the broker has answered for a session without taking it', async () => {
+    const loading = () =>
+      new FleetgridError(
+        'KAFKA_UNAVAILABLE',
+        "leave group: The coordinator is loading and hence can't process requests",
+        {
+          retriable: true,
+        },
+      );
+    const { member, last, log } = setup(
+      {},
+      { config: { sessionTimeoutMs: 30 }, leaveFails: Array.from({ length: 100_000 }, loading) },
+    );
+    await member.start();
+    last().join({ t: [0] });
+    last().emit('crash', new FleetgridError('KAFKA_UNAVAILABLE', 'broker gone'));
+    await until(() => log.filter((l) => l === 'create').length === 2);
+    expect(log).toEqual(['create', 'connect', 'leave', 'create', 'connect']);
+    await member.stop();
+  });
+
   it('keeps retrying a consumer that cannot start, with backoff that stop() interrupts', async () => {
     const { member, consumers } = setup(
       {},
@@ -333,3 +385,8 @@ describe('group member', () => {
     expect(last().disconnected).toBe(true);
   });
 });
+
+/** Polls `check` (a fake's state, not a timing) for up to 5 s. */
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+}

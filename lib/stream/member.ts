@@ -21,7 +21,7 @@
  */
 import type { Clock } from '../clock.ts';
 import { systemClock } from '../clock.ts';
-import { FleetgridError } from '../errors.ts';
+import { FleetgridError, isRetriable } from '../errors.ts';
 import type {
   CommitOffset,
   ConsumedRecord,
@@ -30,9 +30,10 @@ import type {
   GroupJoin,
   KafkaClient,
 } from '../kafka/index.ts';
+import { isKafkaUnreachable, kafkaReconnectPolicy } from '../kafka/index.ts';
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
-import { backoffDelay, retry } from '../retry.ts';
+import { backoffDelay } from '../retry.ts';
 import type { MemberIdRecord } from './member-record.ts';
 import { InputTracker, keyOf, type PartitionRef, PauseBook, partitionKey } from './partitions.ts';
 import { createLifetime } from './service.ts';
@@ -87,7 +88,11 @@ export interface GroupMemberConfig {
   maxWaitTimeMs: number;
   /** Partitions handled at once (batches of one partition never overlap). */
   concurrency: number;
-  /** Backoff between consumer restarts. */
+  /**
+   * Backoff between consumer restarts (and LeaveGroup attempts on a dead member's behalf),
+   * capped at KAFKA_RECONNECT_CAP_MS (lib/kafka/reconnect.ts): a restart is an attempt to
+   * reach Kafka again, and a longer wait only delays recovery once the broker is back.
+   */
   restartBackoff: { baseMs: number; capMs: number };
   /** How long drain() may take before its signal aborts. */
   drainTimeoutMs: number;
@@ -161,6 +166,7 @@ export function createGroupMember(config: GroupMemberConfig, deps: GroupMemberDe
   let applied = new Set<string>();
   let generation = 0;
   let restarts = 0;
+  const reconnectBackoff = kafkaReconnectPolicy(config.restartBackoff);
   let restartAttempt = 0;
   let restarting: Promise<void> | undefined;
   let stopping = false;
@@ -336,25 +342,33 @@ export function createGroupMember(config: GroupMemberConfig, deps: GroupMemberDe
 
   /**
    * LeaveGroup for a member id of ours that is gone, retried with capped backoff until the
-   * coordinator answers; given up on stop, and after a session timeout (by then the
-   * coordinator has removed the member anyway).
+   * coordinator answers; given up on stop, and once the coordinator has answered for a
+   * session timeout without removing it (by then it has removed the member anyway). The
+   * bound counts only from the first answer: while no broker can be reached the member's
+   * session is not running out, and a restarted broker gives every member it reloads a
+   * fresh session, so giving up during an outage would leave the dead member to delay the
+   * next rebalance by a whole session after the broker is back (issue 12 item 3).
    */
   async function leaveOnBehalf(stale: string, whose = 'the replaced consumer'): Promise<void> {
     const admin = deps.kafka.admin();
-    const signal = AbortSignal.any([lifetime.signal, AbortSignal.timeout(config.sessionTimeoutMs)]);
+    let answeredAt: number | undefined;
     try {
-      await retry(
-        async () => {
+      for (let attempt = 0; ; attempt++) {
+        try {
           await admin.connect();
           await admin.leaveGroup(config.groupId, stale);
-        },
-        {
-          policy: { ...config.restartBackoff, maxRetries: Number.POSITIVE_INFINITY },
-          clock,
-          signal,
-          ...(deps.random ? { random: deps.random } : {}),
-        },
-      );
+          break;
+        } catch (error) {
+          if (!isRetriable(error) || lifetime.signal.aborted) throw error;
+          if (!isKafkaUnreachable(error)) answeredAt ??= clock.now();
+          if (answeredAt !== undefined && clock.now() - answeredAt >= config.sessionTimeoutMs) throw error;
+          try {
+            await clock.sleep(backoffDelay(attempt, reconnectBackoff, deps.random), lifetime.signal);
+          } catch {
+            throw error; // stopping
+          }
+        }
+      }
       log.info({ memberId: stale }, `${whose} left the group`);
     } catch (error) {
       log.warn({ err: error, memberId: stale }, `${whose} could not leave; its session will expire`);
@@ -386,7 +400,7 @@ export function createGroupMember(config: GroupMemberConfig, deps: GroupMemberDe
     for (;;) {
       if (stopping) return;
       if (restartAttempt > 0) {
-        const delay = backoffDelay(restartAttempt - 1, config.restartBackoff, deps.random);
+        const delay = backoffDelay(restartAttempt - 1, reconnectBackoff, deps.random);
         try {
           await clock.sleep(delay, lifetime.signal);
         } catch {

@@ -11,7 +11,7 @@
  * The order matters: only after step 1 is the last committed checkpoint final.
  */
 import { FleetgridError, isRetriable } from '../../lib/errors.ts';
-import type { KafkaClient, TransactionalProducer } from '../../lib/kafka/index.ts';
+import { type KafkaClient, kafkaReconnectPolicy, type TransactionalProducer } from '../../lib/kafka/index.ts';
 import type { Logger } from '../../lib/log.ts';
 import { retry } from '../../lib/retry.ts';
 import { type PartitionRef, transactionalId } from '../../lib/stream/index.ts';
@@ -48,7 +48,10 @@ export async function claimPartitions(
   deps: ClaimDeps,
 ): Promise<ClaimedPartition[]> {
   const keepTrying = (operation: string) => ({
-    policy: { ...deps.policy, maxRetries: Number.POSITIVE_INFINITY },
+    // Every claim step is a Kafka request (InitProducerId, offsets, the changelog): after a
+    // broker restart they fail only until its coordinators have loaded, so they retry at
+    // the reconnect cap, not the processor's longer backoff.
+    policy: { ...kafkaReconnectPolicy(deps.policy), maxRetries: Number.POSITIVE_INFINITY },
     signal: deps.signal,
     shouldRetry: (error: unknown) =>
       isRetriable(error) && !deps.signal.aborted && refs.some((ref) => deps.stillWanted(ref)),

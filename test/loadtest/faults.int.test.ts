@@ -81,6 +81,11 @@ describe('fleetgrid loadtest --fault', () => {
     // Recovery: raw rows flowed again after the restart; the time is measured from the fault's end.
     expect(f.recovery.rawResumeS).toBeGreaterThan(0);
     expect(f.recovery.seconds).toBeGreaterThanOrEqual(f.recovery.rawResumeS!);
+    // The restarted sink's "ready again" is recorded, and the recovery after it is the rest.
+    const back = f.events.find((e) => e.event.endsWith('ready again'));
+    expect(back).toBeDefined();
+    expect(f.recovery.backS).toBeCloseTo(back!.t - f.schedule.endS, 5);
+    expect(f.recovery.afterBackS).toBeCloseTo(Math.max(0, f.recovery.seconds! - f.recovery.backS!), 5);
 
     // The fault is marked on every chart.
     const html = readFileSync(resolve(dir, 'report.html'), 'utf8');
