@@ -9,7 +9,7 @@
  * the original sizes. Nothing else is ever altered.
  */
 import type { FleetgridError } from './errors.ts';
-import type { OutgoingMessage, RecordHeaders } from './kafka/index.ts';
+import type { ConsumedRecord, OutgoingMessage, RecordHeaders } from './kafka/index.ts';
 
 export const DLQ_HEADERS = {
   code: 'fleetgrid-error-code',
@@ -35,6 +35,21 @@ export interface DeadLetterSource {
   value: Buffer | null;
   /** The original record's headers; they travel along (ours win on clashes). */
   headers?: RecordHeaders | undefined;
+}
+
+/** The source of a consumed record that a stage dead-letters: where it was read, as it was. */
+export function sourceOf(
+  at: { topic: string; partition: number },
+  record: Pick<ConsumedRecord, 'offset' | 'key' | 'value' | 'headers'>,
+): DeadLetterSource {
+  return {
+    topic: at.topic,
+    partition: at.partition,
+    offset: record.offset,
+    key: record.key,
+    value: record.value,
+    headers: record.headers,
+  };
 }
 
 /** Headers longer than this are cut: a huge parser message must not make a huge record. */

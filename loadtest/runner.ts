@@ -71,7 +71,7 @@ import {
 } from './outputs.ts';
 import { createMemorySampler, type MemorySampler, type MemoryTarget } from './memory.ts';
 import { probeQueryApi, queryApiReport, type QuerySample } from './query-probe.ts';
-import { startPipeline, type StartedPipeline } from './pipeline.ts';
+import { type PipelineChild, startPipeline, type StartedPipeline } from './pipeline.ts';
 import { buildProfile, type Phase, phases, type Profile, rateAt } from './profiles.ts';
 import { formatProgress, groupLabel } from './progress.ts';
 import { stepSummary } from './summary.ts';
@@ -255,6 +255,21 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
         },
       },
     ];
+    // A started child's CPU and memory, its pid read at every sample: a child restarted by a
+    // fault is followed under its new pid.
+    const watchChild = (child: PipelineChild) => {
+      processes.push({
+        name: child.name,
+        get pid() {
+          return child.pid;
+        },
+      });
+      memoryTargets.push({
+        name: child.name,
+        pid: () => child.pid,
+        ...(child.metricsUrl ? { metricsUrl: child.metricsUrl } : {}),
+      });
+    };
     if (config.startPipeline) {
       progressLine(stream, showProgress, `starting the pipeline on prefix ${prefix}…`);
       pipeline = await startPipeline({
@@ -271,18 +286,7 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
       groups = pipelineGroups(topics, prefix);
       for (const child of [pipeline.processor, pipeline.sink]) {
         if (child.metricsUrl) metricsUrls.push(child.metricsUrl);
-        // Read at every sample: a child restarted by a fault is followed under its new pid.
-        processes.push({
-          name: child.name,
-          get pid() {
-            return child.pid;
-          },
-        });
-        memoryTargets.push({
-          name: child.name,
-          pid: () => child.pid,
-          ...(child.metricsUrl ? { metricsUrl: child.metricsUrl } : {}),
-        });
+        watchChild(child);
       }
       backend =
         app.clickhouse.mode === 'embedded' && pipeline.sink.queryUrl
@@ -303,17 +307,7 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
     }
     const api = pipeline?.api;
     if (api) {
-      processes.push({
-        name: api.name,
-        get pid() {
-          return api.pid;
-        },
-      });
-      memoryTargets.push({
-        name: api.name,
-        pid: () => api.pid,
-        ...(api.metricsUrl ? { metricsUrl: api.metricsUrl } : {}),
-      });
+      watchChild(api);
     }
     // The API's /metrics is on its own port: its origin is the API's base URL.
     const apiBase = api?.metricsUrl ? new URL(api.metricsUrl).origin : config.apiUrl;

@@ -21,6 +21,7 @@
  *   topics, read at start (bounded by registryCatchUpMs) and followed after.
  */
 import type { AppConfig } from '../lib/config.ts';
+import { sourceOf } from '../lib/dlq.ts';
 import { FleetgridError, isRetriable, toFleetgridError } from '../lib/errors.ts';
 import type { ConsumedRecord, KafkaAdmin, KafkaClient } from '../lib/kafka/index.ts';
 import type { Logger } from '../lib/log.ts';
@@ -359,14 +360,7 @@ export function createNotifier(
         if (replay) continue; // dead-lettered when it was first read
         metrics.deadLetters.inc({ code: alert.code });
         letters.push({
-          source: {
-            topic: batch.topic,
-            partition: batch.partition,
-            offset: record.offset,
-            key: record.key,
-            value: record.value,
-            headers: record.headers,
-          },
+          source: sourceOf(batch, record),
           error: alert,
         });
         continue;

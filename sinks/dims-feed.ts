@@ -14,6 +14,7 @@
  *   runs; anything else is a programmer error: reported through `onFatal`, like the sink's.
  */
 import type { ClickHouseBackend } from '../clickhouse/index.ts';
+import { sourceOf } from '../lib/dlq.ts';
 import { FleetgridError, isRetriable } from '../lib/errors.ts';
 import type { FetchedBatch, GroupConsumer, KafkaAdmin, KafkaClient } from '../lib/kafka/index.ts';
 import type { Logger } from '../lib/log.ts';
@@ -81,14 +82,7 @@ export function createDimsFeed(
       change.action === 'invalid'
         ? [
             {
-              source: {
-                topic: batch.topic,
-                partition: batch.partition,
-                offset: record.offset,
-                key: record.key,
-                value: record.value,
-                headers: record.headers,
-              },
+              source: sourceOf(batch, record),
               error: change.error,
             },
           ]
