@@ -101,8 +101,11 @@ export function connectorConfig(options: ConnectorOptions): Record<string, strin
     'schema.include.list': REGISTRY_SCHEMA,
     'table.include.list': tables.join(','),
     'topic.prefix': names.serverName,
-    // First start: every existing row (a snapshot), then the stream from the slot.
-    'snapshot.mode': 'initial',
+    // First start: every existing row (a snapshot), then the stream from the slot. Also a
+    // snapshot again whenever the stored offset cannot be resumed (a slot dropped by
+    // `cdc down` or invalidated, while Connect still holds the old connector's offsets):
+    // 'initial' refused to start then, and readers fold a re-snapshot idempotently.
+    'snapshot.mode': 'when_needed',
     // How long the task waits for a batch of changes to gather before it hands them to Connect:
     // the default 500 ms is most of the commit-to-topic latency (docs/benchmarks/registry.md);
     // master data changes rarely, so waking up more often costs nothing measurable.

@@ -360,7 +360,7 @@ start_registry() {
       -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
       -Dquarkus.management.host=127.0.0.1 -Dquarkus.management.port="$REGISTRY_MANAGEMENT_PORT" \
       -Dapicurio.storage.kind=sql -Dapicurio.storage.sql.kind=h2 \
-      -Dapicurio.datasource.url="jdbc:h2:file:$DATA/registry/registry;DB_CLOSE_ON_EXIT=FALSE" \
+      -Dapicurio.datasource.url="jdbc:h2:file:$DATA/registry/registry;DB_CLOSE_ON_EXIT=FALSE;WRITE_DELAY=0" \
       -Dapicurio.datasource.jdbc.initial-size=2 -Dapicurio.datasource.jdbc.min-size=2 \
       -Dapicurio.datasource.jdbc.max-size=10 \
       -Dapicurio.storage.snapshot.location="$DATA/registry" \

@@ -87,10 +87,10 @@ describe('fleetgrid loadtest --fault', () => {
     expect(f.recovery.backS).toBeCloseTo(back!.t - f.schedule.endS, 5);
     expect(f.recovery.afterBackS).toBeCloseTo(Math.max(0, f.recovery.seconds! - f.recovery.backS!), 5);
 
-    // The fault is marked on every chart.
+    // The fault is marked on every chart: six, then the services' heap used and heap total.
     const html = readFileSync(resolve(dir, 'report.html'), 'utf8');
-    expect((html.match(/<svg /g) ?? []).length).toBe(6);
-    expect((html.match(/class="fault"/g) ?? []).length).toBe(6);
+    expect((html.match(/<svg /g) ?? []).length).toBe(8);
+    expect((html.match(/class="fault"/g) ?? []).length).toBe(8);
     expect(html).toContain('<h2>Derived outputs</h2>');
   }, 300_000);
 

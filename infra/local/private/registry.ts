@@ -107,7 +107,7 @@ export async function startPrivateRegistry(options: PrivateRegistryOptions = {})
     `-Dquarkus.management.port=${managementPort}`,
     '-Dapicurio.storage.kind=sql',
     '-Dapicurio.storage.sql.kind=h2',
-    `-Dapicurio.datasource.url=jdbc:h2:file:${join(dir, 'h2', 'registry')};DB_CLOSE_ON_EXIT=FALSE`,
+    `-Dapicurio.datasource.url=jdbc:h2:file:${join(dir, 'h2', 'registry')};DB_CLOSE_ON_EXIT=FALSE;WRITE_DELAY=0`,
     '-Dapicurio.datasource.jdbc.initial-size=2',
     '-Dapicurio.datasource.jdbc.min-size=2',
     '-Dapicurio.datasource.jdbc.max-size=10',
