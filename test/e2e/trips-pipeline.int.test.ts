@@ -35,7 +35,13 @@ import {
   waitFor,
 } from '../processors/helpers.ts';
 import { datasetBase, HOUR } from '../query/dataset.ts';
-import { buildTripEvents, expectedTrips, LATE_SECOND, TRIP_DEVICE } from '../query/trips-dataset.ts';
+import {
+  buildTripEvents,
+  closeTrips,
+  expectedTrips,
+  LATE_SECOND,
+  TRIP_DEVICE,
+} from '../query/trips-dataset.ts';
 
 let stack: TestStack;
 let base: number;
@@ -54,15 +60,6 @@ async function get(path: string) {
   const response = await (api as FastifyInstance).inject({ method: 'GET', url: path });
   // biome-ignore lint/suspicious/noExplicitAny: answers are checked field by field against hand-computed values.
   return { status: response.statusCode, body: response.json() as Record<string, any> };
-}
-
-/** Expected trips with float figures compared to 5 decimals (sums of Float32 samples and sines). */
-function close(trips: ReturnType<typeof expectedTrips>) {
-  return trips.map((t) => ({
-    ...t,
-    distanceKm: expect.closeTo(t.distanceKm, 5),
-    avgSpeedKmh: expect.closeTo(t.avgSpeedKmh, 5),
-  }));
 }
 
 beforeAll(async () => {
@@ -145,14 +142,14 @@ describe('trips through the whole pipeline', () => {
     expect(status).toBe(200);
     expect(body.truncated).toBe(false);
     // withLate: two harsh brakings (60 → 30 → 0 km/h) and nine samples in trip A.
-    expect(body.trips).toEqual(close(expectedTrips(base, true)));
+    expect(body.trips).toEqual(closeTrips(expectedTrips(base, true)));
   });
 
   it('answers trip A with its track: every raw position, the late one in its place', async () => {
     const id = `${TRIP_DEVICE}:${sec(60)}`;
     const { status, body } = await get(`/api/v1/devices/${TRIP_DEVICE}/trips/${id}`);
     expect(status).toBe(200);
-    expect(body.trip).toEqual(close(expectedTrips(base, true))[0]);
+    expect(body.trip).toEqual(closeTrips(expectedTrips(base, true))[0]);
     const seconds = [60, 70, 80, 90, 100, 110, 111, 113, 123];
     expect(body.track.positions).toBe(seconds.length);
     expect(body.track.points.map((p: { t: string }) => p.t)).toEqual(seconds.map((s) => iso(sec(s))));
