@@ -155,15 +155,12 @@ describe('the Grafana trips table', () => {
     const [link] = property('device_id', 'links') as { url: string }[];
     const url = new URL(link?.url ?? '', 'http://grafana');
     expect(url.pathname.startsWith(`/d/${fleet.uid}/`)).toBe(true);
-    expect(url.searchParams.get('from')).toBe(grafanaVar('__data.fields.start_ms'));
-    expect(url.searchParams.get('to')).toBe(grafanaVar('__data.fields.end_ms'));
+    expect(url.searchParams.get('from')).toBe(grafanaVar('__data.fields.from_ms'));
+    expect(url.searchParams.get('to')).toBe(grafanaVar('__data.fields.to_ms'));
     expect(url.searchParams.get('var-truck')).toBe(grafanaVar('__data.fields.device_id'));
     expect(link?.url).not.toContain('__url_time_range');
-    expect([property('start_ms', 'custom.hidden'), property('end_ms', 'custom.hidden')]).toEqual([
-      true,
-      true,
-    ]);
-    expect(grafanaTripsSql()).toMatch(/AS ended_by,\n {2}start_ms, end_ms\nFROM/);
+    expect([property('from_ms', 'custom.hidden'), property('to_ms', 'custom.hidden')]).toEqual([true, true]);
+    expect(grafanaTripsSql()).toMatch(/toString\(start_ms\) AS from_ms, toString\(end_ms\) AS to_ms\nFROM/);
   });
 
   it("the map draws the selected trucks' raw positions in the range as a Track layer", () => {

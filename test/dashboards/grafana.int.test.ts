@@ -453,13 +453,18 @@ describe('Grafana ClickHouse panels run on the embedded engine', () => {
     const map = allPanels(fleet).find((p) => p.title === 'Truck positions') as Panel;
     const range = rangeOf(6 * 60 * MINUTE);
     const all = await resolveVariables(fleet, range, {});
-    const trips = await backend.query<{ device_id: string; start_ms: string; end_ms: string }>(
+    const trips = await backend.query<{ device_id: string; from_ms: string; to_ms: string }>(
       expandQuery(table.targets?.[0]?.rawSql ?? '', all, range),
     );
     expect(trips.length).toBeGreaterThan(0);
     const trip = trips[0] as (typeof trips)[number];
-    // What the link sets: var-truck, from = start_ms, to = end_ms.
-    const linked = { fromMs: Number(trip.start_ms), toMs: Number(trip.end_ms) };
+    // What the link sets: var-truck, from = from_ms, to = to_ms (the trip's first and last sample).
+    // Digits only: a link interpolates the text of a field, and Grafana's `from`/`to` want epoch ms.
+    expect([trip.from_ms, trip.to_ms]).toEqual([
+      expect.stringMatching(/^\d+$/),
+      expect.stringMatching(/^\d+$/),
+    ]);
+    const linked = { fromMs: Number(trip.from_ms), toMs: Number(trip.to_ms) };
     const vars = await resolveVariables(fleet, linked, { truck: trip.device_id });
     const track = map.targets?.find((t) => t.refId === 'B')?.rawSql ?? '';
     const rows = await backend.query<{ device_id: string; t: string }>(
