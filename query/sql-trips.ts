@@ -137,7 +137,10 @@ export function tripsSql(deviceId: string, window: TripsWindow, limit: number): 
 /**
  * The Grafana form of the same statement (infra/grafana/dashboards/fleet.json, "Trips in
  * the range"; a unit test holds the dashboard to it): the trucks of the dashboard's
- * variables, trips starting in its time range, the rules as literals.
+ * variables, trips starting in its time range, the rules as literals. `from_ms` and `to_ms`
+ * are hidden columns for the row's link, which opens the dashboard on the trip's exact range
+ * (Grafana's `from`/`to` take epoch ms) so the map's track layer draws that trip. They are
+ * text: a link interpolates a field's display value, and a number's could be reformatted.
  */
 export function grafanaTripsSql(): string {
   const r = TRIP_RULES;
@@ -160,7 +163,8 @@ export function grafanaTripsSql(): string {
   round(max_speed_kmh, 1) AS max_speed_kmh, round(if(end_ms > start_ms, speed_time_sum / (end_ms - start_ms), 0), 1) AS avg_speed_kmh,
   harsh_brakings, overspeed_ms / 1000 AS overspeed_s, round(fuel_used_pct, 2) AS fuel_used_pct,
   cargo_excursions, cargo_excursion_ms / 1000 AS cargo_excursion_s,
-  multiIf(next_ms = 0, 'open', next_engine_on, 'silence', 'engine off') AS ended_by
+  multiIf(next_ms = 0, 'open', next_engine_on, 'silence', 'engine off') AS ended_by,
+  toString(start_ms) AS from_ms, toString(end_ms) AS to_ms
 FROM (
 ${inner}
 )

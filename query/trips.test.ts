@@ -124,13 +124,52 @@ describe('trips in the CLI and CSV', () => {
 });
 
 describe('the Grafana trips table', () => {
-  it('runs the same statement as the API (the rules in one place)', () => {
-    const fleet = JSON.parse(
-      readFileSync(join(PROJECT_ROOT, 'infra/grafana/dashboards/fleet.json'), 'utf8'),
-    ) as {
-      panels: { title: string; targets?: { rawSql?: string }[] }[];
+  interface Panel {
+    title: string;
+    targets?: { refId: string; rawSql?: string }[];
+    options?: { layers?: { name: string; filterData?: { options?: string } }[] };
+    fieldConfig: {
+      overrides: { matcher: { options: string }; properties: { id: string; value: unknown }[] }[];
     };
-    const panel = fleet.panels.find((p) => p.title === 'Trips in the range');
-    expect(panel?.targets?.[0]?.rawSql).toBe(grafanaTripsSql());
+  }
+  const fleet = JSON.parse(
+    readFileSync(join(PROJECT_ROOT, 'infra/grafana/dashboards/fleet.json'), 'utf8'),
+  ) as {
+    uid: string;
+    panels: Panel[];
+  };
+  const panel = fleet.panels.find((p) => p.title === 'Trips in the range') as Panel;
+
+  it('runs the same statement as the API (the rules in one place)', () => {
+    expect(panel.targets?.[0]?.rawSql).toBe(grafanaTripsSql());
+  });
+
+  it('links a trip to this dashboard on its truck and its exact range, its epoch ms columns hidden', () => {
+    /** Grafana's `${name}` syntax, spelled out (not a template placeholder). */
+    const grafanaVar = (name: string) => `\${${name}}`;
+    const property = (field: string, id: string) =>
+      panel.fieldConfig.overrides
+        .filter((o) => o.matcher.options === field)
+        .flatMap((o) => o.properties)
+        .find((p) => p.id === id)?.value;
+    const [link] = property('device_id', 'links') as { url: string }[];
+    const url = new URL(link?.url ?? '', 'http://grafana');
+    expect(url.pathname.startsWith(`/d/${fleet.uid}/`)).toBe(true);
+    expect(url.searchParams.get('from')).toBe(grafanaVar('__data.fields.from_ms'));
+    expect(url.searchParams.get('to')).toBe(grafanaVar('__data.fields.to_ms'));
+    expect(url.searchParams.get('var-truck')).toBe(grafanaVar('__data.fields.device_id'));
+    expect(link?.url).not.toContain('__url_time_range');
+    expect([property('from_ms', 'custom.hidden'), property('to_ms', 'custom.hidden')]).toEqual([true, true]);
+    expect(grafanaTripsSql()).toMatch(/toString\(start_ms\) AS from_ms, toString\(end_ms\) AS to_ms\nFROM/);
+  });
+
+  it("the map draws the selected trucks' raw positions in the range as a Track layer", () => {
+    const map = fleet.panels.find((p) => p.title === 'Truck positions') as Panel;
+    const track = map.options?.layers?.find((l) => l.name === 'Track');
+    const sql = map.targets?.find((t) => t.refId === track?.filterData?.options)?.rawSql ?? '';
+    // Millisecond bounds: the link's range holds the trip's first and last samples exactly.
+    expect(sql).toContain('FROM truck_telemetry FINAL');
+    expect(sql).toContain('$__timeFilter_ms(ts)');
+    expect(sql).toContain(`$__conditionalAll(device_id IN (\${truck:singlequote}), $truck)`);
   });
 });

@@ -140,10 +140,19 @@ function shapeProblems(panel: Panel, results: Result[]): string[] {
     case 'geomap': {
       const layers = (panel.options?.layers ?? []) as {
         location?: { latitude?: string; longitude?: string };
+        filterData?: { id?: string; options?: string };
       }[];
+      // A layer drawn from one query's frame (filterData byRefId) needs its lat/lon in that frame.
+      const refIds = chTargets(panel).map((t) => t.refId);
       for (const layer of layers) {
-        numeric(first, layer.location?.latitude ?? '(latitude)');
-        numeric(first, layer.location?.longitude ?? '(longitude)');
+        const refId = layer.filterData?.id === 'byRefId' ? layer.filterData.options : undefined;
+        const frame = refId === undefined ? first : results[refIds.indexOf(refId)];
+        if (!frame) {
+          problems.push(`${where}: a layer draws query ${refId}, which does not exist`);
+          continue;
+        }
+        numeric(frame, layer.location?.latitude ?? '(latitude)');
+        numeric(frame, layer.location?.longitude ?? '(longitude)');
       }
       break;
     }
@@ -436,6 +445,43 @@ describe('Grafana ClickHouse panels run on the embedded engine', () => {
     const range = rangeOf(6 * 60 * MINUTE);
     const vars = await resolveVariables(power, range, { plant: 'plant-northsea', turbine: 'turbine-001' });
     expect(await problemsOf(power, vars, range)).toEqual([]);
+  });
+
+  it("a trip's link (one truck, the trip's range in ms) makes the map's Track layer draw exactly that trip", async () => {
+    const fleet = dashboards.find((x) => x.json.uid === 'fleetgrid-fleet')?.json as Dashboard;
+    const table = allPanels(fleet).find((p) => p.title === 'Trips in the range') as Panel;
+    const map = allPanels(fleet).find((p) => p.title === 'Truck positions') as Panel;
+    const range = rangeOf(6 * 60 * MINUTE);
+    const all = await resolveVariables(fleet, range, {});
+    const trips = await backend.query<{ device_id: string; from_ms: string; to_ms: string }>(
+      expandQuery(table.targets?.[0]?.rawSql ?? '', all, range),
+    );
+    expect(trips.length).toBeGreaterThan(0);
+    const trip = trips[0] as (typeof trips)[number];
+    // What the link sets: var-truck, from = from_ms, to = to_ms (the trip's first and last sample).
+    // Digits only: a link interpolates the text of a field, and Grafana's `from`/`to` want epoch ms.
+    expect([trip.from_ms, trip.to_ms]).toEqual([
+      expect.stringMatching(/^\d+$/),
+      expect.stringMatching(/^\d+$/),
+    ]);
+    const linked = { fromMs: Number(trip.from_ms), toMs: Number(trip.to_ms) };
+    const vars = await resolveVariables(fleet, linked, { truck: trip.device_id });
+    const track = map.targets?.find((t) => t.refId === 'B')?.rawSql ?? '';
+    const rows = await backend.query<{ device_id: string; t: string }>(
+      `SELECT device_id, toUnixTimestamp64Milli(time) AS t FROM (${expandQuery(track, vars, linked)})`,
+    );
+    const raw = (world.rows.truck_telemetry ?? [])
+      .filter(
+        (r) =>
+          r.device_id === trip.device_id &&
+          (r.ts as number) >= linked.fromMs &&
+          (r.ts as number) <= linked.toMs,
+      )
+      .map((r) => r.ts as number)
+      .sort((a, b) => a - b);
+    expect(rows.map((r) => Number(r.t))).toEqual(raw);
+    expect([raw[0], raw.at(-1)]).toEqual([linked.fromMs, linked.toMs]);
+    expect(new Set(rows.map((r) => r.device_id))).toEqual(new Set([trip.device_id]));
   });
 
   it('the speed series equals the raw samples at raw detail and the newest window revision at 1m', async () => {

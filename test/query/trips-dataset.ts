@@ -15,6 +15,7 @@
  *    then silence for 11 min (it ends by silence).
  *  - trip C, 1310-1320 s: starts after the silence, still open (no later sample).
  */
+import { expect } from 'vitest';
 import { createPartitionCore, DEFAULT_CORE_CONFIG } from '../../processors/core/index.ts';
 import { EARTH_RADIUS_KM } from '../../producers/models/routes.ts';
 import type { DeviceState, RawEvent } from '../../schemas/types.ts';
@@ -201,4 +202,13 @@ export function expectedTrips(base: number, withLate: boolean) {
       samples: 2,
     },
   ];
+}
+
+/** Expected trips with float figures compared to 5 decimals (sums of Float32 samples and sines). */
+export function closeTrips(trips: ReturnType<typeof expectedTrips>) {
+  return trips.map((t) => ({
+    ...t,
+    distanceKm: expect.closeTo(t.distanceKm, 5),
+    avgSpeedKmh: expect.closeTo(t.avgSpeedKmh, 5),
+  }));
 }

@@ -19,7 +19,7 @@ import { createQueryApi } from '../../query/server.ts';
 import { TRIP_FIELDS } from '../../query/trips.ts';
 import { migrationVariables, parseSinkConfig } from '../../sinks/config.ts';
 import { datasetBase, HOUR, loadQueryDataset } from './dataset.ts';
-import { buildTripEvents, expectedTrips, TRIP_DEVICE, tripDataset } from './trips-dataset.ts';
+import { buildTripEvents, closeTrips, expectedTrips, TRIP_DEVICE, tripDataset } from './trips-dataset.ts';
 
 let dir: string;
 let engine: ClickHouseBackend;
@@ -40,15 +40,6 @@ async function get(path: string, headers: Record<string, string> = {}) {
     text: response.body,
     body: (type.includes('json') ? response.json() : {}) as Answer,
   };
-}
-
-/** Expected trips with float figures compared to 5 decimals (sums of Float32 samples and sines). */
-function close(trips: ReturnType<typeof expectedTrips>) {
-  return trips.map((t) => ({
-    ...t,
-    distanceKm: expect.closeTo(t.distanceKm, 5),
-    avgSpeedKmh: expect.closeTo(t.avgSpeedKmh, 5),
-  }));
 }
 
 const listUrl = (from = base, to = base + HOUR) =>
@@ -80,14 +71,14 @@ describe('trips, before and after a late sample', () => {
     expect(bodies.tripsBody.safeParse(body).success).toBe(true);
     expect(body.truncated).toBe(false);
     // Without the late sample at 111 s: one 60 → 0 km/h drop in 3 s, not a harsh braking.
-    expect(body.trips).toEqual(close(expectedTrips(base, false)));
+    expect(body.trips).toEqual(closeTrips(expectedTrips(base, false)));
   });
 
   it('recomputes the trip over the corrected data once the late sample is stored', async () => {
     const { late } = buildTripEvents(base);
     await loadQueryDataset(engine, { ...tripDataset(base, late), deviceStates: [] });
     const { body } = await get(listUrl());
-    expect(body.trips).toEqual(close(expectedTrips(base, true)));
+    expect(body.trips).toEqual(closeTrips(expectedTrips(base, true)));
   });
 
   it('answers only trips starting in the range, whole even when they end after it', async () => {
@@ -95,7 +86,7 @@ describe('trips, before and after a late sample', () => {
     const later = await get(listUrl(sec(605)));
     expect(later.body.trips.map((t: Answer) => t.tripId)).toEqual([`${TRIP_DEVICE}:${sec(1310)}`]);
     const cut = await get(listUrl(base, sec(615)));
-    expect(cut.body.trips).toEqual(close(expectedTrips(base, true).slice(0, 2)));
+    expect(cut.body.trips).toEqual(closeTrips(expectedTrips(base, true).slice(0, 2)));
   });
 
   it('exports the list as CSV, one line per trip with every field', async () => {
@@ -115,7 +106,7 @@ describe('trips, before and after a late sample', () => {
     const whole = await get(`/api/v1/devices/${TRIP_DEVICE}/trips/${id}`);
     expect(whole.status).toBe(200);
     expect(bodies.tripBody.safeParse(whole.body).success).toBe(true);
-    expect(whole.body.trip).toEqual(close(expectedTrips(base, true))[1]);
+    expect(whole.body.trip).toEqual(closeTrips(expectedTrips(base, true))[1]);
     // Trip B's six positions, 600-650 s, on one meridian.
     expect(whole.body.track.positions).toBe(6);
     expect(whole.body.track.points.map((p: Answer) => p.t)).toEqual(
