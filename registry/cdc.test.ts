@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { cdcNames, cdcSettingsFromEnv, connectorConfig, databaseOf, isHealthy } from './cdc.ts';
+import type { Clock } from '../lib/clock.ts';
+import { silentLogger } from '../lib/log.ts';
+import {
+  type ConnectClient,
+  type ConnectorState,
+  cdcNames,
+  cdcSettingsFromEnv,
+  connectorConfig,
+  databaseOf,
+  isHealthy,
+  waitUntilRunning,
+} from './cdc.ts';
 
 const options = {
   topicPrefix: 't-cdc-1a2b.',
@@ -97,5 +108,81 @@ describe('the registry connector configuration', () => {
       passwordRef: `\${file:/nowhere/secrets/connect-secrets.properties:postgres.debezium.password}`,
       replication: { url: 'postgres://debezium@127.0.0.1:5433/fleetgrid', password: 'cdc' },
     });
+  });
+});
+
+describe('waiting for the connector to run', () => {
+  const failedTask = {
+    connector: 'RUNNING',
+    tasks: [{ id: 0, state: 'FAILED', trace: 'DebeziumException: old offset\nat …' }],
+  };
+  const running = { connector: 'RUNNING', tasks: [{ id: 0, state: 'RUNNING' }] };
+  /** A Connect worker answering the given states in turn (the last one for ever), counting restarts. */
+  function worker(states: ConnectorState[]) {
+    let restarts = 0;
+    let at = 0;
+    const client = {
+      putConfig: async () => ({ created: false }),
+      status: async () => {
+        const state = states[Math.min(at, states.length - 1)];
+        at += 1;
+        return state;
+      },
+      config: async () => undefined,
+      committedLsn: async () => undefined,
+      remove: async () => false,
+      restartFailed: async () => {
+        restarts += 1;
+      },
+    } satisfies ConnectClient;
+    return { client, restarts: () => restarts };
+  }
+  const options = () => {
+    let now = 0;
+    const clock: Clock = {
+      now: () => now,
+      sleep: async (ms) => {
+        now += ms;
+      },
+    };
+    return { timeoutMs: 10_000, clock, log: silentLogger };
+  };
+
+  it('restarts a task that failed under the previous configuration, once, and waits for it', async () => {
+    const w = worker([failedTask, failedTask, running]);
+    expect(await waitUntilRunning(w.client, 'c', options())).toEqual(running);
+    expect(w.restarts()).toBe(1);
+  });
+
+  it('fails for good when the task fails again after the restart, with the first lines of its trace', async () => {
+    const w = worker([
+      failedTask,
+      {
+        connector: 'RUNNING',
+        tasks: [
+          { id: 0, state: 'RUNNING' },
+          { id: 1, state: 'UNASSIGNED' },
+        ],
+      },
+      failedTask,
+    ]);
+    const error = await waitUntilRunning(w.client, 'c', options()).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'CONFIG_INVALID', retriable: false });
+    expect(String((error as Error).message)).toContain('DebeziumException: old offset');
+    expect(w.restarts()).toBe(1);
+  });
+
+  it('gives up at the deadline when the connector never runs', async () => {
+    const w = worker([{ connector: 'UNASSIGNED', tasks: [] }]);
+    await expect(waitUntilRunning(w.client, 'c', options())).rejects.toMatchObject({ code: 'TIMEOUT' });
+    expect(w.restarts()).toBe(0);
+  });
+
+  it('gives up at the deadline, with the trace, when the task never leaves FAILED after the restart', async () => {
+    const w = worker([failedTask]);
+    const error = await waitUntilRunning(w.client, 'c', options()).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'TIMEOUT' });
+    expect(String((error as Error).message)).toContain('DebeziumException: old offset');
+    expect(w.restarts()).toBe(1);
   });
 });

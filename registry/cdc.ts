@@ -183,6 +183,8 @@ export interface ConnectClient {
   committedLsn(name: string): Promise<number | undefined>;
   /** Deletes the connector; false when there was none. */
   remove(name: string): Promise<boolean>;
+  /** Restarts the connector's failed instance and tasks (POST …/restart?onlyFailed=true). */
+  restartFailed(name: string): Promise<void>;
 }
 
 export function createConnectClient(connect: ConnectConfig, timeoutMs = 10_000): ConnectClient {
@@ -280,6 +282,14 @@ export function createConnectClient(connect: ConnectConfig, timeoutMs = 10_000):
       const lsn = offsets[0]?.offset?.lsn;
       return typeof lsn === 'number' ? lsn : undefined;
     },
+    async restartFailed(name) {
+      const { status, json } = await call('POST', `${path(name)}/restart?includeTasks=true&onlyFailed=true`);
+      if (status === 200 || status === 202 || status === 204) return;
+      throw new FleetgridError(
+        'INTERNAL',
+        `Kafka Connect restart of ${name}: HTTP ${status} ${message(json)}`,
+      );
+    },
     async remove(name) {
       const { status, json } = await call('DELETE', path(name));
       if (status === 404) return false;
@@ -340,35 +350,66 @@ export async function cdcUp(options: CdcUpOptions, deps: CdcDeps): Promise<CdcUp
     clock,
   });
   deps.log.info({ connector: names.connector, created }, 'registry CDC connector configured');
-  const deadline = clock.now() + options.startTimeoutMs;
-  let state: ConnectorState | undefined;
+  const state = await waitUntilRunning(deps.connect, names.connector, {
+    timeoutMs: options.startTimeoutMs,
+    clock,
+    log: deps.log,
+  });
+  return {
+    connector: names.connector,
+    created,
+    state,
+    topics: registryTopicNames(options.topicPrefix),
+  };
+}
+
+/**
+ * Waits until the connector and its tasks run. A task found FAILED is restarted once: a
+ * task that failed under the previous configuration still shows FAILED right after the new
+ * one was put (Connect restarts only running tasks on a change), so failing at once would
+ * refuse a configuration that works. Failing again after the restart is final.
+ */
+export async function waitUntilRunning(
+  connect: ConnectClient,
+  connector: string,
+  options: { timeoutMs: number; clock: Clock; log: Logger },
+): Promise<ConnectorState> {
+  const { clock } = options;
+  const deadline = clock.now() + options.timeoutMs;
+  let restarted = false;
+  // After the restart a status may still show the old failure for a moment; only a failure
+  // seen after the task left FAILED is the new configuration's own.
+  let leftFailed = false;
   for (;;) {
+    let state: ConnectorState | undefined;
     try {
-      state = await deps.connect.status(names.connector);
+      state = await connect.status(connector);
     } catch (error) {
       // A worker in the middle of a rebalance answers 409 for a moment.
       if (!(error instanceof FleetgridError && error.code === 'CONNECT_UNAVAILABLE')) throw error;
     }
-    if (isHealthy(state)) break;
+    if (state !== undefined && isHealthy(state)) return state;
     const failed = state?.tasks.find((task) => task.state === 'FAILED');
-    if (failed || state?.connector === 'FAILED')
-      throw new FleetgridError(
-        'CONFIG_INVALID',
-        `the registry CDC connector failed: ${(failed?.trace ?? 'connector FAILED').split('\n').slice(0, 3).join(' ')}`,
-      );
+    if (restarted && !failed && state?.connector !== 'FAILED') leftFailed = true;
+    if (failed || state?.connector === 'FAILED') {
+      if (leftFailed)
+        throw new FleetgridError(
+          'CONFIG_INVALID',
+          `the registry CDC connector failed: ${(failed?.trace ?? 'connector FAILED').split('\n').slice(0, 3).join(' ')}`,
+        );
+      if (!restarted) {
+        options.log.warn({ connector }, 'registry CDC connector found FAILED: restarting it once');
+        await connect.restartFailed(connector);
+        restarted = true;
+      }
+    }
     if (clock.now() >= deadline)
       throw new FleetgridError(
         'TIMEOUT',
-        `the registry CDC connector is not RUNNING after ${options.startTimeoutMs} ms (connector ${state?.connector ?? 'missing'}, tasks ${state?.tasks.map((t) => t.state).join(',') || 'none'})`,
+        `the registry CDC connector is not RUNNING after ${options.timeoutMs} ms (connector ${state?.connector ?? 'missing'}, tasks ${state?.tasks.map((t) => t.state).join(',') || 'none'})${failed?.trace ? `: ${failed.trace.split('\n').slice(0, 3).join(' ')}` : ''}`,
       );
     await clock.sleep(500);
   }
-  return {
-    connector: names.connector,
-    created,
-    state: state as ConnectorState,
-    topics: registryTopicNames(options.topicPrefix),
-  };
 }
 
 export interface SlotState {
