@@ -366,7 +366,7 @@ export async function cdcUp(options: CdcUpOptions, deps: CdcDeps): Promise<CdcUp
 /**
  * Waits until the connector and its tasks run. A task found FAILED is restarted once: a
  * task that failed under the previous configuration still shows FAILED right after the new
- * one was put (Connect restarts only running tasks on a change), so failing at once would
+ * one was put (the status read right after the change can still show the old configuration's task), so failing at once would
  * refuse a configuration that works. Failing again after the restart is final.
  */
 export async function waitUntilRunning(
