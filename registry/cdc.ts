@@ -364,10 +364,10 @@ export async function cdcUp(options: CdcUpOptions, deps: CdcDeps): Promise<CdcUp
 }
 
 /**
- * Waits until the connector and its tasks run. A task found FAILED is restarted once: a
- * task that failed under the previous configuration still shows FAILED right after the new
- * one was put (the status read right after the change can still show the old configuration's task), so failing at once would
- * refuse a configuration that works. Failing again after the restart is final.
+ * Waits until the connector and its tasks run. A task found FAILED is restarted once: right
+ * after a new configuration was put, the status can still show the task that failed under
+ * the old one, so failing at once would refuse a configuration that works. Failing again
+ * after the restart is final.
  */
 export async function waitUntilRunning(
   connect: ConnectClient,
