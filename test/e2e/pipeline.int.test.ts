@@ -479,6 +479,59 @@ describe('the whole pipeline on the known dataset', () => {
     expect(energy.body.points.map((p: { sum: number }) => p.sum)).toEqual([25, 25]);
   });
 
+  it('answers the condition series (engine, cargo, nacelle, vibration, panel) as the events give them', async () => {
+    // Expected from the dataset's own events: per 1-minute window of event time, one sample per
+    // (device, ts) — the resend counts once, the late sample in its window — and only the
+    // samples that carry the field (a dry truck's cargo is null).
+    const expected = (deviceId: string, field: string) => {
+      const samples = new Map<number, number>();
+      for (const e of data.events) {
+        const v = e.value as unknown as Record<string, unknown>;
+        if (v.deviceId === deviceId && typeof v[field] === 'number')
+          samples.set(Number(v.ts), v[field] as number);
+      }
+      const windows = new Map<number, number[]>();
+      for (const [ts, value] of samples) {
+        const start = ts - (ts % 60_000);
+        windows.set(start, [...(windows.get(start) ?? []), value]);
+      }
+      return [...windows]
+        .sort(([a], [b]) => a - b)
+        .map(([start, values]) => ({
+          t: iso(start),
+          count: values.length,
+          min: Math.min(...values),
+          max: Math.max(...values),
+          sum: values.reduce((s, x) => s + x, 0),
+        }));
+    };
+    const cases: [string, string][] = [
+      ['truck-1', 'engineTempC'],
+      ['truck-1', 'cargoTempC'],
+      ['turbine-1', 'nacelleTempC'],
+      ['turbine-1', 'vibrationMmS'],
+      ['solar-1', 'panelTempC'],
+    ];
+    for (const [deviceId, metric] of cases) {
+      const want = expected(deviceId, metric);
+      expect(want.length, `${deviceId} ${metric} has samples in the dataset`).toBeGreaterThan(0);
+      const answer = await get(`/api/v1/devices/${deviceId}/series?metric=${metric}&step=1m&${range()}`);
+      expect(answer.status).toBe(200);
+      const got = answer.body.points.map(
+        (p: { t: string; count: number; min: number; max: number; sum: number }) => ({
+          t: p.t,
+          count: p.count,
+          min: p.min,
+          max: p.max,
+          sum: p.sum,
+        }),
+      );
+      expect(got, `${deviceId} ${metric}`).toEqual(
+        want.map((w) => ({ ...w, sum: expect.closeTo(w.sum, 6) })),
+      );
+    }
+  });
+
   it('sums the energy of a site per minute and per hour', async () => {
     const minute = await get(`/api/v1/sites/plant-1/energy?step=1m&${range()}`);
     expect(minute.status).toBe(200);
