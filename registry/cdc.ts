@@ -456,9 +456,22 @@ export async function cdcDown(
   options: CdcDownOptions,
   deps: Omit<CdcDeps, 'admin'>,
 ): Promise<{ connectorDeleted: boolean; slotDropped: boolean }> {
+  const connectorDeleted = await deps.connect.remove(cdcNames(options.topicPrefix).connector);
+  const slotDropped = await dropSlotWhenReleased(options, deps);
+  return { connectorDeleted, slotDropped };
+}
+
+/**
+ * Drops the connector's replication slot once no task holds it (false when there is none).
+ * On its own for when the connector cannot be deleted through Connect because its worker is
+ * gone (killed): the slot is released when the worker's connection closes.
+ */
+export async function dropSlotWhenReleased(
+  options: CdcDownOptions,
+  deps: Pick<CdcDeps, 'pool' | 'log' | 'clock'>,
+): Promise<boolean> {
   const clock = deps.clock ?? systemClock;
   const names = cdcNames(options.topicPrefix);
-  const connectorDeleted = await deps.connect.remove(names.connector);
   const replication = createPool(
     options.replication,
     {
@@ -473,11 +486,11 @@ export async function cdcDown(
     const deadline = clock.now() + options.releaseTimeoutMs;
     for (;;) {
       const slot = await slotState(deps.pool, names.slot);
-      if (!slot) return { connectorDeleted, slotDropped: false };
+      if (!slot) return false;
       if (!slot.active) {
         try {
           await replication.query('SELECT pg_drop_replication_slot($1)', [names.slot]);
-          return { connectorDeleted, slotDropped: true };
+          return true;
         } catch (error) {
           // 55006: taken again in between (a task still stopping); try again below.
           if ((error as { code?: string }).code !== '55006')

@@ -8,13 +8,13 @@
 import { loadConfig } from '../../lib/config.ts';
 import {
   type CdcUpResult,
-  cdcDown,
   cdcNames,
   cdcSettingsFromEnv,
   cdcUp,
   cdcUpOptions,
   type ConnectClient,
   createConnectClient,
+  dropSlotWhenReleased,
 } from '../../registry/cdc.ts';
 import { followRegistry, type RegistryFollower } from '../../registry/follower.ts';
 import {
@@ -103,18 +103,24 @@ export async function createCdcHarness(
     },
     async teardown(options = {}) {
       await follower?.stop().catch(() => undefined);
-      // The connector first, then its slot (a database with a slot cannot be dropped).
-      await cdcDown(
-        {
-          topicPrefix: stack.prefix,
-          replication: { ...settings.replication, url: replicationUrl(settings.replication.url, db.name) },
-          releaseTimeoutMs: 60_000,
-        },
-        { connect, pool, log: stack.log },
-      ).catch((error: unknown) => stack.log.error({ err: error }, 'registry CDC teardown'));
+      // The connector first, then its slot (a database with a slot cannot be dropped). A
+      // connector whose worker is gone (a fault test failed while it was killed) cannot be
+      // deleted through it: the worker is stopped anyway and the slot dropped once released.
+      const down = {
+        topicPrefix: stack.prefix,
+        replication: { ...settings.replication, url: replicationUrl(settings.replication.url, db.name) },
+        releaseTimeoutMs: 60_000,
+      };
+      const deps = { connect, pool, log: stack.log };
+      await connect
+        .remove(names.connector)
+        .catch((error: unknown) => stack.log.error({ err: error }, 'registry CDC connector teardown'));
       await options.afterConnector?.();
+      await dropSlotWhenReleased(down, deps).catch((error: unknown) =>
+        stack.log.error({ err: error }, 'registry CDC slot teardown'),
+      );
       await service.close().catch(() => undefined);
-      await db.drop();
+      await db.drop().catch((error: unknown) => stack.log.error({ err: error }, 'scratch database teardown'));
       const topics = [
         ...Object.values(registryTopicNames(stack.prefix)),
         names.heartbeatTopic,

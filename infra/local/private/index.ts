@@ -1,7 +1,7 @@
 /**
  * Private servers (the one way to get them): a Kafka node or cluster, a Redis, an Apicurio
- * Registry and an Alertmanager that the caller alone owns, on free loopback ports, killed by PID and removed
- * after. Fault tests (test/support re-exports this) and `fleetgrid loadtest --fault` use them;
+ * Registry, an Alertmanager and a Kafka Connect worker that the caller alone owns, on free
+ * loopback ports, killed by PID and removed after. Fault tests (test/support re-exports this) and `fleetgrid loadtest --fault` use them;
  * the shared stack of `make up` is never touched.
  *
  *   const kafka = await startPrivateKafka({ nodes: 3 });
@@ -15,6 +15,11 @@ export {
   type PrivateAlertmanagerOptions,
   startPrivateAlertmanager,
 } from './alertmanager.ts';
+export {
+  type PrivateConnect,
+  type PrivateConnectOptions,
+  startPrivateConnect,
+} from './connect.ts';
 export {
   type PrivateKafka,
   type PrivateKafkaNode,
