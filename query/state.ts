@@ -36,6 +36,8 @@ export function stateFromRow(row: Row): DeviceState {
     deviceId: str(row.device_id),
     siteId: str(row.site_id),
     kind: str(row.kind) as DeviceKindSymbol,
+    model: row.model == null ? null : String(row.model),
+    driverId: row.driver_id == null ? null : String(row.driver_id),
     lastSeen: Number(row.last_seen_ms),
     lastEventId: str(row.last_event_id),
     seq: Number(row.seq),

@@ -77,6 +77,10 @@ export interface WindowAggregate {
   deviceId: string;
   siteId: string;
   kind: DeviceKindSymbol;
+  /** Registry model when processed (null: join off or unregistered). */
+  model: string | null;
+  /** Registry driver of a truck when processed (null: none, not a truck, or no registry). */
+  driverId: string | null;
   windowStart: number;
   windowEnd: number;
   revision: number;
@@ -96,6 +100,10 @@ export interface Alert {
   deviceId: string;
   siteId: string;
   kind: DeviceKindSymbol;
+  /** Registry model when processed (null: join off or unregistered). */
+  model: string | null;
+  /** Registry driver of a truck when processed (null: none, not a truck, or no registry). */
+  driverId: string | null;
   state: AlertState;
   severity: AlertSeverity;
   raisedAt: number;
@@ -104,12 +112,18 @@ export interface Alert {
   value: number | null;
   threshold: number | null;
   message: string;
+  /** Version of the registry rule row that decided this transition; 0 for the built-in parameters. */
+  ruleVersion: number;
 }
 
 export interface DeviceState {
   deviceId: string;
   siteId: string;
   kind: DeviceKindSymbol;
+  /** Registry model when processed (null: join off or unregistered). */
+  model: string | null;
+  /** Registry driver of a truck when processed (null: none, not a truck, or no registry). */
+  driverId: string | null;
   lastSeen: number;
   lastEventId: string;
   seq: number;

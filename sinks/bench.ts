@@ -80,6 +80,8 @@ const samples: { [N in RecordName]?: (i: number) => RecordTypes[N] } = {
     deviceId: `truck-${i % 500}`,
     siteId: 'depot-1',
     kind: 'TRUCK',
+    model: null,
+    driverId: null,
     windowStart: t0 + Math.floor(i / 500) * 60_000,
     windowEnd: t0 + Math.floor(i / 500) * 60_000 + 60_000,
     revision: 0,

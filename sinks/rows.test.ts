@@ -73,6 +73,8 @@ describe('mapRecord', () => {
       deviceId: 'wt-1',
       siteId: 'plant',
       kind: 'TURBINE',
+      model: null,
+      driverId: null,
       windowStart: 60_000,
       windowEnd: 120_000,
       revision: 2,

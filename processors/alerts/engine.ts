@@ -47,6 +47,8 @@ export interface AlertSubject {
   deviceId: string;
   siteId: string;
   kind: DeviceKindSymbol;
+  model?: string | null;
+  driverId?: string | null;
 }
 
 /** Deterministic alert id: a UUID-shaped SHA-256 of rule, device and raise time. */
@@ -131,6 +133,8 @@ export function createAlertEngine(rules: readonly AlertRule[] = ALERT_RULES): Al
       deviceId: subject.deviceId,
       siteId: subject.siteId,
       kind: subject.kind,
+      model: subject.model ?? null,
+      driverId: subject.driverId ?? null,
       state,
       severity: rule.severity,
       raisedAt,
@@ -139,6 +143,7 @@ export function createAlertEngine(rules: readonly AlertRule[] = ALERT_RULES): Al
       value,
       threshold,
       message,
+      ruleVersion: 0,
     };
   }
 

@@ -131,6 +131,8 @@ function recompute(events: RawEvent[], start: number): Omit<WindowAggregate, 're
     deviceId: first.value.deviceId,
     siteId: first.value.siteId,
     kind,
+    model: null,
+    driverId: null,
     windowStart: start,
     windowEnd: start + config.windowSizeMs,
     eventCount: events.length,

@@ -63,6 +63,18 @@ interface CoreSnapshot {
   devices: DeviceSnapshot[];
 }
 
+/**
+ * A device state for a checkpoint: the registry fields are left out while null (every
+ * device without a registry join), which keeps snapshots of unregistered fleets as small as
+ * before; restore puts the nulls back.
+ */
+function snapshotState(state: DeviceState): DeviceState {
+  const copy: Partial<DeviceState> = copyDeviceState(state);
+  if (copy.model === null) delete copy.model;
+  if (copy.driverId === null) delete copy.driverId;
+  return copy as DeviceState;
+}
+
 function emptyOutput(): CoreOutput {
   return { aggregates: [], alerts: [], deviceStates: [], rejected: [] };
 }
@@ -319,7 +331,7 @@ export function createPartitionCoreImpl(config: CoreConfig, restored?: unknown):
       const windows: WindowSnapshot[] = [];
       for (const window of device.windows.values()) windows.push(snapshotWindow(window));
       list.push({
-        state: copyDeviceState(device.state),
+        state: snapshotState(device.state),
         machines: structuredClone(device.machines),
         energyDay: device.energyDay,
         windows,
@@ -351,7 +363,7 @@ export function createPartitionCoreImpl(config: CoreConfig, restored?: unknown):
     // Machines written under other rules would be misread: those devices start their machines afresh.
     const keepMachines = s.rulesVersion === ALERT_RULES_VERSION;
     for (const d of s.devices) {
-      const state = copyDeviceState(d.state);
+      const state = copyDeviceState({ ...d.state, model: d.state.model ?? null, driverId: d.state.driverId ?? null });
       const device: DeviceRecord = {
         deviceId: state.deviceId,
         kind: state.kind,

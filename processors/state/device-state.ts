@@ -12,6 +12,8 @@ export function createDeviceState(deviceId: string, siteId: string, kind: Device
     deviceId,
     siteId,
     kind,
+    model: null,
+    driverId: null,
     lastSeen: 0,
     lastEventId: '',
     seq: 0,

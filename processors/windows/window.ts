@@ -244,6 +244,8 @@ export function toAggregate(
     deviceId,
     siteId,
     kind: window.kind,
+    model: null,
+    driverId: null,
     windowStart: window.start,
     windowEnd: window.start + math.windowSizeMs,
     revision: window.revision,

@@ -299,6 +299,8 @@ describe('the whole pipeline on the known dataset', () => {
       deviceId: r.device_id,
       siteId: r.site_id,
       kind: r.kind as WindowAggregate['kind'],
+      model: null,
+      driverId: null,
       windowStart: Number(r.ws),
       windowEnd: Number(r.we),
       revision: Number(r.revision),

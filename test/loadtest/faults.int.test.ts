@@ -126,6 +126,8 @@ describe('fleetgrid loadtest --fault', () => {
             deviceId: target.deviceId,
             siteId: 'altered',
             kind,
+            model: null,
+            driverId: null,
             windowStart: target.windowStart,
             windowEnd: target.windowStart + 2_000,
             revision: 999,
