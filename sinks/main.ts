@@ -71,6 +71,9 @@ export async function runReplay(projection: string, from: string | undefined): P
     serde,
     log,
     progress: process.stderr,
+    // A sink of this deployment may be running (server mode): leave what it has not
+    // committed yet to it.
+    liveGroupId: consumerGroupId(app.topicPrefix, GROUPS.sink),
   });
   console.log(JSON.stringify(result));
 }

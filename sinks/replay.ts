@@ -58,6 +58,14 @@ export interface ReplayOptions {
   batchMaxRows?: number;
   /** The live sink's write gate when replay runs inside the sink process (embedded mode). */
   holdWrites?: () => Promise<() => void>;
+  /**
+   * The live sink's consumer group. The replay then reads each partition only up to the
+   * group's committed position, not to the log's end: a record past it may still sit in the
+   * live sink's buffer, and the live sink writes it itself, into the live table (copied into
+   * the shadow before the swap) or, after the swap, into the rebuilt one. Read by the replay
+   * too, it would be stored twice under two different deduplication tokens.
+   */
+  liveGroupId?: string;
 }
 
 export interface ReplayResult {
@@ -125,6 +133,18 @@ export async function replayProjection(app: AppConfig, options: ReplayOptions): 
     for (const p of await admin.fetchTopicOffsets(topic)) {
       ends.set(p.partition, BigInt(p.high));
       starts.set(p.partition, BigInt(p.low));
+    }
+    if (options.liveGroupId !== undefined) {
+      const committed = new Map<number, bigint>();
+      for (const t of await admin.fetchCommittedOffsets(options.liveGroupId, [topic])) {
+        if (t.topic !== topic) continue;
+        for (const p of t.partitions)
+          if (BigInt(p.offset) >= 0n) committed.set(p.partition, BigInt(p.offset));
+      }
+      for (const [part, end] of ends) {
+        const live = committed.get(part) ?? starts.get(part) ?? 0n;
+        if (live < end) ends.set(part, live);
+      }
     }
     const from = options.from ?? { kind: 'beginning' };
     if (from.kind === 'time') {

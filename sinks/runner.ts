@@ -47,7 +47,7 @@ import type { Serde } from '../schemas/serde.ts';
 import { type ClickHouseBackend, createBackend } from '../clickhouse/index.ts';
 import { createBatchCommitter, createWriteGate } from './commit.ts';
 import { createDimsFeed, type DimsFeed } from './dims-feed.ts';
-import { migrationVariables, type SinkConfig } from './config.ts';
+import { batchLimitsOf, migrationVariables, type SinkConfig } from './config.ts';
 import { createSinkIntake, isHeld } from './intake.ts';
 import { createSinkMetrics, type SinkMetrics } from './metrics.ts';
 import { migrate } from '../clickhouse/index.ts';
@@ -132,7 +132,7 @@ export function createClickHouseSink(app: AppConfig, config: SinkConfig, deps: S
   };
 
   const buffers = createPartitionBuffers({
-    limits: { maxRows: config.batchMaxRows, maxBytes: config.batchMaxBytes, lingerMs: config.lingerMs },
+    limits: batchLimitsOf(config),
     watermarks: config,
     committed: async (topic, partition) => {
       const committed = await retryWhileRunning(() =>
@@ -339,6 +339,7 @@ export function createClickHouseSink(app: AppConfig, config: SinkConfig, deps: S
             backend: b,
             progress,
             holdWrites: () => gate.hold(),
+            liveGroupId: config.groupId,
           });
         },
       });
@@ -384,7 +385,8 @@ export function createClickHouseSink(app: AppConfig, config: SinkConfig, deps: S
         heartbeatIntervalMs: Math.max(500, Math.floor(config.sessionTimeoutMs / 10)),
         rebalanceTimeoutMs: Math.max(10_000, config.sessionTimeoutMs),
         maxBytesPerPartition: config.fetchMaxBytesPerPartition,
-        maxWaitTimeMs: 100,
+        maxWaitTimeMs: 250,
+        minBytes: 64 * 1024,
         concurrency: 4,
         restartBackoff: policy,
         drainTimeoutMs: config.drainTimeoutMs,

@@ -91,3 +91,63 @@ describe('replay inside the running embedded sink', () => {
     expect(await distinctEvents(remote, 'truck_telemetry')).toBe(produced);
   });
 });
+
+describe('replay inside the running embedded sink, with records still in its buffer', () => {
+  let stack: TestStack;
+  let running: RunningSink;
+  const data = tempDataDir('replay-buffered');
+  const t0 = baseTime();
+
+  beforeAll(async () => {
+    stack = await createSinkTestStack('sink-replay-buffered', { partitions: 2 });
+    await createSerde(stack.config.registry, { topics: stack.topics }).registerAll();
+    // A long linger keeps fetched records in the live sink's buffer while the replay runs.
+    running = await startSink(stack, embeddedConfig(stack, data.dir), {
+      lingerMs: 4_000,
+      quietBatchRecords: 1,
+    });
+  });
+
+  afterAll(async () => {
+    await running?.stop();
+    await stack?.cleanup();
+    data.remove();
+  });
+
+  it('leaves what the live sink has not committed to it, so nothing is stored twice', async () => {
+    const serde = createSerde(stack.config.registry, { topics: stack.topics });
+    await serde.registerAll();
+    const producer = stack.kafka.producer();
+    await producer.connect();
+    const n = 300;
+    await producer.send(
+      stack.topics.truck,
+      Array.from({ length: n }, (_, i) =>
+        message(`buffered-${i % 4}`, serde.encode('TruckTelemetry', truck(`buffered-${i % 4}`, t0 + i, i))),
+      ),
+    );
+    await producer.disconnect();
+    expect(await waitFor(async () => running.sink.buffered().records === n, 10_000, 20)).toBe(true);
+    const url = running.sink.queryUrl() as string;
+    const secret = querySecret(stack.config);
+    // From offset 1: the replay's batches then differ from the live sink's pending ones, so
+    // their deduplication tokens differ too and only the positions can keep them apart.
+    const result = (await requestReplay(
+      url,
+      secret,
+      { projection: 'truck_telemetry', from: 'offset:1' },
+      () => {},
+    )) as { swapped: boolean };
+    expect(result.swapped).toBe(true);
+    const remote = createRemoteBackend(url, { secret });
+    expect(
+      await waitFor(
+        async () =>
+          running.sink.buffered().records === 0 && (await storedRows(remote, 'truck_telemetry')) >= n,
+        20_000,
+      ),
+    ).toBe(true);
+    expect(await storedRows(remote, 'truck_telemetry')).toBe(n);
+    expect(await distinctEvents(remote, 'truck_telemetry')).toBe(n);
+  });
+});
