@@ -532,7 +532,7 @@ export function createNotifier(
         heartbeatIntervalMs: Math.max(500, Math.floor(config.sessionTimeoutMs / 10)),
         rebalanceTimeoutMs: Math.max(10_000, config.sessionTimeoutMs),
         maxBytesPerPartition: 1_048_576,
-        maxWaitTimeMs: 100,
+        maxWaitTimeMs: 500,
         concurrency: 1,
         restartBackoff: policy,
         drainTimeoutMs: config.drainTimeoutMs,

@@ -47,6 +47,21 @@ describe('PartitionBuffer', () => {
     expect(buffer.next(6_000)).toMatchObject({ first: 1n, last: 1n });
   });
 
+  it('keeps a small batch open until the quiet linger, but seals a full enough one at the linger time', () => {
+    const quiet = { ...limits, maxRows: 100, quiet: { lingerMs: 5_000, belowRecords: 3 } };
+    const trickle = new PartitionBuffer('t', 0, quiet);
+    trickle.add(row(1), 0);
+    trickle.add(row(2), 100);
+    expect(trickle.due(1_000)).toBe(false);
+    expect(trickle.due(4_999)).toBe(false);
+    expect(trickle.due(5_000)).toBe(true);
+    const busy = new PartitionBuffer('t', 0, quiet);
+    for (const offset of [1, 2, 3]) busy.add(row(offset), 0);
+    expect(busy.due(999)).toBe(false);
+    expect(busy.due(1_000)).toBe(true);
+    expect(busy.next(1_000)).toMatchObject({ first: 1n, last: 3n });
+  });
+
   it('cuts the first batch exactly at the planned last offset, whatever the limits and the time', () => {
     const buffer = new PartitionBuffer('t', 0, { ...limits, maxRows: 2 }, 14n);
     for (const offset of [10, 11, 12]) buffer.add(row(offset), 0);

@@ -62,6 +62,13 @@ export interface BatchLimits {
   maxRows: number;
   maxBytes: number;
   lingerMs: number;
+  /**
+   * A batch still holding fewer than `belowRecords` records when lingerMs has passed waits
+   * until `lingerMs` here instead. Every insert is a part that ClickHouse writes and later
+   * merges, which is most of the sink's cost when the rate is low; a trickle of records is
+   * written in fewer, larger inserts, while a busy partition still seals at lingerMs.
+   */
+  quiet?: { lingerMs: number; belowRecords: number };
 }
 
 export type Entry =
@@ -177,7 +184,10 @@ export class PartitionBuffer {
   due(now: number): boolean {
     if (this.sealed.length > 0) return true;
     if (!this.open || this.plan !== undefined) return false;
-    return now - this.open.startedAt >= this.limits.lingerMs;
+    const age = now - this.open.startedAt;
+    if (age < this.limits.lingerMs) return false;
+    const quiet = this.limits.quiet;
+    return quiet === undefined || this.open.records >= quiet.belowRecords || age >= quiet.lingerMs;
   }
 
   /** The batch to write next (sealing the open one if it is due), without removing it. */

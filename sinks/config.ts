@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { parseComponentConfig } from '../lib/config.ts';
 import { GROUPS } from '../lib/stream/index.ts';
+import type { BatchLimits } from './batch.ts';
 
 const schema = z.strictObject({
   /** The full consumer group id; the service passes consumerGroupId(TOPIC_PREFIX, GROUPS.sink). */
@@ -20,6 +21,14 @@ const schema = z.strictObject({
     .default(32 * 1024 * 1024),
   /** …or when its oldest row waited this long. */
   lingerMs: z.number().int().positive().default(1_000),
+  /**
+   * …except that a batch of fewer than quietBatchRecords records waits until
+   * quietLingerMs (default 5 × lingerMs): at a low rate the sink writes a partition every
+   * few seconds rather than every second, which is most of its CPU at rest (docs/sinks.md
+   * "Batches"). 1 turns it off.
+   */
+  quietLingerMs: z.number().int().positive().optional(),
+  quietBatchRecords: z.number().int().positive().default(1_000),
   /** A partition is paused when its buffer holds this much (rows or bytes)… */
   highWaterRows: z.number().int().positive().default(100_000),
   highWaterBytes: z
@@ -64,6 +73,19 @@ const schema = z.strictObject({
 });
 
 export type SinkConfig = z.output<typeof schema>;
+
+/** The batch limits of the sink's partition buffers (sinks/batch.ts). */
+export function batchLimitsOf(config: SinkConfig): BatchLimits {
+  return {
+    maxRows: config.batchMaxRows,
+    maxBytes: config.batchMaxBytes,
+    lingerMs: config.lingerMs,
+    quiet: {
+      lingerMs: Math.max(config.lingerMs, config.quietLingerMs ?? 5 * config.lingerMs),
+      belowRecords: config.quietBatchRecords,
+    },
+  };
+}
 export type SinkConfigInput = z.input<typeof schema>;
 
 export function parseSinkConfig(input: unknown = {}): SinkConfig {

@@ -234,6 +234,7 @@ export function createKafkaClient(config: KafkaConfig, deps: { log: Logger }): K
         maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576,
         maxBytes: options.maxBytes ?? 10_485_760,
         maxWaitTimeInMs: options.maxWaitTimeMs ?? 500,
+        minBytes: options.minBytes ?? 1,
         allowAutoTopicCreation: false,
         // read_committed (kafkajs' default, stated here because correctness rests on it): the
         // processor's outputs are transactional, and an aborted or open transaction must stay

@@ -122,6 +122,12 @@ export interface ConsumerOptions {
   maxBytes?: number;
   maxWaitTimeMs?: number;
   /**
+   * The broker answers a fetch once it has this many bytes for the consumer, or after
+   * maxWaitTimeMs (default 1: at once). A few KiB turn a trickle of records into a few
+   * fetches a second instead of one per record, the largest cost of an idle service.
+   */
+  minBytes?: number;
+  /**
    * Who restarts a consumer that crashed on a retriable error: the client by itself (true,
    * the default: readers, tests), or its owner on the `crash` event (false: the runtime's
    * group member and the processor, which leave the group first).

@@ -86,6 +86,8 @@ export interface GroupMemberConfig {
   rebalanceTimeoutMs: number;
   maxBytesPerPartition: number;
   maxWaitTimeMs: number;
+  /** Bytes the broker gathers before it answers a fetch (at most maxWaitTimeMs later); default 1. */
+  minBytes?: number;
   /** Partitions handled at once (batches of one partition never overlap). */
   concurrency: number;
   /**
@@ -288,6 +290,7 @@ export function createGroupMember(config: GroupMemberConfig, deps: GroupMemberDe
       rebalanceTimeoutMs: config.rebalanceTimeoutMs,
       maxBytesPerPartition: config.maxBytesPerPartition,
       maxWaitTimeMs: config.maxWaitTimeMs,
+      ...(config.minBytes !== undefined ? { minBytes: config.minBytes } : {}),
       clientRestarts: false,
     });
     // The generation of this consumer's batches is read when a batch arrives.

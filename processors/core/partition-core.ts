@@ -363,7 +363,11 @@ export function createPartitionCoreImpl(config: CoreConfig, restored?: unknown):
     // Machines written under other rules would be misread: those devices start their machines afresh.
     const keepMachines = s.rulesVersion === ALERT_RULES_VERSION;
     for (const d of s.devices) {
-      const state = copyDeviceState({ ...d.state, model: d.state.model ?? null, driverId: d.state.driverId ?? null });
+      const state = copyDeviceState({
+        ...d.state,
+        model: d.state.model ?? null,
+        driverId: d.state.driverId ?? null,
+      });
       const device: DeviceRecord = {
         deviceId: state.deviceId,
         kind: state.kind,

@@ -594,6 +594,7 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
           rebalanceTimeoutMs: config.rebalanceTimeoutMs,
           maxBytesPerPartition: config.maxBytesPerPartition,
           maxWaitTimeMs: 500,
+          minBytes: 64 * 1024,
           concurrency: 1,
           restartBackoff: backoff,
           drainTimeoutMs: config.drainTimeoutMs,
