@@ -41,6 +41,8 @@ export const ERROR_CODES = {
   VALIDATION_OUT_OF_RANGE: false,
   VALIDATION_INVALID_ID: false,
   TOO_LATE: false,
+  // telemetry of a device the registry does not know at the event's time (quarantine policy)
+  UNKNOWN_DEVICE: false,
   // a registry CDC record that is not a valid registry row (sinks/dims.ts)
   REGISTRY_RECORD_INVALID: false,
   CLICKHOUSE_REJECTED: false,

@@ -50,11 +50,23 @@ export interface ResolvedRule {
   source: { id: string; version: number } | undefined;
 }
 
+/**
+ * The event-time interval [from, until) over which a lookup's answer holds, narrowed by
+ * each lookup it is passed to: a core can cache a device's answers while the table's
+ * epoch is unchanged and its events fall inside the interval.
+ */
+export interface ValiditySpan {
+  from: number;
+  until: number;
+}
+
 export interface RegistryTable {
   readonly sites: ReadonlyMap<string, EntityTypes['sites']>;
   readonly devices: ReadonlyMap<string, EntityTypes['devices']>;
   readonly drivers: ReadonlyMap<string, EntityTypes['drivers']>;
   readonly rules: ReadonlyMap<string, EntityTypes['rules']>;
+  /** Event-time lead of every change: change point = commit time + changeLeadMs. */
+  readonly changeLeadMs: number;
   apply(record: RegistryRecord): ApplyResult;
   counts(): RegistryTableCounts;
   /** The highest row version applied so far: the registry's position, e.g. for a checkpoint. */
@@ -65,6 +77,19 @@ export interface RegistryTable {
    * disabled device row switches the rule off for that device alone.
    */
   resolveRule(ruleId: RuleId, device: Pick<Device, 'id' | 'kind' | 'siteId' | 'model'>): ResolvedRule;
+  /** Bumped on every change applied (not on re-deliveries): a cached lookup is valid while it is unchanged. */
+  epoch(): number;
+  /** The device version in force at event time `ts` (undefined: unknown then); narrows `span` if given. */
+  deviceAt(id: string, ts: number, span?: ValiditySpan): Device | undefined;
+  /** resolveRule with the rule rows in force at event time `ts`; narrows `span` if given. */
+  resolveRuleAt(
+    ruleId: RuleId,
+    device: Pick<Device, 'id' | 'kind' | 'siteId' | 'model'>,
+    ts: number,
+    span?: ValiditySpan,
+  ): ResolvedRule;
+  /** The change points of the changes applied after `epoch` (epoch() as read before), in apply order. */
+  changePointsSince(epoch: number): readonly number[];
 }
 
 const SCOPE_ORDER: readonly RuleScope[] = ['device', 'site', 'model', 'kind'];
@@ -138,7 +163,18 @@ export function decodeRegistryRecord(record: RegistryRecord): RegistryChange {
   return { kind: 'upsert', id, entity: parsed.entity } as RegistryChange;
 }
 
-export function createRegistryTable(): RegistryTable {
+export interface RegistryTableOptions {
+  /**
+   * How far after its commit time (`__source_ts_ms`) a change takes effect in event time:
+   * the change point (docs/registry.md "Stream–table join"). Default 10 s.
+   */
+  changeLeadMs?: number;
+}
+
+export const DEFAULT_CHANGE_LEAD_MS = 10_000;
+
+export function createRegistryTable(options: RegistryTableOptions = {}): RegistryTable {
+  const changeLeadMs = options.changeLeadMs ?? DEFAULT_CHANGE_LEAD_MS;
   const maps: { [N in EntityName]: Map<string, EntityTypes[N]> } = {
     sites: new Map(),
     devices: new Map(),
@@ -202,9 +238,15 @@ export function createRegistryTable(): RegistryTable {
     devices: maps.devices,
     drivers: maps.drivers,
     rules: maps.rules,
+    changeLeadMs,
     apply,
     counts: () => ({ ...counts }),
     maxVersion: () => maxVersion,
     resolveRule,
+    // Step 0 (API surface): the newest state for every time; the event-time history follows.
+    epoch: () => counts.upserted + counts.deleted,
+    deviceAt: (id) => maps.devices.get(id),
+    resolveRuleAt: (ruleId, device) => resolveRule(ruleId, device),
+    changePointsSince: () => [],
   };
 }

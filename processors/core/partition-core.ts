@@ -28,6 +28,7 @@ import {
 } from '../windows/window.ts';
 import type { CoreConfig } from './config.ts';
 import type { CoreOutput, CoreStats, PartitionCore } from './index.ts';
+import type { CoreJoin } from './join.ts';
 
 const DAY_MS = 86_400_000;
 const SNAPSHOT_VERSION = 1;
@@ -61,6 +62,14 @@ interface CoreSnapshot {
   streamTime: number;
   maxEventTs: number;
   devices: DeviceSnapshot[];
+  /** table.maxVersion() when the snapshot was taken; absent without a join (and in older snapshots). */
+  registryVersion?: number;
+}
+
+export function snapshotRegistryVersion(snapshot: unknown): number {
+  if (snapshot === null || typeof snapshot !== 'object') return 0;
+  const version = (snapshot as { registryVersion?: unknown }).registryVersion;
+  return typeof version === 'number' && Number.isFinite(version) && version > 0 ? version : 0;
 }
 
 /**
@@ -79,7 +88,11 @@ function emptyOutput(): CoreOutput {
   return { aggregates: [], alerts: [], deviceStates: [], rejected: [] };
 }
 
-export function createPartitionCoreImpl(config: CoreConfig, restored?: unknown): PartitionCore {
+export function createPartitionCoreImpl(
+  config: CoreConfig,
+  restored?: unknown,
+  join?: CoreJoin,
+): PartitionCore {
   const size = config.windowSizeMs;
   const math: WindowMath = {
     windowSizeMs: size,
@@ -115,7 +128,16 @@ export function createPartitionCoreImpl(config: CoreConfig, restored?: unknown):
   // Idleness, in processing time; not checkpointed (a restarted core measures afresh).
   let idleSince: number | null = null;
   let idleBaseStreamTime = 0;
-  const counters = { applied: 0, duplicates: 0, late: 0, tooLate: 0 };
+  const counters = {
+    applied: 0,
+    duplicates: 0,
+    late: 0,
+    tooLate: 0,
+    unknownDevices: 0,
+    decommissionedIgnored: 0,
+    maintenanceSuppressed: 0,
+    lateRegistryChanges: 0,
+  };
 
   function bucketFor(start: number): Bucket {
     let bucket = buckets.get(start);
@@ -344,6 +366,7 @@ export function createPartitionCoreImpl(config: CoreConfig, restored?: unknown):
       streamTime,
       maxEventTs,
       devices: list,
+      ...(join ? { registryVersion: join.table.maxVersion() } : {}),
     };
   }
 
@@ -363,7 +386,11 @@ export function createPartitionCoreImpl(config: CoreConfig, restored?: unknown):
     // Machines written under other rules would be misread: those devices start their machines afresh.
     const keepMachines = s.rulesVersion === ALERT_RULES_VERSION;
     for (const d of s.devices) {
-      const state = copyDeviceState({ ...d.state, model: d.state.model ?? null, driverId: d.state.driverId ?? null });
+      const state = copyDeviceState({
+        ...d.state,
+        model: d.state.model ?? null,
+        driverId: d.state.driverId ?? null,
+      });
       const device: DeviceRecord = {
         deviceId: state.deviceId,
         kind: state.kind,
