@@ -224,6 +224,9 @@ async function main(): Promise<void> {
         '0',
         '--partitions',
         String(PARTITIONS),
+        // The benchmark's devices are not registered: processed as they are (the join still runs).
+        '--unknown-device',
+        'accept',
       ],
       {
         env: { ...process.env, TOPIC_PREFIX: prefix, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },

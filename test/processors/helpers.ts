@@ -433,6 +433,8 @@ export async function startProcessor(
   const config = parseProcessorConfig({
     core: TEST_CORE,
     partitions: 3,
+    // The test devices are not in any registry: processed as they are (the join still runs).
+    unknownDevice: 'accept',
     checkpointIntervalMs: 500,
     timerIntervalMs: 200,
     sessionTimeoutMs: 6_000,
@@ -535,6 +537,8 @@ export function quickProcessorOptions(partitions: number, redisKeyPrefix: string
     heartbeatIntervalMs: 500,
     rebalanceTimeoutMs: 10_000,
     redisKeyPrefix,
+    // The pipeline tests' devices are not in any registry: processed as they are.
+    unknownDevice: 'accept',
   };
 }
 
