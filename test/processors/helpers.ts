@@ -11,7 +11,7 @@ import { createMetricsRegistry, type Registry } from '../../lib/metrics.ts';
 import type { DeviceKind } from '../../lib/topics.ts';
 import { type CoreConfig, createPartitionCore, parseCoreConfig } from '../../processors/core/index.ts';
 import { type ProcessorConfigInput, parseProcessorConfig } from '../../processors/config.ts';
-import { createProcessor, type Processor } from '../../processors/runner/processor.ts';
+import { createProcessor, type Processor, type ProcessorDeps } from '../../processors/runner/processor.ts';
 import { createSerde, type Serde } from '../../schemas/serde.ts';
 import type {
   Alert,
@@ -428,7 +428,11 @@ export async function startProcessor(
   stack: TestStack,
   serde: Serde,
   overrides: ProcessorConfigInput = {},
-  options: { redisUrl?: string; waitForStart?: boolean } = {},
+  options: {
+    redisUrl?: string;
+    waitForStart?: boolean;
+    onRegistryChange?: ProcessorDeps['onRegistryChange'];
+  } = {},
 ): Promise<RunningProcessor> {
   const config = parseProcessorConfig({
     core: TEST_CORE,
@@ -448,7 +452,14 @@ export async function startProcessor(
   const metrics = createMetricsRegistry('processor-test', { defaultMetrics: false });
   const processor = createProcessor(
     { ...config, topicPrefix: stack.prefix },
-    { kafka: stack.kafka, redis, serde, metrics, log: stack.log },
+    {
+      kafka: stack.kafka,
+      redis,
+      serde,
+      metrics,
+      log: stack.log,
+      ...(options.onRegistryChange ? { onRegistryChange: options.onRegistryChange } : {}),
+    },
   );
   const started = processor.start();
   if (options.waitForStart !== false) await started;
