@@ -409,9 +409,14 @@ export function newestRevisions(aggregates: WindowAggregate[]): Map<string, stri
   return new Map([...newest].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, JSON.stringify(v)]));
 }
 
-/** The set of alert transitions (id + state), as sorted JSON records. */
+/**
+ * The set of alert transitions (id + state), as sorted JSON records. Keys are sorted too: an
+ * alert decoded from Avro has the schema's field order, one from a core its own.
+ */
 export function alertSet(alerts: Alert[]): string[] {
-  return [...new Set(alerts.map((a) => JSON.stringify(a)))].sort();
+  const canonical = (a: Alert) =>
+    JSON.stringify(Object.fromEntries(Object.entries(a).sort(([x], [y]) => x.localeCompare(y))));
+  return [...new Set(alerts.map(canonical))].sort();
 }
 
 export interface RunningProcessor {
