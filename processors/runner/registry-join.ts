@@ -59,6 +59,8 @@ export function createRegistryJoin(
     groupId: string;
     /** Every registry record folded after restore (tests measure commit → applied with it). */
     onChange?: (change: RegistryChangeSeen) => void;
+    /** Opens the table; the unit tests give a stand-in. */
+    openTable?: typeof openGlobalTable;
   },
 ): RegistryJoin {
   let global: GlobalRegistryTable | undefined;
@@ -103,7 +105,7 @@ export function createRegistryJoin(
     },
     async open() {
       if (!config.registryJoin || global) return;
-      global = await openGlobalTable(
+      global = await (deps.openTable ?? openGlobalTable)(
         {
           topicPrefix: config.topicPrefix,
           groupId: deps.groupId,
