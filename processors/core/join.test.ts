@@ -366,3 +366,39 @@ describe('snapshots with a join', () => {
     expect(whole.alerts.length).toBeGreaterThan(0);
   });
 });
+
+describe('heartbeat_lost with a join', () => {
+  const silent = (core: PartitionCore) => {
+    const out = feed(core, []);
+    for (let t = 0; t <= 10 * S; t += S) core.apply(truck('truck-1', T0 + t, { speedKmh: 50 }), t);
+    for (let now = 20 * S; now <= 400 * S; now += 10 * S) out.alerts.push(...core.onTimer(now).alerts);
+    return out.alerts;
+  };
+
+  it('uses the registry’s silence, also beyond the built-in one on an idle partition', () => {
+    const table = tableOf([
+      registryRecord('devices', deviceRow('truck-1', 'truck', 1), T0 - 100 * S),
+      registryRecord(
+        'rules',
+        ruleRow('truck.heartbeat_lost', 'device', 'truck-1', 2, { silenceMs: 150_000 }),
+        T0 - 100 * S,
+      ),
+    ]);
+    expect(transitions(silent(coreOf(table)))).toEqual([
+      ['truck-1', 'truck.heartbeat_lost', 'RAISED', 160 * S, 150_000, 2],
+    ]);
+  });
+
+  it('is not raised for a device in maintenance at the deadline', () => {
+    const table = tableOf([
+      registryRecord('devices', deviceRow('truck-1', 'truck', 1), T0 - 100 * S),
+      registryRecord('devices', deviceRow('truck-1', 'truck', 2, { status: 'maintenance' }), T0 + 20 * S),
+    ]);
+    expect(silent(coreOf(table))).toEqual([]);
+    // The same silence without maintenance raises at lastSeen + 60 s.
+    const active = tableOf([registryRecord('devices', deviceRow('truck-1', 'truck', 1), T0 - 100 * S)]);
+    expect(transitions(silent(coreOf(active)))).toEqual([
+      ['truck-1', 'truck.heartbeat_lost', 'RAISED', 70 * S, 60_000, 0],
+    ]);
+  });
+});

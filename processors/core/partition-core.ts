@@ -126,9 +126,10 @@ export function createPartitionCoreImpl(
    * The idle timer moves stream time at most this far past the newest event: enough to
    * close every open window and to notice a lost heartbeat, but not so far that a
    * producer that pauses for hours and resumes with event times continuing from before
-   * (a replay, simulated time) would find all its events TOO_LATE.
+   * (a replay, simulated time) would find all its events TOO_LATE. A longer silence set in
+   * the registry raises it (while this core runs), so that heartbeat can fire when idle too.
    */
-  const idleAdvanceCapMs = Math.max(
+  let idleAdvanceCapMs = Math.max(
     size + config.graceMs,
     ...engine.rules.map((r) => (r.type === 'heartbeat' ? r.silenceMs : 0)),
   );
@@ -230,6 +231,8 @@ export function createPartitionCoreImpl(
     device.active = active;
     device.heartbeat = undefined;
     for (const { rule } of active) if (rule.type === 'heartbeat') device.heartbeat = rule;
+    if (device.heartbeat && device.heartbeat.silenceMs > idleAdvanceCapMs)
+      idleAdvanceCapMs = device.heartbeat.silenceMs;
   }
 
   /**
