@@ -9,7 +9,7 @@ import {
   requiredRegistryVersion,
   type UnknownDevicePolicy,
 } from './index.ts';
-import { deviceRow, registryRecord, ruleRow, T0, truck, turbine } from './testing.ts';
+import { deviceRow, randomStream, registryRecord, ruleRow, T0, truck, turbine } from './testing.ts';
 
 const LEAD = 10_000;
 const S = 1_000;
@@ -364,5 +364,130 @@ describe('snapshots with a join', () => {
     expect([...head.alerts, ...tail.alerts]).toEqual(whole.alerts);
     expect([...head.aggregates, ...tail.aggregates]).toEqual(whole.aggregates);
     expect(whole.alerts.length).toBeGreaterThan(0);
+  });
+});
+
+describe('heartbeat_lost with a join', () => {
+  const silent = (core: PartitionCore) => {
+    const out = feed(core, []);
+    for (let t = 0; t <= 10 * S; t += S) core.apply(truck('truck-1', T0 + t, { speedKmh: 50 }), t);
+    for (let now = 20 * S; now <= 400 * S; now += 10 * S) out.alerts.push(...core.onTimer(now).alerts);
+    return out.alerts;
+  };
+
+  it('uses the registry’s silence, also beyond the built-in one on an idle partition', () => {
+    const table = tableOf([
+      registryRecord('devices', deviceRow('truck-1', 'truck', 1), T0 - 100 * S),
+      registryRecord(
+        'rules',
+        ruleRow('truck.heartbeat_lost', 'device', 'truck-1', 2, { silenceMs: 150_000 }),
+        T0 - 100 * S,
+      ),
+    ]);
+    expect(transitions(silent(coreOf(table)))).toEqual([
+      ['truck-1', 'truck.heartbeat_lost', 'RAISED', 160 * S, 150_000, 2],
+    ]);
+  });
+
+  it('is not raised for a device in maintenance at the deadline', () => {
+    const table = tableOf([
+      registryRecord('devices', deviceRow('truck-1', 'truck', 1), T0 - 100 * S),
+      registryRecord('devices', deviceRow('truck-1', 'truck', 2, { status: 'maintenance' }), T0 + 20 * S),
+    ]);
+    expect(silent(coreOf(table))).toEqual([]);
+    // The same silence without maintenance raises at lastSeen + 60 s.
+    const active = tableOf([registryRecord('devices', deviceRow('truck-1', 'truck', 1), T0 - 100 * S)]);
+    expect(transitions(silent(coreOf(active)))).toEqual([
+      ['truck-1', 'truck.heartbeat_lost', 'RAISED', 70 * S, 60_000, 0],
+    ]);
+  });
+});
+
+describe('replay determinism over a messy stream', () => {
+  it('a live run that receives each change before its change point equals a replay, through a restart', () => {
+    const events = randomStream(11, { devices: 12, eventsPerDevice: 300, stepMs: 1_000 });
+    const kinds = ['truck', 'turbine', 'solar'] as const;
+    const records: RegistryRecord[] = [];
+    let version = 0;
+    for (let d = 0; d < 12; d++) {
+      const kind = kinds[d % 3] as (typeof kinds)[number];
+      const site = { truck: 'depot-1', turbine: 'plant-1', solar: 'plant-2' }[kind];
+      records.push(
+        registryRecord('devices', deviceRow(`dev-${d}`, kind, ++version, { site_id: site }), T0 - 100 * S),
+      );
+      // Maintenance for a minute, then back with another model and driver, at staggered times.
+      const at = T0 + (30 + d * 15) * S;
+      const extra = (status: string, model: string) => ({
+        site_id: site,
+        status,
+        model,
+        driver_id: kind === 'truck' ? `drv-${model}` : null,
+      });
+      records.push(
+        registryRecord('devices', deviceRow(`dev-${d}`, kind, ++version, extra('maintenance', 'a')), at),
+      );
+      records.push(
+        registryRecord('devices', deviceRow(`dev-${d}`, kind, ++version, extra('active', 'b')), at + 60 * S),
+      );
+    }
+    records.push(
+      registryRecord(
+        'rules',
+        ruleRow('truck.overspeed', 'kind', 'truck', ++version, {
+          limitKmh: 60,
+          resolveAtOrBelowKmh: 55,
+          forMs: 5_000,
+        }),
+        T0 + 100 * S,
+      ),
+    );
+    records.push(
+      registryRecord(
+        'rules',
+        ruleRow('solar.panel_overheat', 'site', 'plant-2', ++version, {
+          limitC: 50,
+          resolveAtOrBelowC: 45,
+          forMs: 10_000,
+        }),
+        T0 + 150 * S,
+      ),
+    );
+    records.push(
+      registryRecord(
+        'rules',
+        ruleRow('truck.engine_overheat', 'device', 'dev-3', ++version, {}, false),
+        T0 + 120 * S,
+      ),
+    );
+    const commitOf = (r: RegistryRecord) => JSON.parse(String(r.value)).payload.__source_ts_ms as number;
+
+    const replayCore = coreOf(tableOf(records));
+    const replay = feed(replayCore, events);
+
+    // Live: the registry before the stream, then each change once stream time reaches its commit time.
+    const initial = records.filter((r) => commitOf(r) < T0);
+    const pending = records.filter((r) => commitOf(r) >= T0).sort((a, b) => commitOf(a) - commitOf(b));
+    const table = tableOf(initial);
+    let live = coreOf(table);
+    const liveOut: CoreOutput = { aggregates: [], alerts: [], deviceStates: [], rejected: [] };
+    events.forEach((event, i) => {
+      while (pending.length > 0 && commitOf(pending[0] as RegistryRecord) <= live.streamTime)
+        table.apply(pending.shift() as RegistryRecord);
+      if (i === 1_700) live = coreOf(table, 'quarantine', JSON.parse(JSON.stringify(live.snapshot())));
+      const out = live.apply(event);
+      liveOut.aggregates.push(...out.aggregates);
+      liveOut.alerts.push(...out.alerts);
+      liveOut.deviceStates.push(...out.deviceStates);
+      liveOut.rejected.push(...out.rejected);
+    });
+    expect(pending).toEqual([]);
+    expect(liveOut.alerts).toEqual(replay.alerts);
+    expect(liveOut.aggregates).toEqual(replay.aggregates);
+    expect(liveOut.deviceStates).toEqual(replay.deviceStates);
+    expect(live.stats().lateRegistryChanges).toBe(0);
+    // The registry did change the outcome: versions and models from the rows, suppressed events.
+    expect(new Set(replay.alerts.map((a) => a.ruleVersion)).size).toBeGreaterThan(1);
+    expect(replay.aggregates.some((a) => a.model === 'b')).toBe(true);
+    expect(replayCore.stats().maintenanceSuppressed).toBeGreaterThan(0);
   });
 });

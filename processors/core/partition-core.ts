@@ -49,6 +49,8 @@ interface DeviceRecord {
   view: RegistryView | undefined;
   /** The rules the machines ran with at the newest event (undefined: the built-in ones). */
   active: readonly ActiveRule[] | undefined;
+  /** The heartbeat rule among `active` (undefined: disabled, or no `active`). */
+  heartbeat: HeartbeatRule | undefined;
   /** Their deciding rule rows' versions (0 built-in): checkpointed, checked on restore. */
   ruleVersions: Readonly<Record<string, number>> | undefined;
   /** The newest event was in maintenance: the machines skipped it, and forget their runs when it ends. */
@@ -124,9 +126,10 @@ export function createPartitionCoreImpl(
    * The idle timer moves stream time at most this far past the newest event: enough to
    * close every open window and to notice a lost heartbeat, but not so far that a
    * producer that pauses for hours and resumes with event times continuing from before
-   * (a replay, simulated time) would find all its events TOO_LATE.
+   * (a replay, simulated time) would find all its events TOO_LATE. A longer silence set in
+   * the registry raises it (while this core runs), so that heartbeat can fire when idle too.
    */
-  const idleAdvanceCapMs = Math.max(
+  let idleAdvanceCapMs = Math.max(
     size + config.graceMs,
     ...engine.rules.map((r) => (r.type === 'heartbeat' ? r.silenceMs : 0)),
   );
@@ -187,6 +190,7 @@ export function createPartitionCoreImpl(
         energyDay: -1,
         view: undefined,
         active: undefined,
+        heartbeat: undefined,
         ruleVersions: undefined,
         paused: false,
       };
@@ -219,9 +223,16 @@ export function createPartitionCoreImpl(
 
   /** The device's heartbeat rule in force at its newest event, if enabled. */
   function heartbeatOf(device: DeviceRecord): HeartbeatRule | undefined {
-    if (device.active === undefined) return defaultHeartbeats[device.kind];
-    for (const { rule } of device.active) if (rule.type === 'heartbeat') return rule;
-    return undefined;
+    return device.active === undefined ? defaultHeartbeats[device.kind] : device.heartbeat;
+  }
+
+  function setActive(device: DeviceRecord, active: readonly ActiveRule[]): void {
+    if (active === device.active) return;
+    device.active = active;
+    device.heartbeat = undefined;
+    for (const { rule } of active) if (rule.type === 'heartbeat') device.heartbeat = rule;
+    if (device.heartbeat && device.heartbeat.silenceMs > idleAdvanceCapMs)
+      idleAdvanceCapMs = device.heartbeat.silenceMs;
   }
 
   /**
@@ -366,10 +377,21 @@ export function createPartitionCoreImpl(
     let view: RegistryView | undefined;
     if (join && views) {
       const known = devices.get(v.deviceId);
-      view = views.viewAt(v.deviceId, kindOf(event), v.siteId, v.ts, known?.view);
-      if (known) known.view = view;
+      const cached = known?.view;
+      // The common case inline (a registered device, its view still valid): the join's whole cost.
+      if (
+        cached !== undefined &&
+        cached.device !== undefined &&
+        cached.epoch === join.table.epoch() &&
+        v.ts >= cached.from &&
+        v.ts < cached.until
+      )
+        view = cached;
+      else {
+        view = views.viewAt(v.deviceId, kindOf(event), v.siteId, v.ts, cached);
+        if (known) known.view = view;
+      }
       const registered = view.device;
-      const details = { deviceId: v.deviceId, eventId: v.eventId, ts: v.ts };
       if (registered === undefined) {
         counters.unknownDevices++;
         if (join.unknownDevice === 'quarantine')
@@ -379,7 +401,7 @@ export function createPartitionCoreImpl(
             new FleetgridError(
               'UNKNOWN_DEVICE',
               `${event.type} of device ${v.deviceId}, which the registry does not know at ${new Date(v.ts).toISOString()}`,
-              { details },
+              { details: { deviceId: v.deviceId, eventId: v.eventId, ts: v.ts } },
             ),
           );
       } else if (registered.status === 'decommissioned') {
@@ -392,7 +414,7 @@ export function createPartitionCoreImpl(
           new FleetgridError(
             'DEVICE_KIND_MISMATCH',
             `${event.type} of device ${v.deviceId}, which the registry has as a ${registered.kind}`,
-            { details: { ...details, registeredKind: registered.kind } },
+            { details: { deviceId: v.deviceId, eventId: v.eventId, registeredKind: registered.kind } },
           ),
         );
       }
@@ -439,7 +461,7 @@ export function createPartitionCoreImpl(
         device.state.siteId = view.device?.siteId ?? v.siteId;
         device.state.model = view.device?.model ?? null;
         device.state.driverId = view.device?.driverId ?? null;
-        device.active = views.rulesOf(view, device.deviceId, device.kind, v.ts);
+        setActive(device, views.rulesOf(view, device.deviceId, device.kind, v.ts));
         device.ruleVersions = view.versions ?? undefined;
       }
       if (maintenance) {
@@ -533,7 +555,7 @@ export function createPartitionCoreImpl(
     }
     device.state.openAlerts = engine.openRules(device.machines);
     device.view = view;
-    device.active = active;
+    setActive(device, active);
     device.ruleVersions = now;
   }
 
@@ -572,6 +594,7 @@ export function createPartitionCoreImpl(
         energyDay: d.energyDay,
         view: undefined,
         active: undefined,
+        heartbeat: undefined,
         ruleVersions: undefined,
         paused: d.paused === true,
       };

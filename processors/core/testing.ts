@@ -3,7 +3,8 @@
  * processor cores. Not used in production code.
  */
 import type { EntityName } from '../../registry/model.ts';
-import type { RegistryRecord } from '../../registry/table.ts';
+import { defaultRuleParams, RULE_IDS, ruleKind } from '../../registry/rules.ts';
+import { createRegistryTable, type RegistryRecord, type RegistryTable } from '../../registry/table.ts';
 import type {
   DiagnosticReported,
   EngineStateChanged,
@@ -298,4 +299,50 @@ export function ruleRow(
     device_id: scope === 'device' ? scopeId : null,
     ...rowStamp(version),
   };
+}
+
+/**
+ * A registry table in which every device of `events` is registered (with the event's site
+ * and kind), plus unrelated devices up to `total`, and one kind row per rule with the
+ * built-in parameters (as `fleetgrid registry seed` writes them), all committed an hour
+ * before the first event: the benchmark's registry.
+ */
+export function registryForStream(events: readonly RawEvent[], total: number): RegistryTable {
+  const table = createRegistryTable();
+  const committed = (events[0]?.value.ts ?? T0) - 3_600_000;
+  let version = 0;
+  const kinds = {
+    TruckTelemetry: 'truck',
+    EngineStateChanged: 'truck',
+    DiagnosticReported: 'truck',
+    TurbineTelemetry: 'turbine',
+    SolarTelemetry: 'solar',
+  } as const;
+  const seen = new Set<string>();
+  for (const event of events) {
+    const { deviceId, siteId } = event.value;
+    if (seen.has(deviceId)) continue;
+    seen.add(deviceId);
+    table.apply(
+      registryRecord(
+        'devices',
+        deviceRow(deviceId, kinds[event.type], ++version, { site_id: siteId }),
+        committed,
+      ),
+    );
+  }
+  for (let i = 0; seen.size < total; i++) {
+    const id = `registered-only-${i}`;
+    seen.add(id);
+    table.apply(registryRecord('devices', deviceRow(id, 'truck', ++version), committed));
+  }
+  for (const ruleId of RULE_IDS)
+    table.apply(
+      registryRecord(
+        'rules',
+        ruleRow(ruleId, 'kind', ruleKind(ruleId), ++version, { ...defaultRuleParams(ruleId) }),
+        committed,
+      ),
+    );
+  return table;
 }
