@@ -9,6 +9,7 @@
  * two comparisons; a registry change anywhere rebuilds each device's view once, at its
  * next event.
  */
+import type { DeviceKind } from '../../lib/topics.ts';
 import type { Device } from '../../registry/model.ts';
 import { KIND_OF_SYMBOL, type RuleId } from '../../registry/rules.ts';
 import type { RegistryTable } from '../../registry/table.ts';
@@ -25,6 +26,8 @@ export interface RegistryView {
   until: number;
   /** The device version in force; undefined: unknown to the registry then. */
   readonly device: Device | undefined;
+  /** Its kind as telemetry names it (TRUCK…), compared with each event's. */
+  readonly kind: DeviceKindSymbol | undefined;
   /** For a device unknown to the registry: the siteId its rules were resolved with (the event's). */
   readonly siteId: string;
   /** Enabled rules of the device's kind with their parameters in force; built on first use. */
@@ -32,6 +35,10 @@ export interface RegistryView {
   /** Rule id → version of the deciding row (0 built-in), enabled or not; with `rules`. */
   versions: Readonly<Record<string, number>> | null;
 }
+
+const SYMBOL_OF_KIND = Object.fromEntries(
+  Object.entries(KIND_OF_SYMBOL).map(([symbol, kind]) => [kind, symbol]),
+) as Record<DeviceKind, DeviceKindSymbol>;
 
 const RULES_BY_KIND: Record<DeviceKindSymbol, readonly AlertRule[]> = {
   TRUCK: ALERT_RULES.filter((r) => r.kind === 'TRUCK'),
@@ -69,7 +76,8 @@ export function createRegistryViews(table: RegistryTable): RegistryViews {
       return cached;
     const span = { from: Number.NEGATIVE_INFINITY, until: Number.POSITIVE_INFINITY };
     const device = table.deviceAt(deviceId, ts, span);
-    return { epoch, from: span.from, until: span.until, device, siteId, rules: null, versions: null };
+    const kind = device === undefined ? undefined : SYMBOL_OF_KIND[device.kind];
+    return { epoch, from: span.from, until: span.until, device, kind, siteId, rules: null, versions: null };
   }
 
   function rulesOf(
