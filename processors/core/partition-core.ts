@@ -383,7 +383,7 @@ export function createPartitionCoreImpl(
       )
         view = cached;
       else {
-        view = views.viewAt(v.deviceId, kind, v.siteId, v.ts, cached);
+        view = views.viewAt(v.deviceId, v.siteId, v.ts, cached);
         if (known) known.view = view;
       }
       const registered = view.device;
@@ -538,7 +538,7 @@ export function createPartitionCoreImpl(
   function reconcileRules(device: DeviceRecord, recorded: Record<string, number> | undefined): void {
     if (!views) return;
     const at = device.state.lastSeen;
-    const view = views.viewAt(device.deviceId, device.kind, device.state.siteId, at, undefined);
+    const view = views.viewAt(device.deviceId, device.state.siteId, at, undefined);
     const active = views.rulesOf(view, device.deviceId, device.kind, at);
     const now = view.versions ?? {};
     for (const ruleId of Object.keys(device.machines)) {

@@ -48,13 +48,7 @@ const RULES_BY_KIND: Record<DeviceKindSymbol, readonly AlertRule[]> = {
 
 export interface RegistryViews {
   /** The view of `deviceId` at `ts`: `cached` when still valid, else a new one (rules not yet resolved). */
-  viewAt(
-    deviceId: string,
-    kind: DeviceKindSymbol,
-    siteId: string,
-    ts: number,
-    cached: RegistryView | undefined,
-  ): RegistryView;
+  viewAt(deviceId: string, siteId: string, ts: number, cached: RegistryView | undefined): RegistryView;
   /** The view's rules, resolved at `ts` (inside the view's interval) on first use; narrows the interval. */
   rulesOf(view: RegistryView, deviceId: string, kind: DeviceKindSymbol, ts: number): readonly ActiveRule[];
 }
@@ -66,7 +60,6 @@ export function isValidAt(view: RegistryView | undefined, epoch: number, ts: num
 export function createRegistryViews(table: RegistryTable): RegistryViews {
   function viewAt(
     deviceId: string,
-    _kind: DeviceKindSymbol,
     siteId: string,
     ts: number,
     cached: RegistryView | undefined,
