@@ -11,7 +11,6 @@
  */
 import { FleetgridError } from '../../lib/errors.ts';
 import type { DeviceKindSymbol, DeviceState, RawEvent } from '../../schemas/types.ts';
-import { KIND_OF_SYMBOL } from '../../registry/rules.ts';
 import { type AlertEngine, createAlertEngine, type DeviceMachines } from '../alerts/engine.ts';
 import type { ActiveRule } from '../alerts/params.ts';
 import { ALERT_RULES_VERSION, type HeartbeatRule } from '../alerts/rules.ts';
@@ -176,26 +175,22 @@ export function createPartitionCoreImpl(
     return bucket;
   }
 
-  function deviceFor(event: RawEvent): DeviceRecord {
+  function newDevice(event: RawEvent, kind: DeviceKindSymbol): DeviceRecord {
     const v = event.value;
-    let device = devices.get(v.deviceId);
-    if (!device) {
-      const kind = kindOf(event);
-      device = {
-        deviceId: v.deviceId,
-        kind,
-        windows: new Map(),
-        state: createDeviceState(v.deviceId, v.siteId, kind),
-        machines: {},
-        energyDay: -1,
-        view: undefined,
-        active: undefined,
-        heartbeat: undefined,
-        ruleVersions: undefined,
-        paused: false,
-      };
-      devices.set(v.deviceId, device);
-    }
+    const device: DeviceRecord = {
+      deviceId: v.deviceId,
+      kind,
+      windows: new Map(),
+      state: createDeviceState(v.deviceId, v.siteId, kind),
+      machines: {},
+      energyDay: -1,
+      view: undefined,
+      active: undefined,
+      heartbeat: undefined,
+      ruleVersions: undefined,
+      paused: false,
+    };
+    devices.set(v.deviceId, device);
     return device;
   }
 
@@ -256,10 +251,8 @@ export function createPartitionCoreImpl(
    * has already reached: events at or after it may have been judged by the older version,
    * and a replay (which sees the change first) would judge them by the newer one.
    */
-  function noteRegistryChanges(): void {
-    if (!join) return;
-    const epoch = join.table.epoch();
-    if (epoch === seenEpoch) return;
+  function noteRegistryChanges(epoch: number): void {
+    if (!join || epoch === seenEpoch) return;
     if (streamTime > 0)
       for (const point of join.table.changePointsSince(seenEpoch))
         if (point <= streamTime) counters.lateRegistryChanges++;
@@ -361,7 +354,8 @@ export function createPartitionCoreImpl(
   function applyEvent(event: RawEvent): CoreOutput {
     const out = emptyOutput();
     const v = event.value;
-    noteRegistryChanges();
+    const epoch = join ? join.table.epoch() : 0;
+    if (epoch !== seenEpoch) noteRegistryChanges(epoch);
     if (streamTime > 0 && v.ts < streamTime - config.maxLatenessMs) {
       counters.tooLate++;
       out.rejected.push({
@@ -374,21 +368,22 @@ export function createPartitionCoreImpl(
       });
       return out;
     }
+    const kind = kindOf(event);
+    const known = devices.get(v.deviceId);
     let view: RegistryView | undefined;
     if (join && views) {
-      const known = devices.get(v.deviceId);
       const cached = known?.view;
       // The common case inline (a registered device, its view still valid): the join's whole cost.
       if (
         cached !== undefined &&
         cached.device !== undefined &&
-        cached.epoch === join.table.epoch() &&
+        cached.epoch === epoch &&
         v.ts >= cached.from &&
         v.ts < cached.until
       )
         view = cached;
       else {
-        view = views.viewAt(v.deviceId, kindOf(event), v.siteId, v.ts, cached);
+        view = views.viewAt(v.deviceId, v.siteId, v.ts, cached);
         if (known) known.view = view;
       }
       const registered = view.device;
@@ -407,7 +402,7 @@ export function createPartitionCoreImpl(
       } else if (registered.status === 'decommissioned') {
         counters.decommissionedIgnored++;
         return out;
-      } else if (registered.kind !== KIND_OF_SYMBOL[kindOf(event)]) {
+      } else if (view.kind !== kind) {
         return reject(
           out,
           event,
@@ -419,9 +414,9 @@ export function createPartitionCoreImpl(
         );
       }
     }
-    const device = deviceFor(event);
+    const device = known ?? newDevice(event, kind);
     if (view) device.view = view;
-    if (kindOf(event) !== device.kind) {
+    if (kind !== device.kind) {
       out.rejected.push({
         event,
         error: new FleetgridError(
@@ -490,7 +485,7 @@ export function createPartitionCoreImpl(
 
   function onTimer(nowMs: number): CoreOutput {
     const out = emptyOutput();
-    noteRegistryChanges();
+    if (join) noteRegistryChanges(join.table.epoch());
     if (idleSince === null) {
       idleSince = nowMs;
       idleBaseStreamTime = streamTime;
@@ -543,7 +538,7 @@ export function createPartitionCoreImpl(
   function reconcileRules(device: DeviceRecord, recorded: Record<string, number> | undefined): void {
     if (!views) return;
     const at = device.state.lastSeen;
-    const view = views.viewAt(device.deviceId, device.kind, device.state.siteId, at, undefined);
+    const view = views.viewAt(device.deviceId, device.state.siteId, at, undefined);
     const active = views.rulesOf(view, device.deviceId, device.kind, at);
     const now = view.versions ?? {};
     for (const ruleId of Object.keys(device.machines)) {

@@ -9,6 +9,7 @@
  * two comparisons; a registry change anywhere rebuilds each device's view once, at its
  * next event.
  */
+import type { DeviceKind } from '../../lib/topics.ts';
 import type { Device } from '../../registry/model.ts';
 import { KIND_OF_SYMBOL, type RuleId } from '../../registry/rules.ts';
 import type { RegistryTable } from '../../registry/table.ts';
@@ -25,6 +26,8 @@ export interface RegistryView {
   until: number;
   /** The device version in force; undefined: unknown to the registry then. */
   readonly device: Device | undefined;
+  /** Its kind as telemetry names it (TRUCK…), compared with each event's. */
+  readonly kind: DeviceKindSymbol | undefined;
   /** For a device unknown to the registry: the siteId its rules were resolved with (the event's). */
   readonly siteId: string;
   /** Enabled rules of the device's kind with their parameters in force; built on first use. */
@@ -32,6 +35,10 @@ export interface RegistryView {
   /** Rule id → version of the deciding row (0 built-in), enabled or not; with `rules`. */
   versions: Readonly<Record<string, number>> | null;
 }
+
+const SYMBOL_OF_KIND = Object.fromEntries(
+  Object.entries(KIND_OF_SYMBOL).map(([symbol, kind]) => [kind, symbol]),
+) as Record<DeviceKind, DeviceKindSymbol>;
 
 const RULES_BY_KIND: Record<DeviceKindSymbol, readonly AlertRule[]> = {
   TRUCK: ALERT_RULES.filter((r) => r.kind === 'TRUCK'),
@@ -41,13 +48,7 @@ const RULES_BY_KIND: Record<DeviceKindSymbol, readonly AlertRule[]> = {
 
 export interface RegistryViews {
   /** The view of `deviceId` at `ts`: `cached` when still valid, else a new one (rules not yet resolved). */
-  viewAt(
-    deviceId: string,
-    kind: DeviceKindSymbol,
-    siteId: string,
-    ts: number,
-    cached: RegistryView | undefined,
-  ): RegistryView;
+  viewAt(deviceId: string, siteId: string, ts: number, cached: RegistryView | undefined): RegistryView;
   /** The view's rules, resolved at `ts` (inside the view's interval) on first use; narrows the interval. */
   rulesOf(view: RegistryView, deviceId: string, kind: DeviceKindSymbol, ts: number): readonly ActiveRule[];
 }
@@ -59,7 +60,6 @@ export function isValidAt(view: RegistryView | undefined, epoch: number, ts: num
 export function createRegistryViews(table: RegistryTable): RegistryViews {
   function viewAt(
     deviceId: string,
-    _kind: DeviceKindSymbol,
     siteId: string,
     ts: number,
     cached: RegistryView | undefined,
@@ -69,7 +69,8 @@ export function createRegistryViews(table: RegistryTable): RegistryViews {
       return cached;
     const span = { from: Number.NEGATIVE_INFINITY, until: Number.POSITIVE_INFINITY };
     const device = table.deviceAt(deviceId, ts, span);
-    return { epoch, from: span.from, until: span.until, device, siteId, rules: null, versions: null };
+    const kind = device === undefined ? undefined : SYMBOL_OF_KIND[device.kind];
+    return { epoch, from: span.from, until: span.until, device, kind, siteId, rules: null, versions: null };
   }
 
   function rulesOf(
