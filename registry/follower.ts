@@ -72,6 +72,8 @@ export async function followRegistry(
     groupId?: string;
     /** The table to fold into (e.g. with a change lead); a new default one otherwise. */
     table?: RegistryTable;
+    /** The reader stopped for good (a failure the client does not restart from): the table is frozen. */
+    onCrash?: (error: FleetgridError) => void;
   } = {},
 ): Promise<RegistryFollower> {
   const table = options.table ?? createRegistryTable();
@@ -91,6 +93,7 @@ export async function followRegistry(
     maxWaitTimeMs: 50,
   });
   await consumer.connect();
+  if (options.onCrash) consumer.on('crash', options.onCrash);
   // A batch of only hidden records (transaction markers) still moves the position.
   consumer.on('batchEnd', ({ topic, lastOffset }) => {
     const entity = entityOfTopic(topic, topicPrefix);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { rawRetentionMs, topicSpecs } from '../lib/topics.ts';
-import { registryTopicNames, registryTopicSpecs } from './topics.ts';
+import { registryHistoryShortfalls, registryTopicNames, registryTopicSpecs } from './topics.ts';
 
 describe('registryTopicSpecs', () => {
   it('keeps every version of a row at least as long as the raw topics keep events (development)', () => {
@@ -25,5 +25,23 @@ describe('registryTopicSpecs', () => {
       expect(spec.config['min.insync.replicas']).toBe('2');
       expect(spec.partitions).toBe(1);
     }
+  });
+});
+
+describe('registryHistoryShortfalls', () => {
+  it('names the existing registry topics that keep less history than the rule asks', () => {
+    const specs = registryTopicSpecs('p.', { retention: 'development' });
+    const week = String(7 * 86_400_000);
+    const existing = new Map<string, string | null>([
+      ['p.registry.sites', week],
+      ['p.registry.devices', '60000'],
+      ['p.registry.drivers', null],
+      ['p.registry.rules', '9223372036854775807'],
+    ]);
+    expect(registryHistoryShortfalls(specs, existing)).toEqual([
+      { topic: 'p.registry.devices', minCompactionLagMs: '60000', wanted: week },
+      { topic: 'p.registry.drivers', minCompactionLagMs: null, wanted: week },
+    ]);
+    expect(registryHistoryShortfalls(specs, new Map())).toEqual([]);
   });
 });

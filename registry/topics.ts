@@ -66,3 +66,23 @@ export function registryTopicSpecs(prefix = '', policy: TopicPolicy = DEFAULT_TO
     policy,
   );
 }
+
+/**
+ * The registry topics (of `existing`, their current min.compaction.lag.ms) that keep less
+ * history than `registryTopicSpecs` asks: an existing topic is never changed at start, so
+ * a topic created under an older rule (60 s) or another policy is reported instead.
+ */
+export function registryHistoryShortfalls(
+  specs: readonly TopicSpec[],
+  existing: ReadonlyMap<string, string | null>,
+): { topic: string; minCompactionLagMs: string | null; wanted: string }[] {
+  const out: { topic: string; minCompactionLagMs: string | null; wanted: string }[] = [];
+  for (const spec of specs) {
+    const wanted = spec.config['min.compaction.lag.ms'];
+    if (wanted === undefined || !existing.has(spec.name)) continue;
+    const held = existing.get(spec.name) ?? null;
+    if (held === null || BigInt(held) < BigInt(wanted))
+      out.push({ topic: spec.name, minCompactionLagMs: held, wanted });
+  }
+  return out;
+}

@@ -26,11 +26,11 @@ import { performance } from 'node:perf_hooks';
 import { FleetgridError } from '../../lib/errors.ts';
 import type { KafkaAdmin, KafkaClient } from '../../lib/kafka/index.ts';
 import type { Logger } from '../../lib/log.ts';
-import { ensureTopics, type TopicPolicy } from '../../lib/topics.ts';
+import { ensureTopics, type TopicPolicy, type TopicSpec } from '../../lib/topics.ts';
 import { followRegistry, type RegistryChangeSeen, type RegistryFollower } from '../../registry/follower.ts';
 import { ENTITY_NAMES, type EntityName } from '../../registry/model.ts';
 import { createRegistryTable, type RegistryTable, type RegistryTableCounts } from '../../registry/table.ts';
-import { registryTopicNames, registryTopicSpecs } from '../../registry/topics.ts';
+import { registryHistoryShortfalls, registryTopicNames, registryTopicSpecs } from '../../registry/topics.ts';
 
 export interface GlobalTableConfig {
   topicPrefix: string;
@@ -52,6 +52,8 @@ export interface GlobalTableDeps {
 
 export interface GlobalTableHealth {
   restored: boolean;
+  /** False once the reader stopped for good (logged): the table no longer follows the registry. */
+  following: boolean;
   /** Rows held per entity. */
   rows: Record<EntityName, number>;
   /** Records folded since start, by outcome (invalid: not a registry row, the table unchanged). */
@@ -80,6 +82,23 @@ export interface GlobalRegistryTable {
 }
 
 type Ends = ReadonlyMap<EntityName, bigint>;
+
+/** Existing registry topics keeping less history than replays need: said once at start (docs/registry.md). */
+async function warnShortHistory(admin: KafkaAdmin, specs: TopicSpec[], log: Logger): Promise<void> {
+  const described = await admin.describeConfigs(
+    specs.map((spec) => ({
+      type: 'topic' as const,
+      name: spec.name,
+      configNames: ['min.compaction.lag.ms'],
+    })),
+  );
+  const held = new Map(described.map((r) => [r.name, r.configs['min.compaction.lag.ms'] ?? null]));
+  for (const short of registryHistoryShortfalls(specs, held))
+    log.warn(
+      short,
+      `registry topic ${short.topic} keeps less history than raw telemetry: replays of older events may see newer registry versions; kafka-configs --alter --entity-type topics --entity-name ${short.topic} --add-config min.compaction.lag.ms=${short.wanted}`,
+    );
+}
 
 /** The registry topics' end offsets now (one partition each, registry/topics.ts). */
 async function endOffsets(admin: KafkaAdmin, topicPrefix: string): Promise<Ends> {
@@ -124,12 +143,18 @@ export async function openGlobalTable(
     }
   };
   const startEnds = await withAdmin(async (a) => {
-    await ensureTopics(a, registryTopicSpecs(config.topicPrefix, config.topicPolicy));
+    const specs = registryTopicSpecs(config.topicPrefix, config.topicPolicy);
+    await ensureTopics(a, specs);
+    // Advice only: a broker that will not describe configs does not stop the processor.
+    await warnShortHistory(a, specs, log).catch((error: unknown) =>
+      log.debug({ err: error }, 'registry topic configs not described'),
+    );
     return endOffsets(a, config.topicPrefix);
   });
 
   const table = createRegistryTable({ changeLeadMs: config.changeLeadMs });
   let restored = false;
+  let following = true;
   let lastCommittedMs: number | undefined;
   let lastAppliedMs: number | undefined;
   const follower = await followRegistry(deps.kafka, config.topicPrefix, {
@@ -141,6 +166,14 @@ export async function openGlobalTable(
         lastAppliedMs = change.receivedAtMs;
       }
       deps.onChange?.(change, !restored);
+    },
+    onCrash: (error) => {
+      following = false;
+      // The data plane keeps flowing with the registry as it was (docs/registry.md "Operations").
+      log.error(
+        { err: error },
+        'registry table reader stopped: the table no longer follows the registry; restart the processor',
+      );
     },
   });
 
@@ -211,6 +244,7 @@ export async function openGlobalTable(
     },
     health: () => ({
       restored,
+      following,
       rows: {
         sites: table.sites.size,
         devices: table.devices.size,
