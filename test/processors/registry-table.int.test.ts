@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetgridError } from '../../lib/errors.ts';
+import { retry } from '../../lib/retry.ts';
 import { rawRetentionMs } from '../../lib/topics.ts';
 import { registryTopicNames } from '../../registry/topics.ts';
 import { openGlobalTable } from '../../processors/runner/global-table.ts';
@@ -35,7 +36,14 @@ const driver = (id: string, version: number) => ({
   }),
 });
 
+/** As the processor does (readiness.waitFor): a retriable failure (a topic just created has no leader yet) is retried. */
 function open(restoreTimeoutMs: number, signal = new AbortController().signal) {
+  return retry(() => openOnce(restoreTimeoutMs, signal), {
+    policy: { baseMs: 200, capMs: 1_000, maxRetries: 8 },
+  });
+}
+
+function openOnce(restoreTimeoutMs: number, signal: AbortSignal) {
   return openGlobalTable(
     {
       topicPrefix: stack.prefix,
