@@ -333,3 +333,31 @@ describe('the registry table in event time', () => {
     expect(table.changePointsSince(table.epoch())).toEqual([]);
   });
 });
+
+describe('pruning the event-time history', () => {
+  const at = (row: Record<string, unknown>, sourceTsMs: number) => ({ ...row, __source_ts_ms: sourceTsMs });
+  const T = 1_700_000_000_000;
+
+  it('drops versions no lookup at or after the horizon can see, and keeps every answer from there on', () => {
+    const table = createRegistryTable({ changeLeadMs: 0 });
+    for (let v = 1; v <= 5; v++)
+      table.apply(record('devices', at(truck('truck-1', v, { model: `m-${v}` }), T + v * 100)));
+    table.apply(record('rules', at(rule('kind', 'truck', 10, { limitKmh: 80, resolveAtOrBelowKmh: 70 }), T)));
+    table.apply(
+      record('rules', at(rule('kind', 'truck', 11, { limitKmh: 70, resolveAtOrBelowKmh: 60 }), T + 100)),
+    );
+    const device = { id: 'truck-1', kind: 'truck' as const, siteId: 'depot-lyon', model: 'tractor-40t' };
+    const answers = (ts: number) => [
+      table.deviceAt('truck-1', ts)?.model,
+      table.resolveRuleAt('truck.overspeed', device, ts).source?.version,
+    ];
+    const before = [T + 350, T + 400, T + 999].map(answers);
+    // Versions 1 and 2 of the device (superseded by 3 at T + 300), version 10 of the rule.
+    expect(table.pruneBefore(T + 350)).toBe(3);
+    expect([T + 350, T + 400, T + 999].map(answers)).toEqual(before);
+    expect(before[0]).toEqual(['m-3', 11]);
+    expect(table.pruneBefore(T + 350)).toBe(0);
+    // The newest state is untouched.
+    expect(table.devices.get('truck-1')?.model).toBe('m-5');
+  });
+});

@@ -104,6 +104,13 @@ export interface RegistryTable {
    * and rule changes applied after `epoch` (as epoch() returned it before), in apply order.
    */
   changePointsSince(epoch: number): readonly number[];
+  /**
+   * Forgets device and rule versions no lookup at or after `ts` can see (each superseded by a
+   * later version in force at `ts`), so a long-running process's history stays bounded: call
+   * it with the oldest event time any core can still accept (min stream time − max lateness).
+   * Lookups before `ts` are undefined afterwards. Returns how many versions were dropped.
+   */
+  pruneBefore(ts: number): number;
 }
 
 const SCOPE_ORDER: readonly RuleScope[] = ['device', 'site', 'model', 'kind'];
@@ -347,5 +354,24 @@ export function createRegistryTable(options: RegistryTableOptions = {}): Registr
     resolveRuleAt: (ruleId, device, ts, span) =>
       resolveWith(ruleId, device, (rowId) => valueAt(histories.rules.get(rowId), ts, span)),
     changePointsSince: (epoch) => changePoints.slice(epoch),
+    pruneBefore(ts) {
+      let dropped = 0;
+      for (const map of [histories.devices, histories.rules] as Map<string, History<Device | Rule>>[]) {
+        for (const [id, history] of map) {
+          // Entry i is invisible from ts on when entry i + 1 is already in force at ts.
+          let first = 0;
+          while (first + 1 < history.length && (history[first + 1] as HistoryEntry<unknown>).from <= ts)
+            first++;
+          if (first === 0) continue;
+          history.splice(0, first);
+          dropped += first;
+          // A history ending in a delete, long past, is the same as none, but keeps
+          // the id's "seen before" mark: a device created again is not retroactive.
+          if (history.length === 1 && history[0]?.value === undefined && map === histories.rules)
+            map.delete(id);
+        }
+      }
+      return dropped;
+    },
   };
 }

@@ -491,3 +491,30 @@ describe('replay determinism over a messy stream', () => {
     expect(replayCore.stats().maintenanceSuppressed).toBeGreaterThan(0);
   });
 });
+
+describe('an unknown device accepted by policy', () => {
+  it('is judged by its kind’s and its event site’s rule rows', () => {
+    const table = tableOf([
+      registryRecord(
+        'rules',
+        ruleRow('truck.overspeed', 'site', 'depot-9', 4, {
+          limitKmh: 60,
+          resolveAtOrBelowKmh: 55,
+          forMs: 10_000,
+        }),
+        T0 - 100 * S,
+      ),
+    ]);
+    const events = byTs([
+      ...drive('ghost-1', 0, 30 * S, () => 70).map(
+        (e) => ({ ...e, value: { ...e.value, siteId: 'depot-9' } }) as RawEvent,
+      ),
+      ...drive('ghost-2', 0, 30 * S, () => 70),
+    ]);
+    const core = coreOf(table, 'accept');
+    const out = feed(core, events);
+    expect(transitions(out.alerts)).toEqual([['ghost-1', 'truck.overspeed', 'RAISED', 10 * S, 60, 4]]);
+    expect(out.alerts[0]).toMatchObject({ siteId: 'depot-9', model: null, driverId: null });
+    expect(core.stats().unknownDevices).toBe(60);
+  });
+});
