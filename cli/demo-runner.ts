@@ -53,7 +53,17 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
   const specs: ChildSpec[] = [
     { name: 'sink', args: ['sink', '--metrics-port', String(DEMO_METRICS_PORTS.sink)] },
-    { name: 'process', args: ['process', '--metrics-port', String(DEMO_METRICS_PORTS.process)] },
+    {
+      name: 'process',
+      // The seeded fleet is joined with the registry (unknown devices quarantined); without a
+      // registry the demo still shows the pipeline, with every device processed as it is.
+      args: [
+        'process',
+        '--metrics-port',
+        String(DEMO_METRICS_PORTS.process),
+        ...(registered ? [] : ['--unknown-device', 'accept']),
+      ],
+    },
     {
       // Alerts to the stack's Alertmanager (its password file from `make up`); links in the
       // alerts point at this demo's dashboard.

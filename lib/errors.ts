@@ -41,6 +41,10 @@ export const ERROR_CODES = {
   VALIDATION_OUT_OF_RANGE: false,
   VALIDATION_INVALID_ID: false,
   TOO_LATE: false,
+  // telemetry of a device the registry does not know at the event's time (quarantine policy)
+  UNKNOWN_DEVICE: false,
+  // telemetry of one kind for a device the registry has as another kind
+  DEVICE_KIND_MISMATCH: false,
   // a registry CDC record that is not a valid registry row (sinks/dims.ts)
   REGISTRY_RECORD_INVALID: false,
   CLICKHOUSE_REJECTED: false,

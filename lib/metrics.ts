@@ -26,14 +26,27 @@ export interface MetricsServer {
  * loopback unless METRICS_HOST says otherwise: in a container (infra/compose) Prometheus
  * scrapes from another network namespace and needs METRICS_HOST=0.0.0.0. With `ready`,
  * `/readyz` answers 200 when the service is ready and 503 while it is not (waiting for a
- * dependency, draining), and `/healthz` 200 while the process serves at all.
+ * dependency, draining), and `/healthz` 200 while the process serves at all. With `health`,
+ * `/health` answers its result as JSON.
  */
 export async function startMetricsServer(
   registry: Registry,
-  options: { port: number; host?: string; ready?: () => boolean },
+  options: { port: number; host?: string; ready?: () => boolean; health?: () => unknown },
 ): Promise<MetricsServer> {
   const server: Server = createServer((request, response) => {
     const path = request.url?.split('?')[0];
+    if (options.health && path === '/health') {
+      // The service's own state as JSON (e.g. the processor's registry table): for operators and tests.
+      let body: string;
+      try {
+        body = JSON.stringify(options.health());
+      } catch (error) {
+        response.writeHead(500, { 'content-type': 'text/plain' }).end(String(error));
+        return;
+      }
+      response.writeHead(200, { 'content-type': 'application/json' }).end(body);
+      return;
+    }
     if (options.ready && (path === '/readyz' || path === '/healthz')) {
       const ok = path === '/healthz' || options.ready();
       response.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'not ready\n');

@@ -88,6 +88,15 @@ export function topicNames(prefix = ''): TopicNames {
   return Object.fromEntries(TOPIC_KEYS.map((key) => [key, prefixed(prefix, BASE_NAMES[key])])) as TopicNames;
 }
 
+/**
+ * How long the raw telemetry topics keep events under `policy`: undefined for ever. The
+ * registry's CDC topics keep every version of a row at least this long (registry/topics.ts),
+ * so a replay of any raw event still finds the registry as it was at the event's time.
+ */
+export function rawRetentionMs(policy: TopicPolicy): number | undefined {
+  return policy.retention === 'production' ? undefined : 7 * DAY_MS;
+}
+
 export function topicSpecs(
   prefix = '',
   partitions = 6,
@@ -103,7 +112,11 @@ export function topicSpecs(
   };
   // The broker recompresses with zstd whatever the producer sent (kafkajs has no zstd codec).
   const zstd = { 'compression.type': 'zstd' };
-  const raw = production ? { ...keepForever, ...zstd } : keep(7);
+  const rawRetention = rawRetentionMs(policy);
+  const raw =
+    rawRetention === undefined
+      ? { ...keepForever, ...zstd }
+      : { 'cleanup.policy': 'delete', 'retention.ms': String(rawRetention) };
   return withReplication(
     [
       { name: names.truck, partitions, config: raw },

@@ -210,6 +210,9 @@ export async function startPipeline(options: StartPipelineOptions): Promise<Star
         '--grace',
         `${options.graceS}s`,
         ...(options.maxLatenessS === undefined ? [] : ['--max-lateness', `${options.maxLatenessS}s`]),
+        // The load test's devices are generated, not registered: processed as they are.
+        '--unknown-device',
+        'accept',
       ],
       env,
       resolve(options.logDir, 'processor.log'),

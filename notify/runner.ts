@@ -457,7 +457,7 @@ export function createNotifier(
 
   async function startRegistry(a: KafkaAdmin): Promise<void> {
     const names = Object.values(registryTopicNames(app.topicPrefix));
-    await readiness.waitFor('kafka', () => ensureTopics(a, registryTopicSpecs(app.topicPrefix)));
+    await readiness.waitFor('kafka', () => ensureTopics(a, registryTopicSpecs(app.topicPrefix, app.topics)));
     // Where the registry topics end now: labels are complete once the follower got there.
     const ends = new Map<string, bigint>();
     for (const topic of names) {

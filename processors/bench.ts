@@ -6,7 +6,10 @@
  *
  * Stages are timed in isolation on the same events (decode, validate, core = windows +
  * alerts + device state, alerts alone, encode of the outputs); `produce` is the time the
- * runner spent in acks=all produce requests, which overlaps consumption. The end-to-end
+ * runner spent in acks=all produce requests, which overlaps consumption. `join` is the
+ * registry join's cost (issue 13): the same cores with every device registered among
+ * --registered devices (default 10,000) and the seed's kind rule rows, minus without, each
+ * the fastest of 3 alternating passes (`core_plain`, `core_join`). The end-to-end
  * figure is input events / (first record received → last record processed and every
  * output acknowledged). Bounded: about 30-60 s on 2 cores. Prints a table, then one
  * `BENCH_JSON {...}` line.
@@ -26,7 +29,8 @@ import { createSerde } from '../schemas/serde.ts';
 import type { DeviceState, RawEvent } from '../schemas/types.ts';
 import { validateRawEvent } from '../schemas/validate.ts';
 import { createAlertEngine, type DeviceMachines } from './alerts/engine.ts';
-import { createPartitionCore, parseCoreConfig } from './core/index.ts';
+import { type CoreJoin, createPartitionCore, parseCoreConfig } from './core/index.ts';
+import { registryForStream } from './core/testing.ts';
 import { changelogTopics } from './runner/changelog.ts';
 
 const { values: args } = parseArgs({
@@ -34,6 +38,7 @@ const { values: args } = parseArgs({
     events: { type: 'string', default: '400000' },
     devices: { type: 'string', default: '1500' },
     partitions: { type: 'string', default: '6' },
+    registered: { type: 'string', default: '10000' },
   },
 });
 const EVENTS = Number(args.events);
@@ -167,6 +172,27 @@ async function main(): Promise<void> {
         if (i % 2_000 === 0) outputs.states.push(...out.deviceStates);
       }
     }, warmUpCores);
+    // The registry join: the same events through fresh cores without and with it, alternating.
+    const join: CoreJoin = {
+      table: registryForStream(events, Number(args.registered)),
+      unknownDevice: 'quarantine',
+    };
+    const corePass = (withJoin?: CoreJoin): number => {
+      const fresh = Array.from({ length: PARTITIONS }, () =>
+        createPartitionCore(coreConfig, undefined, withJoin),
+      );
+      const start = performance.now();
+      for (const [i, event] of events.entries()) fresh[i % PARTITIONS]!.apply(event, 0);
+      return performance.now() - start;
+    };
+    corePass();
+    corePass(join);
+    let corePlainMs = Number.POSITIVE_INFINITY;
+    let coreJoinMs = Number.POSITIVE_INFINITY;
+    for (let round = 0; round < 3; round++) {
+      corePlainMs = Math.min(corePlainMs, corePass());
+      coreJoinMs = Math.min(coreJoinMs, corePass(join));
+    }
     const engine = createAlertEngine();
     const machines = new Map<string, DeviceMachines>();
     const alertsMs = time(() => {
@@ -224,6 +250,9 @@ async function main(): Promise<void> {
         '0',
         '--partitions',
         String(PARTITIONS),
+        // The benchmark's devices are not registered: processed as they are (the join still runs).
+        '--unknown-device',
+        'accept',
       ],
       {
         env: { ...process.env, TOPIC_PREFIX: prefix, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
@@ -273,6 +302,9 @@ async function main(): Promise<void> {
       decode: us(decodeMs),
       validate: us(validateMs),
       core: us(coreMs),
+      core_plain: us(corePlainMs),
+      core_join: us(coreJoinMs),
+      join: us(coreJoinMs - corePlainMs),
       alerts: us(alertsMs),
       windows_and_state: us(Math.max(0, coreMs - alertsMs)),
       encode: us(encodeMs),
@@ -287,6 +319,9 @@ async function main(): Promise<void> {
     console.log(
       `  (core = windows + alerts + device state; produce = acks=all requests, overlapped with consumption)`,
     );
+    console.log(
+      `  (join = core_join − core_plain, fastest of 3 each: ${join.table.devices.size} registered devices; target ≤ 0.3)`,
+    );
     console.log(`pre-load: ${Math.round(n / (loadMs / 1000))} events/s produced by the benchmark itself`);
     console.log(
       `end to end: ${done}/${n} events in ${e2eSeconds.toFixed(2)} s = ${eventsPerSecond} events/s through one processor; ${emitted} output records`,
@@ -298,7 +333,7 @@ async function main(): Promise<void> {
       `checkpoint transactions: ${checkpointCount}, mean ${Math.round((checkpointSeconds * 1000) / Math.max(1, checkpointCount))} ms (outputs + checkpoint record + offsets + commit); state ${(stateBytes / 1e6).toFixed(2)} MB gzipped for ${DEVICES} devices`,
     );
     console.log(
-      `BENCH_JSON ${JSON.stringify({ component: 'processors', events: n, devices: DEVICES, partitions: PARTITIONS, eventsPerSecond, e2eSeconds: Number(e2eSeconds.toFixed(3)), outputs: emitted, rssBytes, heapUsedBytes, stateBytes, checkpoints: checkpointCount, checkpointMeanMs: Math.round((checkpointSeconds * 1000) / Math.max(1, checkpointCount)), usPerEvent: stages, complete: done === n })}`,
+      `BENCH_JSON ${JSON.stringify({ component: 'processors', events: n, devices: DEVICES, partitions: PARTITIONS, registeredDevices: join.table.devices.size, eventsPerSecond, e2eSeconds: Number(e2eSeconds.toFixed(3)), outputs: emitted, rssBytes, heapUsedBytes, stateBytes, checkpoints: checkpointCount, checkpointMeanMs: Math.round((checkpointSeconds * 1000) / Math.max(1, checkpointCount)), usPerEvent: stages, complete: done === n })}`,
     );
   } finally {
     const changelogs = Object.values(changelogTopics(prefix, GROUPS.processors));

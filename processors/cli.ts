@@ -19,6 +19,11 @@ interface ProcessOptions {
   drainTimeout?: string;
   partitions?: string;
   group?: string;
+  unknownDevice?: string;
+  changeLead?: string;
+  registryRestoreTimeout?: string;
+  /** Commander's --no-registry-join: false when given, true otherwise. */
+  registryJoin?: boolean;
 }
 
 export function register(program: Command): void {
@@ -41,6 +46,19 @@ export function register(program: Command): void {
     .option('--drain-timeout <duration>', 'on SIGTERM, how long the final flush and checkpoint may take')
     .option('--partitions <n>', 'partitions per topic when creating missing topics')
     .option('--group <id>', 'consumer group id (prefixed with TOPIC_PREFIX)')
+    .option(
+      '--unknown-device <policy>',
+      'telemetry of devices the registry does not know: quarantine (dead-lettered UNKNOWN_DEVICE, the default) or accept',
+    )
+    .option(
+      '--change-lead <duration>',
+      'a registry change applies from its commit time + this, in event time',
+    )
+    .option(
+      '--registry-restore-timeout <duration>',
+      'how long reading the registry topics at start (or the registry version of a checkpoint) may take',
+    )
+    .option('--no-registry-join', 'run without the registry table (every device accepted, built-in rules)')
     .action(async (options: ProcessOptions) => {
       const { runProcessCommand } = await import('./runner/main.ts');
       await runProcessCommand(options);

@@ -10,6 +10,34 @@ describe('processor config', () => {
     expect(config.metricsPort).toBeNull();
   });
 
+  it('joins the registry by default: unknown devices quarantined, a 10 s change lead', () => {
+    const config = parseProcessorConfig({});
+    expect(config.registryJoin).toBe(true);
+    expect(config.unknownDevice).toBe('quarantine');
+    expect(config.changeLeadMs).toBe(10_000);
+    expect(config.registryRestoreTimeoutMs).toBeGreaterThan(0);
+    expect(parseProcessorConfig({ unknownDevice: 'accept' }).unknownDevice).toBe('accept');
+    expect(() => parseProcessorConfig({ unknownDevice: 'drop' })).toThrow(/unknownDevice/);
+  });
+
+  it('maps the registry join options of the command line', () => {
+    const input = optionsToConfig({
+      unknownDevice: 'accept',
+      changeLead: '2s',
+      registryRestoreTimeout: '1m',
+      registryJoin: false,
+    });
+    expect(input).toMatchObject({
+      unknownDevice: 'accept',
+      changeLeadMs: 2_000,
+      registryRestoreTimeoutMs: 60_000,
+      registryJoin: false,
+    });
+    expect(parseProcessorConfig(input).registryJoin).toBe(false);
+    // Commander's default for --no-registry-join is true: only a given option changes the config.
+    expect(optionsToConfig({ registryJoin: true })).not.toHaveProperty('registryJoin');
+  });
+
   it('rejects unknown keys so a typo never falls back to a default', () => {
     expect(() => parseProcessorConfig({ checkpointIntervalMS: 10 })).toThrow(/CONFIG|checkpointIntervalMS/);
   });

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { parseComponentConfig } from '../lib/config.ts';
 import { parseDuration } from '../lib/duration.ts';
+import { UNKNOWN_DEVICE_POLICIES, type UnknownDevicePolicy } from './core/join.ts';
 
 const positive = (fallback: number) => z.number().int().positive().default(fallback);
 
@@ -56,6 +57,23 @@ export const processorConfigSchema = z.strictObject({
   metricsPort: z.number().int().min(0).max(65_535).nullable().default(null),
   /** Redis key namespace of the device-state read model. */
   redisKeyPrefix: z.string().default('fleetgrid'),
+  /**
+   * The stream–table join (docs/registry.md "Stream–table join"): the process holds the
+   * registry as a table from its CDC topics and the cores enrich, filter and alert with it.
+   * Off: the cores run without a registry (every device accepted, built-in rules).
+   */
+  registryJoin: z.boolean().default(true),
+  /** Telemetry of a device the registry does not know: dead-lettered UNKNOWN_DEVICE, or processed as it is. */
+  unknownDevice: z
+    .enum(UNKNOWN_DEVICE_POLICIES as readonly [UnknownDevicePolicy, ...UnknownDevicePolicy[]])
+    .default('quarantine'),
+  /** A registry change applies from its commit time + this much, in event time (the change point). */
+  changeLeadMs: z.number().int().min(0).default(10_000),
+  /**
+   * At start, reading the registry topics up to their end offsets may take this long; at a
+   * claim, so may waiting for the registry version a restored checkpoint was taken at.
+   */
+  registryRestoreTimeoutMs: positive(120_000),
 });
 
 export type ProcessorConfig = z.output<typeof processorConfigSchema>;

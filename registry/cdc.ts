@@ -20,7 +20,7 @@ import { type Clock, systemClock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import { retry } from '../lib/retry.ts';
 import { readSecret, readSecretFile } from '../lib/secrets.ts';
-import { DEFAULT_TOPIC_POLICY, ensureTopics, type TopicPolicy, withReplication } from '../lib/topics.ts';
+import { DEFAULT_TOPIC_POLICY, ensureTopics, type TopicPolicy } from '../lib/topics.ts';
 import { createPool, type Pool, toPostgresError } from './db.ts';
 import { REGISTRY_SCHEMA } from './migrate.ts';
 import { ENTITY_NAMES, TABLES } from './model.ts';
@@ -331,7 +331,7 @@ export async function cdcUp(options: CdcUpOptions, deps: CdcDeps): Promise<CdcUp
   const names = cdcNames(options.topicPrefix);
   await ensureTopics(
     deps.admin,
-    withReplication(registryTopicSpecs(options.topicPrefix), options.topicPolicy ?? DEFAULT_TOPIC_POLICY),
+    registryTopicSpecs(options.topicPrefix, options.topicPolicy ?? DEFAULT_TOPIC_POLICY),
   );
   const { rows } = await deps.pool
     .query('SELECT 1 FROM pg_publication WHERE pubname = $1', [REGISTRY_PUBLICATION])

@@ -66,11 +66,14 @@ export {
 export {
   type ApplyResult,
   createRegistryTable,
+  DEFAULT_CHANGE_LEAD_MS,
   decodeRegistryRecord,
   type RegistryChange,
   type RegistryRecord,
   type RegistryTable,
   type RegistryTableCounts,
+  type RegistryTableOptions,
   type ResolvedRule,
+  type ValiditySpan,
 } from './table.ts';
 export { entityOfTopic, registryTopicNames, registryTopicSpecs } from './topics.ts';

@@ -10,7 +10,8 @@ import { z } from 'zod';
 import type { DeviceKind } from '../lib/topics.ts';
 import { ALERT_RULES, type AlertRule, type Predicate } from '../processors/alerts/rules.ts';
 
-const KIND_OF_SYMBOL: Record<AlertRule['kind'], DeviceKind> = {
+/** The registry's device kind of a telemetry kind symbol. */
+export const KIND_OF_SYMBOL: Record<AlertRule['kind'], DeviceKind> = {
   TRUCK: 'truck',
   TURBINE: 'turbine',
   SOLAR: 'solar',

@@ -223,3 +223,141 @@ describe('the registry table', () => {
     );
   });
 });
+
+describe('the registry table in event time', () => {
+  const at = (row: Record<string, unknown>, sourceTsMs: number) => ({ ...row, __source_ts_ms: sourceTsMs });
+  const T = 1_700_000_000_000;
+
+  it('applies each change from its commit time + changeLeadMs; the first device version from -Infinity', () => {
+    const table = createRegistryTable({ changeLeadMs: 5_000 });
+    table.apply(record('devices', at(truck('truck-1', 1), T)));
+    table.apply(record('devices', at(truck('truck-1', 2, { status: 'maintenance' }), T + 60_000)));
+    table.apply(record('devices', at(truck('truck-1', 3, { status: 'decommissioned' }), T + 120_000)));
+    expect(table.deviceAt('truck-1', 0)?.version).toBe(1);
+    expect(table.deviceAt('truck-1', T + 65_000 - 1)?.version).toBe(1);
+    expect(table.deviceAt('truck-1', T + 65_000)?.status).toBe('maintenance');
+    expect(table.deviceAt('truck-1', T + 125_000)?.status).toBe('decommissioned');
+    expect(table.deviceAt('truck-2', T)).toBeUndefined();
+    // The maps keep the newest state, as before.
+    expect(table.devices.get('truck-1')?.version).toBe(3);
+    expect(table.changeLeadMs).toBe(5_000);
+  });
+
+  it('narrows a validity span to the interval the answer holds over', () => {
+    const table = createRegistryTable({ changeLeadMs: 0 });
+    table.apply(record('devices', at(truck('truck-1', 1), T)));
+    table.apply(record('devices', at(truck('truck-1', 2), T + 100)));
+    table.apply(record('devices', at(truck('truck-1', 3), T + 200)));
+    const span = { from: Number.NEGATIVE_INFINITY, until: Number.POSITIVE_INFINITY };
+    expect(table.deviceAt('truck-1', T + 150, span)?.version).toBe(2);
+    expect(span).toEqual({ from: T + 100, until: T + 200 });
+    const first = { from: Number.NEGATIVE_INFINITY, until: Number.POSITIVE_INFINITY };
+    table.deviceAt('truck-1', 5, first);
+    expect(first).toEqual({ from: Number.NEGATIVE_INFINITY, until: T + 100 });
+  });
+
+  it("deletes from the delete marker's change point; a device created again is not retroactive", () => {
+    const table = createRegistryTable({ changeLeadMs: 0 });
+    table.apply(record('devices', at(truck('truck-1', 1), T)));
+    table.apply(record('devices', at({ id: 'truck-1', __deleted: 'true' }, T + 100)));
+    table.apply(tombstone('devices', 'truck-1'));
+    expect(table.deviceAt('truck-1', T + 99)?.version).toBe(1);
+    expect(table.deviceAt('truck-1', T + 100)).toBeUndefined();
+    table.apply(record('devices', at(truck('truck-1', 7), T + 300)));
+    expect(table.deviceAt('truck-1', T + 200)).toBeUndefined();
+    expect(table.deviceAt('truck-1', T + 300)?.version).toBe(7);
+  });
+
+  it('ignores re-deliveries: no new history, no epoch bump', () => {
+    const table = createRegistryTable();
+    table.apply(record('devices', at(truck('truck-1', 1), T)));
+    table.apply(record('devices', at(truck('truck-1', 2, { model: 'x-2' }), T + 60_000)));
+    const epoch = table.epoch();
+    table.apply(record('devices', at(truck('truck-1', 1), T)));
+    table.apply(record('devices', at(truck('truck-1', 2, { model: 'x-2' }), T + 60_000)));
+    expect(table.epoch()).toBe(epoch);
+    expect(table.deviceAt('truck-1', T + 30_000)?.model).toBe('tractor-40t');
+    expect(table.deviceAt('truck-1', T + 70_000)?.model).toBe('x-2');
+    // Sites and drivers do not move the epoch: lookups do not read them.
+    table.apply(record('sites', at(site('depot-lyon', 3), T)));
+    expect(table.epoch()).toBe(epoch);
+  });
+
+  it('never lets a newer version take effect before the one it follows', () => {
+    const table = createRegistryTable({ changeLeadMs: 0 });
+    table.apply(record('devices', at(truck('truck-1', 1), T)));
+    table.apply(record('devices', at(truck('truck-1', 2), T + 100)));
+    // A commit time behind the previous one (a clock step), or none at all.
+    table.apply(record('devices', at(truck('truck-1', 3), T + 50)));
+    expect(table.deviceAt('truck-1', T + 99)?.version).toBe(1);
+    expect(table.deviceAt('truck-1', T + 100)?.version).toBe(3);
+    table.apply(record('devices', truck('truck-1', 4)));
+    expect(table.deviceAt('truck-1', T + 100)?.version).toBe(4);
+  });
+
+  it('resolves rules at a time: a rule row counts from its change point, with precedence', () => {
+    const table = createRegistryTable({ changeLeadMs: 1_000 });
+    const device = { id: 'truck-1', kind: 'truck' as const, siteId: 'depot-lyon', model: 'tractor-40t' };
+    table.apply(record('rules', at(rule('kind', 'truck', 10, { limitKmh: 89, resolveAtOrBelowKmh: 80 }), T)));
+    table.apply(
+      record(
+        'rules',
+        at(rule('site', 'depot-lyon', 11, { limitKmh: 70, resolveAtOrBelowKmh: 60 }), T + 10_000),
+      ),
+    );
+    table.apply(record('rules', at(rule('device', 'truck-1', 12, {}, false), T + 20_000)));
+    expect(table.resolveRuleAt('truck.overspeed', device, T).source).toBeUndefined();
+    expect(table.resolveRuleAt('truck.overspeed', device, T + 1_000)).toMatchObject({
+      params: { limitKmh: 89 },
+      source: { version: 10 },
+    });
+    const span = { from: Number.NEGATIVE_INFINITY, until: Number.POSITIVE_INFINITY };
+    expect(table.resolveRuleAt('truck.overspeed', device, T + 11_000, span)).toMatchObject({
+      enabled: true,
+      params: { limitKmh: 70 },
+      source: { version: 11 },
+    });
+    expect(span).toEqual({ from: T + 11_000, until: T + 21_000 });
+    expect(table.resolveRuleAt('truck.overspeed', device, T + 21_000).enabled).toBe(false);
+    // The newest-state resolution is unchanged.
+    expect(table.resolveRule('truck.overspeed', device).enabled).toBe(false);
+  });
+
+  it('lists the change points applied since an epoch', () => {
+    const table = createRegistryTable({ changeLeadMs: 1_000 });
+    table.apply(record('devices', at(truck('truck-1', 1), T)));
+    const epoch = table.epoch();
+    table.apply(record('devices', at(truck('truck-1', 2), T + 5_000)));
+    table.apply(record('rules', rule('kind', 'truck', 3, {})));
+    expect(table.changePointsSince(epoch)).toEqual([T + 6_000, 0]);
+    expect(table.changePointsSince(table.epoch())).toEqual([]);
+  });
+});
+
+describe('pruning the event-time history', () => {
+  const at = (row: Record<string, unknown>, sourceTsMs: number) => ({ ...row, __source_ts_ms: sourceTsMs });
+  const T = 1_700_000_000_000;
+
+  it('drops versions no lookup at or after the horizon can see, and keeps every answer from there on', () => {
+    const table = createRegistryTable({ changeLeadMs: 0 });
+    for (let v = 1; v <= 5; v++)
+      table.apply(record('devices', at(truck('truck-1', v, { model: `m-${v}` }), T + v * 100)));
+    table.apply(record('rules', at(rule('kind', 'truck', 10, { limitKmh: 80, resolveAtOrBelowKmh: 70 }), T)));
+    table.apply(
+      record('rules', at(rule('kind', 'truck', 11, { limitKmh: 70, resolveAtOrBelowKmh: 60 }), T + 100)),
+    );
+    const device = { id: 'truck-1', kind: 'truck' as const, siteId: 'depot-lyon', model: 'tractor-40t' };
+    const answers = (ts: number) => [
+      table.deviceAt('truck-1', ts)?.model,
+      table.resolveRuleAt('truck.overspeed', device, ts).source?.version,
+    ];
+    const before = [T + 350, T + 400, T + 999].map(answers);
+    // Versions 1 and 2 of the device (superseded by 3 at T + 300), version 10 of the rule.
+    expect(table.pruneBefore(T + 350)).toBe(3);
+    expect([T + 350, T + 400, T + 999].map(answers)).toEqual(before);
+    expect(before[0]).toEqual(['m-3', 11]);
+    expect(table.pruneBefore(T + 350)).toBe(0);
+    // The newest state is untouched.
+    expect(table.devices.get('truck-1')?.model).toBe('m-5');
+  });
+});

@@ -9,6 +9,14 @@
  * (null value). Folding is idempotent and order-tolerant the way at-least-once delivery
  * needs: a row whose version is not newer than the one held is ignored (the connector
  * re-sends changes after a crash), and deletes apply at once.
+ *
+ * Two views of one fold. The maps (`devices`, `rules`…) hold the newest state: what the
+ * sink's dimension tables and the followers read. The event-time history of devices and
+ * rules is what the processors' join reads (`deviceAt`, `resolveRuleAt`): each change is in
+ * force from its change point E = its commit time (`__source_ts_ms`) + changeLeadMs, so an
+ * event is judged by the registry as it was at the event's time, whenever the change record
+ * reached the processor — as long as it arrived before the partition's stream time reached E
+ * (docs/registry.md "Stream–table join").
  */
 import {
   type Device,
@@ -50,11 +58,23 @@ export interface ResolvedRule {
   source: { id: string; version: number } | undefined;
 }
 
+/**
+ * The event-time interval [from, until) over which a lookup's answer holds, narrowed by
+ * each lookup it is passed to: a core can cache a device's answers while the table's
+ * epoch is unchanged and its events fall inside the interval.
+ */
+export interface ValiditySpan {
+  from: number;
+  until: number;
+}
+
 export interface RegistryTable {
   readonly sites: ReadonlyMap<string, EntityTypes['sites']>;
   readonly devices: ReadonlyMap<string, EntityTypes['devices']>;
   readonly drivers: ReadonlyMap<string, EntityTypes['drivers']>;
   readonly rules: ReadonlyMap<string, EntityTypes['rules']>;
+  /** Event-time lead of every change: change point = commit time + changeLeadMs. */
+  readonly changeLeadMs: number;
   apply(record: RegistryRecord): ApplyResult;
   counts(): RegistryTableCounts;
   /** The highest row version applied so far: the registry's position, e.g. for a checkpoint. */
@@ -65,6 +85,32 @@ export interface RegistryTable {
    * disabled device row switches the rule off for that device alone.
    */
   resolveRule(ruleId: RuleId, device: Pick<Device, 'id' | 'kind' | 'siteId' | 'model'>): ResolvedRule;
+  /**
+   * Bumped on every device or rule change applied (not on re-deliveries, nor on sites and
+   * drivers, which lookups do not read): a cached lookup is valid while it is unchanged.
+   */
+  epoch(): number;
+  /** The device version in force at event time `ts` (undefined: unknown then); narrows `span` if given. */
+  deviceAt(id: string, ts: number, span?: ValiditySpan): Device | undefined;
+  /** resolveRule with the rule rows in force at event time `ts`; narrows `span` if given. */
+  resolveRuleAt(
+    ruleId: RuleId,
+    device: Pick<Device, 'id' | 'kind' | 'siteId' | 'model'>,
+    ts: number,
+    span?: ValiditySpan,
+  ): ResolvedRule;
+  /**
+   * The nominal change points (commit time + lead; 0 without a commit time) of the device
+   * and rule changes applied after `epoch` (as epoch() returned it before), in apply order.
+   */
+  changePointsSince(epoch: number): readonly number[];
+  /**
+   * Forgets device and rule versions no lookup at or after `ts` can see (each superseded by a
+   * later version in force at `ts`), so a long-running process's history stays bounded: call
+   * it with the oldest event time any core can still accept (min stream time − max lateness).
+   * Lookups before `ts` are undefined afterwards. Returns how many versions were dropped.
+   */
+  pruneBefore(ts: number): number;
 }
 
 const SCOPE_ORDER: readonly RuleScope[] = ['device', 'site', 'model', 'kind'];
@@ -101,9 +147,17 @@ export function decodeKey(key: Buffer | string | null): string | null {
 
 /** What one record of a registry topic says, before any table is consulted. */
 export type RegistryChange =
-  | { [N in EntityName]: { kind: 'upsert'; id: string; entity: EntityTypes[N] } }[EntityName]
-  /** A delete marker (`__deleted: "true"`) or a tombstone: the id is gone. */
-  | { kind: 'delete'; id: string }
+  | {
+      [N in EntityName]: {
+        kind: 'upsert';
+        id: string;
+        entity: EntityTypes[N];
+        /** The commit time in PostgreSQL (Debezium's `__source_ts_ms`), when the record carries it. */
+        sourceTsMs?: number;
+      };
+    }[EntityName]
+  /** A delete marker (`__deleted: "true"`, with its commit time) or a tombstone (without): the id is gone. */
+  | { kind: 'delete'; id: string; sourceTsMs?: number }
   /** Not a registry record: `problem` says why, for the log, a counter or a dead letter. */
   | { kind: 'invalid'; id: string | null; problem: string };
 
@@ -125,8 +179,10 @@ export function decodeRegistryRecord(record: RegistryRecord): RegistryChange {
   if (row === null) return { kind: 'delete', id };
   if (typeof row !== 'object' || Array.isArray(row))
     return { kind: 'invalid', id, problem: `${record.entity} ${id}: the value is not a row` };
+  const sourceTs = (row as { __source_ts_ms?: unknown }).__source_ts_ms;
+  const stamp = typeof sourceTs === 'number' && Number.isFinite(sourceTs) ? { sourceTsMs: sourceTs } : {};
   const deleted = (row as { __deleted?: unknown }).__deleted;
-  if (deleted === 'true' || deleted === true) return { kind: 'delete', id };
+  if (deleted === 'true' || deleted === true) return { kind: 'delete', id, ...stamp };
   const parsed = rowToEntity(record.entity, row as Record<string, unknown>);
   if (!parsed.ok) return { kind: 'invalid', id, problem: `${record.entity} ${id}: ${parsed.problem}` };
   if (parsed.entity.id !== id)
@@ -135,16 +191,66 @@ export function decodeRegistryRecord(record: RegistryRecord): RegistryChange {
       id,
       problem: `${record.entity} ${id}: the key and the row's id ${parsed.entity.id} differ`,
     };
-  return { kind: 'upsert', id, entity: parsed.entity } as RegistryChange;
+  return { kind: 'upsert', id, entity: parsed.entity, ...stamp } as RegistryChange;
 }
 
-export function createRegistryTable(): RegistryTable {
+export interface RegistryTableOptions {
+  /**
+   * How far after its commit time (`__source_ts_ms`) a change takes effect in event time:
+   * the change point (docs/registry.md "Stream–table join"). Default 10 s.
+   */
+  changeLeadMs?: number;
+}
+
+export const DEFAULT_CHANGE_LEAD_MS = 10_000;
+
+/** One version of a device or rule row in event time: in force from `from` until the next entry's `from`. */
+interface HistoryEntry<T> {
+  readonly from: number;
+  /** undefined: deleted from `from` on. */
+  readonly value: T | undefined;
+}
+
+type History<T> = HistoryEntry<T>[];
+
+/** The entry in force at `ts` (the last with from <= ts), or -1; narrows `span` to its interval. */
+function entryAt<T>(history: History<T>, ts: number, span: ValiditySpan | undefined): number {
+  // Histories are short and lookups are mostly about the newest entry: search from the end.
+  let at = history.length - 1;
+  while (at >= 0 && (history[at] as HistoryEntry<T>).from > ts) at--;
+  if (span) {
+    if (at >= 0) span.from = Math.max(span.from, (history[at] as HistoryEntry<T>).from);
+    if (at + 1 < history.length) span.until = Math.min(span.until, (history[at + 1] as HistoryEntry<T>).from);
+  }
+  return at;
+}
+
+function valueAt<T>(
+  history: History<T> | undefined,
+  ts: number,
+  span: ValiditySpan | undefined,
+): T | undefined {
+  if (history === undefined) return undefined;
+  const at = entryAt(history, ts, span);
+  return at < 0 ? undefined : (history[at] as HistoryEntry<T>).value;
+}
+
+export function createRegistryTable(options: RegistryTableOptions = {}): RegistryTable {
+  const changeLeadMs = options.changeLeadMs ?? DEFAULT_CHANGE_LEAD_MS;
   const maps: { [N in EntityName]: Map<string, EntityTypes[N]> } = {
     sites: new Map(),
     devices: new Map(),
     drivers: new Map(),
     rules: new Map(),
   };
+  // Event-time histories of what the partition cores look up; sites and drivers only
+  // matter to them through the device row, so their newest state is all there is.
+  const histories = {
+    devices: new Map<string, History<Device>>(),
+    rules: new Map<string, History<Rule>>(),
+  };
+  /** Change point of every device or rule change applied, in apply order: index = epoch before it. */
+  const changePoints: number[] = [];
   const counts: RegistryTableCounts = { upserted: 0, deleted: 0, unchanged: 0, invalid: 0 };
   let maxVersion = 0;
 
@@ -153,8 +259,41 @@ export function createRegistryTable(): RegistryTable {
     return { outcome: 'invalid', id, problem };
   };
 
-  const remove = (entity: EntityName, id: string): ApplyResult => {
+  /**
+   * Appends a version to the id's history. The change point is the commit time + the lead
+   * (0 without a commit time), but never before the previous entry's: a newer version
+   * cannot rewrite a past the cores may already have used. The first version of a device
+   * applies from -Infinity, so a device registered just before it streams is known for its
+   * first events too (docs/registry.md "Stream–table join").
+   */
+  function remember(
+    entity: EntityName,
+    id: string,
+    value: Device | Rule | undefined,
+    sourceTsMs?: number,
+  ): void {
+    if (entity !== 'devices' && entity !== 'rules') return;
+    const map = histories[entity] as Map<string, History<Device | Rule>>;
+    let history = map.get(id);
+    let from = sourceTsMs === undefined ? 0 : sourceTsMs + changeLeadMs;
+    if (history === undefined) {
+      history = [];
+      map.set(id, history);
+      if (entity === 'devices') from = Number.NEGATIVE_INFINITY;
+    } else {
+      const last = history[history.length - 1] as HistoryEntry<Device | Rule>;
+      if (from < last.from) from = last.from;
+      // Two versions at one change point: the newer one alone is ever in force.
+      if (from === last.from) history.pop();
+    }
+    history.push({ from, value });
+    // The nominal change point, also for a first device version: what lateness is judged by.
+    changePoints.push(sourceTsMs === undefined ? 0 : sourceTsMs + changeLeadMs);
+  }
+
+  const remove = (entity: EntityName, id: string, sourceTsMs: number | undefined): ApplyResult => {
     if (maps[entity].delete(id)) {
+      remember(entity, id, undefined, sourceTsMs);
       counts.deleted++;
       return { outcome: 'deleted', id };
     }
@@ -162,26 +301,29 @@ export function createRegistryTable(): RegistryTable {
     return { outcome: 'unchanged', id };
   };
 
-  function apply(record: RegistryRecord): ApplyResult {
-    const change = decodeRegistryRecord(record);
+  function apply(input: RegistryRecord): ApplyResult {
+    const change = decodeRegistryRecord(input);
     if (change.kind === 'invalid') return invalid(change.id, change.problem);
-    if (change.kind === 'delete') return remove(record.entity, change.id);
+    if (change.kind === 'delete') return remove(input.entity, change.id, change.sourceTsMs);
     const { id, entity } = change;
-    const map = maps[record.entity] as Map<string, typeof entity>;
+    const map = maps[input.entity] as Map<string, typeof entity>;
     const held = map.get(id);
     if (held !== undefined && held.version >= entity.version) {
       counts.unchanged++;
       return { outcome: 'unchanged', id };
     }
     map.set(id, entity);
+    remember(input.entity, id, entity as Device | Rule, change.sourceTsMs);
     maxVersion = Math.max(maxVersion, entity.version);
     counts.upserted++;
     return { outcome: 'upserted', id };
   }
 
-  function resolveRule(
+  /** Precedence over rows found by `rowOf`: the most specific present row decides, else the built-in. */
+  function resolveWith(
     ruleId: RuleId,
     device: Pick<Device, 'id' | 'kind' | 'siteId' | 'model'>,
+    rowOf: (rowId: string) => Rule | undefined,
   ): ResolvedRule {
     const scopeIds: Record<RuleScope, string> = {
       device: device.id,
@@ -190,7 +332,7 @@ export function createRegistryTable(): RegistryTable {
       kind: device.kind,
     };
     for (const scope of SCOPE_ORDER) {
-      const row: Rule | undefined = maps.rules.get(ruleRowId(ruleId, scope, scopeIds[scope]));
+      const row = rowOf(ruleRowId(ruleId, scope, scopeIds[scope]));
       if (row)
         return { enabled: row.enabled, params: row.params, source: { id: row.id, version: row.version } };
     }
@@ -202,9 +344,34 @@ export function createRegistryTable(): RegistryTable {
     devices: maps.devices,
     drivers: maps.drivers,
     rules: maps.rules,
+    changeLeadMs,
     apply,
     counts: () => ({ ...counts }),
     maxVersion: () => maxVersion,
-    resolveRule,
+    resolveRule: (ruleId, device) => resolveWith(ruleId, device, (rowId) => maps.rules.get(rowId)),
+    epoch: () => changePoints.length,
+    deviceAt: (id, ts, span) => valueAt(histories.devices.get(id), ts, span),
+    resolveRuleAt: (ruleId, device, ts, span) =>
+      resolveWith(ruleId, device, (rowId) => valueAt(histories.rules.get(rowId), ts, span)),
+    changePointsSince: (epoch) => changePoints.slice(epoch),
+    pruneBefore(ts) {
+      let dropped = 0;
+      for (const map of [histories.devices, histories.rules] as Map<string, History<Device | Rule>>[]) {
+        for (const [id, history] of map) {
+          // Entry i is invisible from ts on when entry i + 1 is already in force at ts.
+          let first = 0;
+          while (first + 1 < history.length && (history[first + 1] as HistoryEntry<unknown>).from <= ts)
+            first++;
+          if (first === 0) continue;
+          history.splice(0, first);
+          dropped += first;
+          // A history ending in a delete, long past, is the same as none, but keeps
+          // the id's "seen before" mark: a device created again is not retroactive.
+          if (history.length === 1 && history[0]?.value === undefined && map === histories.rules)
+            map.delete(id);
+        }
+      }
+      return dropped;
+    },
   };
 }

@@ -59,6 +59,11 @@ export async function createTestStack(
       } catch {
         // Deleting is tidiness, not part of any assertion.
       }
+      // A processor on the stack creates the registry topics of the prefix (its registry table).
+      const registry = (await admin.listTopics().catch(() => [] as string[])).filter((t) =>
+        t.startsWith(`${prefix}registry.`),
+      );
+      if (registry.length > 0) await admin.deleteTopics(registry, 10_000).catch(() => {});
       await admin.disconnect();
     },
   };

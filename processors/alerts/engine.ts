@@ -6,13 +6,13 @@
  * re-derives the same alerts instead of new ones.
  */
 import { createHash } from 'node:crypto';
-import { expectedPowerKw } from '../../domain/power-curve.ts';
+import { expectedPowerKw, RATED_POWER_KW } from '../../domain/power-curve.ts';
 import type { Alert, DeviceKindSymbol, RawEvent } from '../../schemas/types.ts';
+import type { ActiveRule } from './params.ts';
 import {
   ALERT_RULES,
   type AlertRule,
   type DropRule,
-  type HeartbeatRule,
   type PowerCurveRule,
   type Predicate,
   type SustainedRule,
@@ -90,8 +90,18 @@ function thresholdOf(predicates: readonly Predicate[], field: string): number | 
 
 export interface AlertEngine {
   readonly rules: readonly AlertRule[];
-  /** Feeds one distinct event of the device, in event-time order, to its kind's rules. */
-  onEvent(subject: AlertSubject, machines: DeviceMachines, event: RawEvent, out: Alert[]): void;
+  /**
+   * Feeds one distinct event of the device, in event-time order, to its kind's rules:
+   * `active` (the rules with the parameters in force for the device at the event's time,
+   * enabled ones only: a disabled rule is absent and raises nothing), else the built-in ones.
+   */
+  onEvent(
+    subject: AlertSubject,
+    machines: DeviceMachines,
+    event: RawEvent,
+    out: Alert[],
+    active?: readonly ActiveRule[],
+  ): void;
   /**
    * Checks heartbeat rules of a device against stream time. Returns the stream time at
    * which this device next needs checking (Infinity if none), so callers scan rarely.
@@ -103,19 +113,23 @@ export interface AlertEngine {
     engineOn: boolean,
     streamTime: number,
     out: Alert[],
+    active?: readonly ActiveRule[],
   ): number;
   /** Rule ids currently RAISED for the device, sorted. */
   openRules(machines: DeviceMachines): string[];
+  /**
+   * After a pause in what the machines saw (the device was in maintenance): partial runs,
+   * previous samples and unfinished periods are forgotten, raised alerts stay open (they
+   * resolve by their rule as usual), so no run spans the pause.
+   */
+  forgetRuns(machines: DeviceMachines): void;
 }
 
 export function createAlertEngine(rules: readonly AlertRule[] = ALERT_RULES): AlertEngine {
-  const byKind: Record<DeviceKindSymbol, AlertRule[]> = { TRUCK: [], TURBINE: [], SOLAR: [] };
-  for (const rule of rules) byKind[rule.kind].push(rule);
-  const heartbeats: Record<DeviceKindSymbol, HeartbeatRule[]> = {
-    TRUCK: byKind.TRUCK.filter((r) => r.type === 'heartbeat'),
-    TURBINE: byKind.TURBINE.filter((r) => r.type === 'heartbeat'),
-    SOLAR: byKind.SOLAR.filter((r) => r.type === 'heartbeat'),
-  };
+  const byKind: Record<DeviceKindSymbol, ActiveRule[]> = { TRUCK: [], TURBINE: [], SOLAR: [] };
+  for (const rule of rules) byKind[rule.kind].push({ rule, version: 0 });
+  /** Version of the rule row deciding the rule being run: set per call, read by transition(). */
+  let version = 0;
 
   function transition(
     rule: AlertRule,
@@ -143,7 +157,7 @@ export function createAlertEngine(rules: readonly AlertRule[] = ALERT_RULES): Al
       value,
       threshold,
       message,
-      ruleVersion: 0,
+      ruleVersion: version,
     };
   }
 
@@ -243,7 +257,8 @@ export function createAlertEngine(rules: readonly AlertRule[] = ALERT_RULES): Al
   function judgePeriod(rule: PowerCurveRule, subject: AlertSubject, m: PowerCurveState, out: Alert[]): void {
     if (m.periodStart === null || m.samples < rule.minSamples || !m.allInStatus) return;
     const meanPower = m.powerSum / m.samples;
-    const expected = expectedPowerKw(m.windSum / m.samples);
+    const curveKw = expectedPowerKw(m.windSum / m.samples);
+    const expected = rule.ratedKw === undefined ? curveKw : (curveKw * rule.ratedKw) / RATED_POWER_KW;
     if (expected < rule.minExpectedKw) return;
     const ratio = meanPower / expected;
     const at = m.periodStart + rule.periodMs;
@@ -320,8 +335,9 @@ export function createAlertEngine(rules: readonly AlertRule[] = ALERT_RULES): Al
 
   return {
     rules,
-    onEvent(subject, machines, event, out) {
-      for (const rule of byKind[subject.kind]) {
+    onEvent(subject, machines, event, out, active = byKind[subject.kind]) {
+      for (const { rule, version: ruleVersion } of active) {
+        version = ruleVersion;
         switch (rule.type) {
           case 'sustained':
             if (event.type === rule.record) sustained(rule, subject, machines, event, out);
@@ -356,9 +372,11 @@ export function createAlertEngine(rules: readonly AlertRule[] = ALERT_RULES): Al
         }
       }
     },
-    onStreamTime(subject, machines, lastSeen, engineOn, streamTime, out) {
+    onStreamTime(subject, machines, lastSeen, engineOn, streamTime, out, active = byKind[subject.kind]) {
       let next = Number.POSITIVE_INFINITY;
-      for (const rule of heartbeats[subject.kind]) {
+      for (const { rule, version: ruleVersion } of active) {
+        if (rule.type !== 'heartbeat') continue;
+        version = ruleVersion;
         let m = machines[rule.id] as HeartbeatState | undefined;
         if (m === undefined) {
           m = { raised: false, raisedAt: 0 };
@@ -375,6 +393,20 @@ export function createAlertEngine(rules: readonly AlertRule[] = ALERT_RULES): Al
         } else if (deadline < next) next = deadline;
       }
       return next;
+    },
+    forgetRuns(machines) {
+      for (const [id, m] of Object.entries(machines)) {
+        if (!(m as Partial<Lasting>).raised) {
+          delete machines[id];
+          continue;
+        }
+        const raised = m as Lasting & Partial<SustainedState & PowerCurveState>;
+        if (raised.runStart !== undefined) {
+          raised.runStart = null;
+          raised.runSamples = 0;
+        }
+        if (raised.periodStart !== undefined) raised.periodStart = null;
+      }
     },
     openRules(machines) {
       const open: string[] = [];

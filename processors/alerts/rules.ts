@@ -72,6 +72,11 @@ export interface PowerCurveRule extends RuleBase {
   resolveAtOrAboveRatio: number;
   minSamples: number;
   minExpectedKw: number;
+  /**
+   * The turbine's rated power when the registry says it differs from the curve's
+   * (domain/power-curve.ts RATED_POWER_KW): expected power scales with it. Absent: the curve as is.
+   */
+  ratedKw?: number;
 }
 
 export type AlertRule = SustainedRule | DropRule | HeartbeatRule | PowerCurveRule;

@@ -6,6 +6,10 @@
  *
  *   node processors/core/bench.ts [--devices 1000] [--minutes 10]
  *
+ * `combined+join` is the same core with the registry join (issue 13): every device of the
+ * stream registered among --registered devices (default 10,000), the seed's kind rule rows;
+ * `join` = combined+join − combined, each the fastest of 3 alternating measurements.
+ *
  * Prints a table, then one line `BENCH_JSON {...}`.
  */
 import { parseArgs } from 'node:util';
@@ -21,13 +25,14 @@ import {
   type WindowState,
 } from '../windows/window.ts';
 import { DEFAULT_CORE_CONFIG } from './config.ts';
-import { createPartitionCore } from './index.ts';
-import { randomStream } from './testing.ts';
+import { type CoreJoin, createPartitionCore } from './index.ts';
+import { randomStream, registryForStream } from './testing.ts';
 
 const { values } = parseArgs({
   options: {
     devices: { type: 'string', default: '1000' },
     minutes: { type: 'string', default: '10' },
+    registered: { type: 'string', default: '10000' },
   },
 });
 const devices = Number(values.devices);
@@ -119,8 +124,13 @@ function statePass(): number {
   return copies;
 }
 
-function combinedPass(): number {
-  const core = createPartitionCore(DEFAULT_CORE_CONFIG);
+const join: CoreJoin = {
+  table: registryForStream(events, Number(values.registered)),
+  unknownDevice: 'quarantine',
+};
+
+function combinedPass(withJoin = false): number {
+  const core = createPartitionCore(DEFAULT_CORE_CONFIG, undefined, withJoin ? join : undefined);
   let outputs = 0;
   let now = 0;
   for (const event of events as RawEvent[]) {
@@ -130,12 +140,38 @@ function combinedPass(): number {
   return outputs;
 }
 
+/** The faster of alternating measurements of the core without and with the join (the machine is shared). */
+function withAndWithoutJoin(): {
+  combined: ReturnType<typeof measure>;
+  'combined+join': ReturnType<typeof measure>;
+} {
+  const fastest = (a: ReturnType<typeof measure>, b: ReturnType<typeof measure> | undefined) =>
+    b === undefined || a.usPerEvent < b.usPerEvent ? a : b;
+  let without: ReturnType<typeof measure> | undefined;
+  let withJoin: ReturnType<typeof measure> | undefined;
+  for (let round = 0; round < 3; round++) {
+    without = fastest(
+      measure(() => combinedPass(false)),
+      without,
+    );
+    withJoin = fastest(
+      measure(() => combinedPass(true)),
+      withJoin,
+    );
+  }
+  return {
+    combined: without as ReturnType<typeof measure>,
+    'combined+join': withJoin as ReturnType<typeof measure>,
+  };
+}
+
 const rows = {
   windows: measure(windowsPass),
   alerts: measure(alertsPass),
   state: measure(statePass),
-  combined: measure(combinedPass),
+  ...withAndWithoutJoin(),
 };
+const joinUsPerEvent = rows['combined+join'].usPerEvent - rows.combined.usPerEvent;
 
 // Snapshot cost and size at the end of the stream (the runner checkpoints it).
 const core = createPartitionCore(DEFAULT_CORE_CONFIG);
@@ -156,6 +192,9 @@ for (const [name, r] of Object.entries(rows)) {
   );
 }
 console.log(
+  `join: ${joinUsPerEvent.toFixed(3)} µs/event extra with ${join.table.devices.size} registered devices (target ≤ 0.3)`,
+);
+console.log(
   `snapshot: ${(json.length / 1e6).toFixed(2)} MB JSON for ${stats.openWindows + stats.retainedWindows} windows, ` +
     `${stats.dedupEntries} seq ranges; snapshot+stringify ${snapshotMs.toFixed(0)} ms, parse+restore ${restoreMs.toFixed(0)} ms`,
 );
@@ -168,6 +207,8 @@ console.log(
       Object.entries(rows).map(([k, r]) => [k, Number(r.usPerEvent.toFixed(3))]),
     ),
     eventsPerSecond: Math.round(rows.combined.eventsPerSecond),
+    joinUsPerEvent: Number(joinUsPerEvent.toFixed(3)),
+    registeredDevices: join.table.devices.size,
     snapshotBytes: json.length,
     snapshotMs: Math.round(snapshotMs),
     restoreMs: Math.round(restoreMs),

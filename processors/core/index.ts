@@ -26,7 +26,11 @@
  */
 import type { FleetgridError } from '../../lib/errors.ts';
 import type { Alert, DeviceState, RawEvent, WindowAggregate } from '../../schemas/types.ts';
-import { createPartitionCoreImpl } from './partition-core.ts';
+import type { CoreJoin } from './join.ts';
+import { createPartitionCoreImpl, snapshotRegistryVersion } from './partition-core.ts';
+
+export type { CoreJoin, UnknownDevicePolicy } from './join.ts';
+export { UNKNOWN_DEVICE_POLICIES } from './join.ts';
 
 export type { CoreConfig } from './config.ts';
 export { coreConfigSchema, DEFAULT_CORE_CONFIG, parseCoreConfig } from './config.ts';
@@ -45,7 +49,7 @@ export interface CoreOutput {
   alerts: Alert[];
   /** One entry per device whose state changed in this call (the newest state). */
   deviceStates: DeviceState[];
-  /** Events refused (TOO_LATE): the runner dead-letters their original bytes. */
+  /** Events refused (TOO_LATE, UNKNOWN_DEVICE, a kind mismatch): the runner dead-letters their original bytes. */
   rejected: RejectedEvent[];
 }
 
@@ -63,6 +67,17 @@ export interface CoreStats {
   /** Distinct events that landed in an already emitted window (each produced a revision). */
   late: number;
   tooLate: number;
+  /** Events of devices the registry did not know at their time (quarantined or accepted, per policy). */
+  unknownDevices: number;
+  /** Events of devices decommissioned at their time: ignored, not dead-lettered. */
+  decommissionedIgnored: number;
+  /** Events of devices in maintenance at their time: windows and state as usual, no alert transitions. */
+  maintenanceSuppressed: number;
+  /**
+   * Registry changes whose change point was already behind this partition's stream time
+   * when the core first saw them: the live run and a replay may differ for those events.
+   */
+  lateRegistryChanges: number;
 }
 
 export interface PartitionCore {
@@ -92,6 +107,15 @@ export interface PartitionCore {
  * Creates the core of one partition, empty or from a snapshot taken by `snapshot()`
  * (possibly by another process). Throws INVALID_ARGUMENT on a snapshot it cannot read.
  */
-export function createPartitionCore(config: CoreConfig, restored?: unknown): PartitionCore {
-  return createPartitionCoreImpl(config, restored);
+export function createPartitionCore(config: CoreConfig, restored?: unknown, join?: CoreJoin): PartitionCore {
+  return createPartitionCoreImpl(config, restored, join);
+}
+
+/**
+ * The registry version (table.maxVersion()) a snapshot was taken at: the runner must have
+ * folded the registry at least this far before restoring it. 0 for snapshots without one
+ * (taken without a join, or by an older version).
+ */
+export function requiredRegistryVersion(snapshot: unknown): number {
+  return snapshotRegistryVersion(snapshot);
 }

@@ -2,6 +2,9 @@
  * Event builders and a seeded random stream for the tests and the benchmark of the
  * processor cores. Not used in production code.
  */
+import type { EntityName } from '../../registry/model.ts';
+import { defaultRuleParams, RULE_IDS, ruleKind } from '../../registry/rules.ts';
+import { createRegistryTable, type RegistryRecord, type RegistryTable } from '../../registry/table.ts';
 import type {
   DiagnosticReported,
   EngineStateChanged,
@@ -225,4 +228,121 @@ export function randomStream(seed: number, options: StreamOptions): RawEvent[] {
   }
   // Devices drift apart a little; a partition sees its events roughly in event-time order.
   return events.sort((a, b) => a.value.ts - b.value.ts);
+}
+
+// ---------------------------------------------------------------------------------------
+// Registry records, as Debezium writes them (ExtractNewRecordState, JSON with schemas)
+
+/** A registry topic record of `row`, committed at `sourceTsMs` (omitted: a record without a commit time). */
+export function registryRecord(
+  entity: EntityName,
+  row: Record<string, unknown>,
+  sourceTsMs?: number,
+): RegistryRecord {
+  const payload = { ...row, __op: 'u', ...(sourceTsMs === undefined ? {} : { __source_ts_ms: sourceTsMs }) };
+  return { entity, key: String(row.id), value: JSON.stringify({ schema: { type: 'struct' }, payload }) };
+}
+
+const rowStamp = (version: number) => ({ version, updated_at: '2026-01-01T00:00:00Z' });
+
+/** A device row of the registry; `extra` overrides columns (snake_case, as in PostgreSQL). */
+export function deviceRow(
+  id: string,
+  kind: 'truck' | 'turbine' | 'solar',
+  version: number,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const none = { plate: null, refrigerated: null, cargo_min_c: null, cargo_max_c: null, driver_id: null };
+  const attributes = {
+    truck: { plate: `P-${id}`, refrigerated: false, cargo_min_c: null, cargo_max_c: null, driver_id: null },
+    turbine: { ...none, rated_kw: 3000, power_curve: 'generic-3mw-112' },
+    solar: { ...none, kwp: 500 },
+  }[kind];
+  const site = {
+    truck: ['depot-1', 'depot'],
+    turbine: ['plant-1', 'wind_farm'],
+    solar: ['plant-2', 'solar_park'],
+  }[kind];
+  return {
+    id,
+    kind,
+    site_id: site[0],
+    site_kind: site[1],
+    model: `${kind}-model`,
+    status: 'active',
+    rated_kw: null,
+    power_curve: null,
+    kwp: null,
+    ...attributes,
+    ...rowStamp(version),
+    ...extra,
+  };
+}
+
+/** An alert rule row: `<ruleId>:<scope>:<scopeId>`. */
+export function ruleRow(
+  ruleId: string,
+  scope: 'kind' | 'model' | 'site' | 'device',
+  scopeId: string,
+  version: number,
+  params: Record<string, unknown>,
+  enabled = true,
+): Record<string, unknown> {
+  return {
+    id: `${ruleId}:${scope}:${scopeId}`,
+    rule_id: ruleId,
+    scope,
+    scope_id: scopeId,
+    params: JSON.stringify(params),
+    enabled,
+    site_id: scope === 'site' ? scopeId : null,
+    device_id: scope === 'device' ? scopeId : null,
+    ...rowStamp(version),
+  };
+}
+
+/**
+ * A registry table in which every device of `events` is registered (with the event's site
+ * and kind), plus unrelated devices up to `total`, and one kind row per rule with the
+ * built-in parameters (as `fleetgrid registry seed` writes them), all committed an hour
+ * before the first event: the benchmark's registry.
+ */
+export function registryForStream(events: readonly RawEvent[], total: number): RegistryTable {
+  const table = createRegistryTable();
+  const committed = (events[0]?.value.ts ?? T0) - 3_600_000;
+  let version = 0;
+  const kinds = {
+    TruckTelemetry: 'truck',
+    EngineStateChanged: 'truck',
+    DiagnosticReported: 'truck',
+    TurbineTelemetry: 'turbine',
+    SolarTelemetry: 'solar',
+  } as const;
+  const seen = new Set<string>();
+  for (const event of events) {
+    const { deviceId, siteId } = event.value;
+    if (seen.has(deviceId)) continue;
+    seen.add(deviceId);
+    table.apply(
+      registryRecord(
+        'devices',
+        deviceRow(deviceId, kinds[event.type], ++version, { site_id: siteId }),
+        committed,
+      ),
+    );
+  }
+  for (let i = 0; seen.size < total; i++) {
+    const id = `registered-only-${i}`;
+    seen.add(id);
+    table.apply(registryRecord('devices', deviceRow(id, 'truck', ++version), committed));
+  }
+  for (const ruleId of RULE_IDS)
+    table.apply(
+      registryRecord(
+        'rules',
+        ruleRow(ruleId, 'kind', ruleKind(ruleId), ++version, { ...defaultRuleParams(ruleId) }),
+        committed,
+      ),
+    );
+  return table;
 }

@@ -30,14 +30,18 @@ export function optionsToConfig(options: ProcessOptions): Record<string, unknown
     ['heartbeatInterval', 'heartbeatIntervalMs'],
     ['watchdogTimeout', 'watchdogTimeoutMs'],
     ['drainTimeout', 'drainTimeoutMs'],
+    ['changeLead', 'changeLeadMs'],
+    ['registryRestoreTimeout', 'registryRestoreTimeoutMs'],
   ];
   for (const [option, key] of durations) {
     const value = options[option];
-    if (value) input[key] = parseDuration(value);
+    if (typeof value === 'string' && value) input[key] = parseDuration(value);
   }
   if (options.metricsPort !== undefined) input.metricsPort = Number(options.metricsPort);
   if (options.partitions !== undefined) input.partitions = Number(options.partitions);
   if (options.group) input.groupId = options.group;
+  if (options.unknownDevice) input.unknownDevice = options.unknownDevice;
+  if (options.registryJoin === false) input.registryJoin = false;
   return input;
 }
 

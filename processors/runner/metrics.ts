@@ -28,6 +28,103 @@ export interface ProcessorMetrics {
   readModelWrites: Counter<'result'>;
 }
 
+/**
+ * The stream–table join's metrics (registry-join.ts): the registry table the process holds
+ * and what the cores did with it. Gauges are read from `source` at scrape time.
+ */
+export interface JoinMetrics {
+  registryRecords: Counter<'outcome'>;
+  applyDelay: Histogram<never>;
+  joinEvents: Counter<'outcome'>;
+}
+
+export interface JoinMetricsSource {
+  rows(): Record<string, number>;
+  maxVersion(): number;
+  lagRecords(): number;
+  restored(): boolean;
+  waitingPartitions(): number;
+}
+
+/** What the cores count about the join (CoreStats), as `outcome` labels of fleetgrid_processor_join_events_total. */
+export const JOIN_OUTCOMES = {
+  unknownDevices: 'unknown_device',
+  decommissionedIgnored: 'decommissioned',
+  maintenanceSuppressed: 'maintenance',
+  lateRegistryChanges: 'late_registry_change',
+} as const;
+
+export function createJoinMetrics(registry: Registry, source: JoinMetricsSource): JoinMetrics {
+  const p = 'fleetgrid_processor_registry_';
+  const registers = [registry];
+  new Gauge({
+    name: `${p}rows`,
+    help: 'Rows of the registry table this process holds, per entity',
+    labelNames: ['entity'],
+    registers,
+    collect() {
+      for (const [entity, rows] of Object.entries(source.rows())) this.set({ entity }, rows);
+    },
+  });
+  new Gauge({
+    name: `${p}version`,
+    help: 'The highest registry row version folded into the table (the registry position)',
+    registers,
+    collect() {
+      this.set(source.maxVersion());
+    },
+  });
+  new Gauge({
+    name: `${p}lag_records`,
+    help: 'Registry records behind the ends of the registry topics, as of the last fetch',
+    registers,
+    collect() {
+      this.set(source.lagRecords());
+    },
+  });
+  new Gauge({
+    name: `${p}restored`,
+    help: '1 once the registry table has read the registry topics up to their ends at start',
+    registers,
+    collect() {
+      this.set(source.restored() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: `${p}waiting_partitions`,
+    help: 'Claimed partitions waiting for the registry version their checkpoint was taken at',
+    registers,
+    collect() {
+      this.set(source.waitingPartitions());
+    },
+  });
+  const metrics: JoinMetrics = {
+    registryRecords: new Counter({
+      name: `${p}records_total`,
+      help: 'Registry records folded into the table, per outcome (upserted, deleted, unchanged, invalid)',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    applyDelay: new Histogram({
+      name: `${p}apply_delay_seconds`,
+      help: 'From a registry change committed in PostgreSQL (__source_ts_ms) to folded into this table, after restore',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    joinEvents: new Counter({
+      name: 'fleetgrid_processor_join_events_total',
+      help: 'Events the join decided about: unknown_device (per policy), decommissioned (ignored), maintenance (no alerts), late_registry_change',
+      labelNames: ['outcome'],
+      registers,
+    }),
+  };
+  // Exported at 0 from the start, so the state is known at rest.
+  for (const outcome of ['upserted', 'deleted', 'unchanged', 'invalid'])
+    metrics.registryRecords.inc({ outcome }, 0);
+  for (const outcome of Object.values(JOIN_OUTCOMES)) metrics.joinEvents.inc({ outcome }, 0);
+  return metrics;
+}
+
 /** Why a processor pauses its input (processor.ts); each reason's counter exists from the start. */
 export const PAUSE_REASONS = ['backpressure', 'registry'] as const;
 

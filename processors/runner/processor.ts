@@ -12,6 +12,8 @@
  *   on the path of Kafka outputs;
  * - idle.ts — when the idle timer may advance stream time (only while input is known);
  * - buffer.ts — per-partition output buffers and the backpressure gate;
+ * - registry-join.ts, global-table.ts — the stream–table join: the registry table restored
+ *   before any telemetry, followed while running, the version wait of restored checkpoints;
  * - metrics.ts, watchdog.ts — observing and supervision.
  *
  * Delivery is exactly-once for Kafka readers (read_committed): what a partition emitted,
@@ -53,8 +55,10 @@ import {
 import type { Serde } from '../../schemas/serde.ts';
 import type { DeviceState } from '../../schemas/types.ts';
 import type { ProcessorConfig } from '../config.ts';
+import type { RegistryChangeSeen } from '../../registry/follower.ts';
 import {
   type CoreConfig,
+  type CoreJoin,
   createPartitionCore as defaultCreateCore,
   type PartitionCore,
   parseCoreConfig,
@@ -74,6 +78,7 @@ import {
   type ReadModelWriter,
 } from './read-model.ts';
 import { applyRecord, decodeRecord } from './records.ts';
+import { createRegistryJoin, type RegistryJoin, type RegistryJoinHealth } from './registry-join.ts';
 import { createOwnership, type Ownership } from './ownership.ts';
 import { idOf, type PartitionTask } from './task.ts';
 import { ProgressWatchdog } from './watchdog.ts';
@@ -87,13 +92,15 @@ export interface ProcessorDeps {
   log: Logger;
   clock?: Clock;
   /** The core factory; tests may substitute a stand-in. */
-  createCore?: (config: CoreConfig, restored?: unknown) => PartitionCore;
+  createCore?: (config: CoreConfig, restored?: unknown, join?: CoreJoin) => PartitionCore;
   /** An output failed for good (a bug: not retriable, not fenced); the CLI stops the process. */
   onFatal?: (error: unknown) => void;
   /** Replication and retention of the topics it creates (the changelogs included). */
   topicPolicy?: TopicPolicy;
   /** The member-id record per group (lib/stream member-record.ts); the CLI gives one under the data directory. */
   memberRecord?: (groupId: string) => MemberIdRecord;
+  /** Every registry change folded into the process's table after its restore (tests measure with it). */
+  onRegistryChange?: (change: RegistryChangeSeen) => void;
 }
 
 export type ProcessorRunConfig = ProcessorConfig & { topicPrefix: string };
@@ -117,6 +124,8 @@ export interface Processor extends Service {
   checkpointNow(): Promise<void>;
   /** Leaves the group and joins again with a fresh consumer; partitions are claimed again. */
   restartConsumer(reason?: string): Promise<void>;
+  /** The registry join: the table's state and the join's counts (also in the JSON /health). */
+  registry(): RegistryJoinHealth;
 }
 
 export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps): Processor {
@@ -154,6 +163,18 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
     policy: backoff,
     clock,
   });
+  const registryJoin: RegistryJoin = createRegistryJoin(
+    { ...config },
+    {
+      kafka,
+      log,
+      metrics: deps.metrics,
+      topicPolicy: deps.topicPolicy ?? DEFAULT_TOPIC_POLICY,
+      signal: lifetime.signal,
+      groupId,
+      ...(deps.onRegistryChange ? { onChange: deps.onRegistryChange } : {}),
+    },
+  );
   const readModel: ReadModelWriter = createReadModelWriter({
     store: createRedisStateStore(deps.redis),
     policy: backoff,
@@ -290,6 +311,7 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
 
   /** A task left (revoked, fenced, stopped): its producer goes, the gauges follow. */
   function released(task: PartitionTask): void {
+    registryJoin.observe([task.core]);
     heldForRegistry.delete(task.id);
     metrics.ownedPartitions.set(tasks.size);
     updateStateBytes();
@@ -299,8 +321,8 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
   // ---------------------------------------------------------------- ownership
 
   const ownership: Ownership = createOwnership({
-    claim: (refs, stillWanted) =>
-      claimPartitions(refs, {
+    claim: async (refs, stillWanted) => {
+      const claimed = await claimPartitions(refs, {
         kafka,
         groupId,
         changelogs,
@@ -310,7 +332,11 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
         stillWanted,
         onRetry: (operation) => metrics.backoffAttempts.inc({ operation }),
         log,
-      }),
+      });
+      // A checkpoint computed with a newer registry than this table holds waits for it (not ready meanwhile).
+      await registryJoin.awaitCheckpoints(claimed);
+      return claimed;
+    },
     owns: (ref) => member?.owns(ref) ?? false,
     generation: () => member?.assignment()?.generation,
     stopping: () => stopping,
@@ -328,7 +354,7 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
       id: idOf(claimed.ref),
       generation,
       producer: claimed.producer,
-      core: createCore(coreConfig, claimed.checkpoint?.snapshot),
+      core: createCore(coreConfig, claimed.checkpoint?.snapshot, registryJoin.join),
       buffer,
       router: createOutputRouter({
         serde,
@@ -542,6 +568,7 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
     restartConsumer: async (reason = 'manual') => {
       await member?.restart(reason);
     },
+    registry: () => registryJoin.health(),
 
     async start() {
       if (deps.redis.status === 'ready') redisConnections = 1;
@@ -550,7 +577,13 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
       if (config.metricsPort !== null) {
         metricsServer = await startMetricsServer(deps.metrics, {
           port: config.metricsPort,
-          ready: () => readiness.ready,
+          ready: () => readiness.ready && registryJoin.waiting === 0,
+          health: () => ({
+            ready: readiness.ready && registryJoin.waiting === 0,
+            groupId,
+            ownedPartitions: [...tasks.keys()].sort(),
+            registry: registryJoin.health(),
+          }),
         });
       }
       // Kafka and the registry are waited for (capped backoff, not ready meanwhile): a
@@ -583,6 +616,8 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
         }
       });
       await readiness.waitFor('registry', () => serde.registerAll());
+      // The registry table before any telemetry: a restore over its limit fails the start.
+      await readiness.waitFor('registry-table', () => registryJoin.open());
       if (stopping) return;
       member = createGroupMember(
         {
@@ -629,7 +664,10 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
         ),
         setInterval(onTimer, config.timerIntervalMs),
         setInterval(watchdog, Math.max(250, Math.floor(config.watchdogTimeoutMs / 4))),
-        setInterval(() => metrics.readModelPending.set(readModel.pending), 1_000),
+        setInterval(() => {
+          metrics.readModelPending.set(readModel.pending);
+          registryJoin.observe([...tasks.values()].map((t) => t.core));
+        }, 1_000),
       );
       for (const timer of timers) timer.unref();
       log.info(
@@ -660,6 +698,7 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
         await readModel.idle(outputs.signal);
       } finally {
         stopping = true;
+        await registryJoin.stop();
         readModel.stop();
         deps.redis.off('ready', onRedisReady);
         outputs.abort();

@@ -14,12 +14,21 @@ export interface Child {
   terminate(): Promise<string>;
 }
 
-/** Starts `fleetgrid process <args>` on the test's topic prefix; resolves once it printed its ready line. */
+/**
+ * Starts `fleetgrid process <args>` on the test's topic prefix; resolves once it printed its
+ * ready line. The test devices are not in any registry: unless `args` say otherwise, the
+ * child processes them as they are (`--unknown-device accept`).
+ */
 export async function startChildProcessor(prefix: string, args: string[]): Promise<Child> {
-  const child = spawn(process.execPath, [resolve(PROJECT_ROOT, 'bin/fleetgrid.mjs'), 'process', ...args], {
-    env: { ...process.env, TOPIC_PREFIX: prefix, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const policy = args.includes('--unknown-device') ? [] : ['--unknown-device', 'accept'];
+  const child = spawn(
+    process.execPath,
+    [resolve(PROJECT_ROOT, 'bin/fleetgrid.mjs'), 'process', ...policy, ...args],
+    {
+      env: { ...process.env, TOPIC_PREFIX: prefix, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-8_000);
