@@ -20,7 +20,7 @@ import type { FetchedBatch, GroupConsumer, KafkaAdmin, KafkaClient } from '../li
 import type { Logger } from '../lib/log.ts';
 import { type BackoffPolicy, retry } from '../lib/retry.ts';
 import type { DeadLetterSender } from '../lib/stream/index.ts';
-import { ensureTopics } from '../lib/topics.ts';
+import { ensureTopics, type TopicPolicy } from '../lib/topics.ts';
 import { entityOfTopic, registryTopicNames, registryTopicSpecs } from '../registry/topics.ts';
 import { DIM_ENTITIES, type DimChange, dimDeleteSql, isDimEntity, toDimChange, toRuns } from './dims.ts';
 import type { SinkMetrics } from './metrics.ts';
@@ -44,7 +44,8 @@ export interface DimsFeed {
 }
 
 export function createDimsFeed(
-  config: { groupId: string; topicPrefix: string },
+  /** topicPolicy: replication and retention of the registry topics if this feed creates them. */
+  config: { groupId: string; topicPrefix: string; topicPolicy: TopicPolicy },
   deps: DimsFeedDeps,
 ): DimsFeed {
   const log = deps.log.child({ component: 'sink-dims' });
@@ -112,7 +113,7 @@ export function createDimsFeed(
     async start() {
       // The topics exist once `registry cdc up` ran; created here too (like the notifier
       // does), so a sink started before the registry waits on empty topics instead of failing.
-      await whileRunning(() => ensureTopics(deps.admin, registryTopicSpecs(config.topicPrefix)));
+      await whileRunning(() => ensureTopics(deps.admin, registryTopicSpecs(config.topicPrefix, config.topicPolicy)));
       const c = deps.kafka.consumer({ groupId: config.groupId, maxWaitTimeMs: 100 });
       consumer = c;
       await whileRunning(() => c.connect());

@@ -349,7 +349,7 @@ export function createClickHouseSink(app: AppConfig, config: SinkConfig, deps: S
     if (stopping) return;
     if (config.dimsGroupId !== undefined) {
       dims = createDimsFeed(
-        { groupId: config.dimsGroupId, topicPrefix: app.topicPrefix },
+        { groupId: config.dimsGroupId, topicPrefix: app.topicPrefix, topicPolicy: app.topics },
         {
           kafka: deps.kafka,
           admin: admin as KafkaAdmin,
