@@ -213,6 +213,9 @@ export const deviceState = z.strictObject({
   deviceId: z.string(),
   siteId: z.string(),
   kind: z.enum(['truck', 'turbine', 'solar']),
+  /** The registry's model and driver when the newest event was processed; null without the join. */
+  model: z.string().nullable(),
+  driverId: z.string().nullable(),
   lastSeen: time,
   lastEventId: z.string(),
   seq: num,
@@ -310,6 +313,11 @@ export const alertBody = z.strictObject({
   value: nullableNum,
   threshold: nullableNum,
   message: z.string(),
+  /** The registry's model and driver when the transition was processed; null without the join. */
+  model: z.string().nullable(),
+  driverId: z.string().nullable(),
+  /** The registry rule row's version that decided the transition; 0: the built-in parameters. */
+  ruleVersion: num,
   acknowledged: z.strictObject({ by: z.string(), at: time, comment: z.string() }).nullable(),
   shelved: z
     .strictObject({
