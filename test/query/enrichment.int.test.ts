@@ -11,6 +11,8 @@
  * (NULL fields: they fall back to the device's current model and driver) and truck-x, which
  * no registry knows (join off: the unregistered bucket).
  */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmbeddedBackend, loadMigrations, localQueryBackend, migrate } from '../../clickhouse/index.ts';
@@ -25,6 +27,7 @@ import { registryTopicNames, registryTopicSpecs } from '../../registry/index.ts'
 import { createSerde, type Serde } from '../../schemas/serde.ts';
 import type { Alert, DeviceState, RecordTypes, WindowAggregate } from '../../schemas/types.ts';
 import { migrationVariables, parseSinkConfig } from '../../sinks/config.ts';
+import { expandQuery } from '../dashboards/grafana-expand.ts';
 import type { TestStack } from '../helpers.ts';
 import { alert, baseTime, deviceState, MINUTE, message, waitFor } from '../sinks/fixtures.ts';
 import {
@@ -386,6 +389,31 @@ describe('registry enrichment on the read side', () => {
       ['truck-2', 'tractor-40t', 'driver-1'],
       ['truck-old', null, null],
       ['truck-x', null, null],
+    ]);
+  });
+
+  it("Grafana's fleet-by-model panel counts each truck under its newest state's model, else the registry's", async () => {
+    const fleet = JSON.parse(
+      readFileSync(resolve(import.meta.dirname, '../../infra/grafana/dashboards/fleet.json'), 'utf8'),
+    ) as { panels: Json[] };
+    const panels = fleet.panels.flatMap((p) => [p, ...((p.panels as Json[] | undefined) ?? [])]);
+    const panel = panels.find((p) => p.title === 'Fleet by model');
+    const all = { values: [], all: true, multi: true };
+    const sql = expandQuery(
+      String(panel?.targets?.[0]?.rawSql),
+      { depot: all, truck: all },
+      {
+        fromMs: base,
+        toMs: base + HOUR,
+      },
+    );
+    const rows = await running.sink.backend().query<Json>(sql);
+    // truck-2's state says tractor-40t (the registry says 18t now); truck-old's has no
+    // model: its current one, tractor-18t.
+    expect(rows.map((r) => [r.truck_model, Number(r.trucks)])).toEqual([
+      ['(unregistered)', 1],
+      ['tractor-18t', 1],
+      ['tractor-40t', 2],
     ]);
   });
 });
