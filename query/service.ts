@@ -248,8 +248,7 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
       message: String(r.message),
       // In force when the transition was processed; null and 0 for a row written before
       // the registry join (clickhouse/migrations/006_registry_enrichment.sql).
-      model: r.model === null || r.model === undefined ? null : String(r.model),
-      driverId: r.driver_id === null || r.driver_id === undefined ? null : String(r.driver_id),
+      ...rowRegistryFields(r),
       ruleVersion: n(r.rule_version),
     };
   }
