@@ -43,13 +43,29 @@ describe('toJsonEachRow', () => {
 describe('migrations', () => {
   it('are numbered, unique and fill every placeholder', () => {
     const migrations = loadMigrations();
-    expect(migrations.map((m) => m.version)).toEqual([1, 2, 3, 4, 5]);
+    expect(migrations.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6]);
     for (const m of migrations) {
       const sql = renderSql(m.sql, { RAW_TTL_DAYS: '30', AGG_TTL_DAYS: '400' });
       expect(sql).not.toMatch(/\{\{/);
-      for (const statement of splitStatements(sql))
-        expect(statement).toMatch(/^CREATE (TABLE|VIEW) IF NOT EXISTS/);
+      for (const statement of splitStatements(sql)) {
+        if (statement.startsWith('ALTER TABLE')) {
+          // A repeated run must be a no-op: every clause of an ALTER is conditional.
+          const clauses = statement.split(/,\s*\n/).map((c) => c.replace(/^ALTER TABLE \w+\s+/, '').trim());
+          for (const clause of clauses) expect(clause).toMatch(/^ADD COLUMN IF NOT EXISTS /);
+        } else expect(statement).toMatch(/^CREATE (TABLE|VIEW) IF NOT EXISTS/);
+      }
     }
+  });
+
+  it('adds the registry fields as nullable columns (old rows read NULL) and rule_version defaulting to 0', () => {
+    const sql = loadMigrations().find((m) => m.version === 6)?.sql ?? '';
+    for (const table of ['aggregates_1m', 'alerts', 'device_state']) {
+      const statement = splitStatements(sql).find((s) => s.startsWith(`ALTER TABLE ${table}\n`)) ?? '';
+      expect(statement).toContain('ADD COLUMN IF NOT EXISTS model LowCardinality(Nullable(String))');
+      expect(statement).toContain('ADD COLUMN IF NOT EXISTS driver_id LowCardinality(Nullable(String))');
+      expect(statement.includes('rule_version')).toBe(table === 'alerts');
+    }
+    expect(sql).toContain('ADD COLUMN IF NOT EXISTS rule_version UInt64 DEFAULT 0');
   });
 
   it('refuses a placeholder without a value', () => {

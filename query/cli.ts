@@ -89,7 +89,10 @@ export function register(program: Command): void {
         .option('--from <time>', 'start: ISO time or -15m/-6h/-7d (default: to - 24 h)')
         .option('--to <time>', 'end: ISO time or -15m (default: now)')
         .option('--site <siteId>', 'only this site')
-        .option('--group-by <dimension>', 'one row per group: kind, site, model or driver'),
+        .option(
+          '--group-by <dimension>',
+          'one row per group: kind, site, model or driver (model and driver in force when each event was processed)',
+        ),
     ),
   ).action(async (o: { from?: string; to?: string; site?: string; groupBy?: string }, c: Command) =>
     run('summary', c, { params: { from: o.from, to: o.to, siteId: o.site, groupBy: o.groupBy } }),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { summaryCsv } from './export.ts';
+import { alertsCsv, summaryCsv } from './export.ts';
 import type { SummaryRow } from './service.ts';
 
 const row = (extra: Partial<SummaryRow>): SummaryRow => ({
@@ -18,6 +18,35 @@ const row = (extra: Partial<SummaryRow>): SummaryRow => ({
   alertsRaised: 1,
   alertsOpen: 0,
   ...extra,
+});
+
+describe('alertsCsv', () => {
+  it('carries the model, driver and rule version after the message, guarded like every cell', () => {
+    const alert = {
+      alertId: 'a-1',
+      rule: 'truck.overspeed',
+      deviceId: 'truck-1',
+      siteId: 'depot-a',
+      kind: 'truck',
+      state: 'RAISED',
+      severity: 'WARNING',
+      raisedAt: 'R',
+      resolvedAt: null,
+      updatedAt: 'U',
+      value: 95,
+      threshold: 90,
+      message: 'fast',
+    };
+    const lines = alertsCsv({
+      alerts: [
+        { ...alert, model: 'tractor-40t', driverId: '=HYPERLINK("x")', ruleVersion: 7 },
+        { ...alert, model: null, driverId: null, ruleVersion: 0 },
+      ],
+    }).split('\r\n');
+    expect(lines[0]?.split(',').slice(-4)).toEqual(['message', 'model', 'driverId', 'ruleVersion']);
+    expect(lines[1]).toMatch(/,fast,tractor-40t,"'=HYPERLINK\(""x""\)",7$/);
+    expect(lines[2]).toMatch(/,fast,,,0$/);
+  });
 });
 
 describe('summaryCsv', () => {

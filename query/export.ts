@@ -86,6 +86,9 @@ interface AlertLine {
   value: number | null;
   threshold: number | null;
   message: string;
+  model: string | null;
+  driverId: string | null;
+  ruleVersion: number;
 }
 
 const ALERT_FIELDS: readonly (keyof AlertLine)[] = [
@@ -102,6 +105,9 @@ const ALERT_FIELDS: readonly (keyof AlertLine)[] = [
   'value',
   'threshold',
   'message',
+  'model',
+  'driverId',
+  'ruleVersion',
 ];
 
 /** Alerts, one line each, every field of the JSON answer. */

@@ -99,6 +99,20 @@ describe('reports', () => {
         ],
       }),
     ).toContain('r');
+    const enriched = renderAlerts({
+      alerts: [
+        {
+          raisedAt: 'T',
+          rule: 'r',
+          deviceId: 'd',
+          model: 'tractor-40t',
+          driverId: 'driver-7',
+          ruleVersion: 3,
+        },
+      ],
+    }).split('\n');
+    expect(enriched[0]).toMatch(/device +model +driver +rule version/);
+    expect(enriched[2]).toMatch(/d +tractor-40t +driver-7 +3/);
     const health = renderHealth({
       at: 'T',
       freshness: { seconds: null },

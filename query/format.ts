@@ -125,6 +125,8 @@ export function renderDevices(d: Json): string {
     { header: 'device', value: get('deviceId') },
     { header: 'kind', value: get('kind') },
     { header: 'site', value: get('siteId') },
+    { header: 'model', value: get('model') },
+    { header: 'driver', value: get('driverId') },
     { header: 'last seen', value: get('lastSeen') },
     { header: 'events', value: get('eventCount') },
     {
@@ -215,6 +217,9 @@ export function renderAlerts(a: Json): string {
     { header: 'raised', value: get('raisedAt') },
     { header: 'rule', value: get('rule') },
     { header: 'device', value: get('deviceId') },
+    { header: 'model', value: get('model') },
+    { header: 'driver', value: get('driverId') },
+    { header: 'rule version', value: get('ruleVersion') },
     { header: 'severity', value: get('severity') },
     { header: 'state', value: get('state') },
     { header: 'resolved', value: get('resolvedAt') },

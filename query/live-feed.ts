@@ -50,6 +50,9 @@ export function alertEvent(alert: Alert) {
       value: alert.value,
       threshold: alert.threshold,
       message: alert.message,
+      model: alert.model,
+      driverId: alert.driverId,
+      ruleVersion: alert.ruleVersion,
     },
   };
 }
@@ -60,6 +63,8 @@ export function deviceEvent(state: DeviceState) {
     deviceId: state.deviceId,
     siteId: state.siteId,
     kind: state.kind.toLowerCase(),
+    model: state.model,
+    driverId: state.driverId,
     lastSeen: iso(state.lastSeen),
     lat: state.lat,
     lon: state.lon,

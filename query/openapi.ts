@@ -24,7 +24,7 @@ const descriptions: Record<string, string> = {
   state: 'open | resolved | all (default open).',
   siteId: 'Only the devices of this site.',
   groupBy:
-    "kind | site | model | driver: one row per group and kind; model and driver come from the registry's dimension tables, devices it does not know in a bucket with registered: false.",
+    "kind | site | model | driver: one row per group and kind. model and driver are those each row carries (in force when the event was processed: a window counts under the driver of its own time); rows without them (older rows, or the registry join off) fall back to the registry's dimension tables (the device's current model and driver); devices the registry does not know are in a bucket with registered: false.",
   format: 'json (default) | csv (also chosen by Accept: text/csv).',
   tripId: 'A trip id of the trips list: <deviceId>:<epoch ms of its first sample>.',
   zoom: 'Map zoom level (0-22) the track is simplified for (1 pixel); without: every position.',

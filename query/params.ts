@@ -91,8 +91,9 @@ const range = { from: isoTime.optional(), to: isoTime.optional() };
 
 /**
  * Groupings of the summary. kind and site are answered from the projections; model and
- * driver from the registry's dimension tables (docs/query.md "Groupings"), with the
- * devices the registry does not know in an unregistered bucket.
+ * driver from the registry fields each row carries, else the registry's dimension tables
+ * (docs/query.md "Groupings", query/registry-grouping.ts), with the devices the registry
+ * does not know in an unregistered bucket.
  */
 export const SUMMARY_GROUPINGS = ['kind', 'site', 'model', 'driver'] as const;
 

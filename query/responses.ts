@@ -213,6 +213,16 @@ export const deviceState = z.strictObject({
   deviceId: z.string(),
   siteId: z.string(),
   kind: z.enum(['truck', 'turbine', 'solar']),
+  model: z
+    .string()
+    .nullable()
+    .describe("The registry's model when the newest event was processed; null: no registry join."),
+  driverId: z
+    .string()
+    .nullable()
+    .describe(
+      "The truck's driver when the newest event was processed; null: no driver, not a truck, or no registry join.",
+    ),
   lastSeen: time,
   lastEventId: z.string(),
   seq: num,
@@ -310,6 +320,21 @@ export const alertBody = z.strictObject({
   value: nullableNum,
   threshold: nullableNum,
   message: z.string(),
+  model: z
+    .string()
+    .nullable()
+    .describe(
+      "The registry's model of the device when the transition was processed; null: no registry join.",
+    ),
+  driverId: z
+    .string()
+    .nullable()
+    .describe(
+      "The truck's driver when the transition was processed; null: no driver, not a truck, or no registry join.",
+    ),
+  ruleVersion: num.describe(
+    'Version of the registry rule row that decided the transition; 0: the built-in parameters.',
+  ),
   acknowledged: z.strictObject({ by: z.string(), at: time, comment: z.string() }).nullable(),
   shelved: z
     .strictObject({

@@ -190,9 +190,8 @@ export type SummaryPartial = Record<string, KindPartial>;
 
 /**
  * The key of a (kind, site) group in a SummaryPartial; any site id round-trips. `detail`
- * refines it: a device id (per-device partials), or the value of a registry dimension
- * (a model, a driver id; '' for a registered device without one, null for a device the
- * registry does not know).
+ * refines it by the value of a registry dimension (a model, a driver id; '' for a
+ * registered device without one, null for a device the registry does not know).
  */
 export function groupKey(kind: string, siteId: string, detail?: string | null): string {
   return JSON.stringify(detail === undefined ? [kind, siteId] : [kind, siteId, detail]);
@@ -216,24 +215,26 @@ export function regroupPartial(
   for (const [key, p] of Object.entries(partial)) {
     const target = keyOf(parseGroupKey(key));
     if (target === undefined) continue;
-    const acc = out[target];
-    out[target] =
-      acc === undefined
-        ? { ...p, devices: [...p.devices] }
-        : {
-            events: acc.events + p.events,
-            speedSum: acc.speedSum + p.speedSum,
-            speedCount: acc.speedCount + p.speedCount,
-            distanceKm: acc.distanceKm + p.distanceKm,
-            engineOnSeconds: acc.engineOnSeconds + p.engineOnSeconds,
-            idleSeconds: acc.idleSeconds + p.idleSeconds,
-            energyKwh: acc.energyKwh + p.energyKwh,
-            availableSeconds: acc.availableSeconds + p.availableSeconds,
-            coveredSeconds: acc.coveredSeconds + p.coveredSeconds,
-            devices: [...acc.devices, ...p.devices],
-          };
+    out[target] = addKindPartials(out[target], p);
   }
   return out;
+}
+
+/** Two partials of one group added (a fresh object; `acc` absent: a copy of `p`), device lists concatenated. */
+export function addKindPartials(acc: KindPartial | undefined, p: KindPartial): KindPartial {
+  if (acc === undefined) return { ...p, devices: [...p.devices] };
+  return {
+    events: acc.events + p.events,
+    speedSum: acc.speedSum + p.speedSum,
+    speedCount: acc.speedCount + p.speedCount,
+    distanceKm: acc.distanceKm + p.distanceKm,
+    engineOnSeconds: acc.engineOnSeconds + p.engineOnSeconds,
+    idleSeconds: acc.idleSeconds + p.idleSeconds,
+    energyKwh: acc.energyKwh + p.energyKwh,
+    availableSeconds: acc.availableSeconds + p.availableSeconds,
+    coveredSeconds: acc.coveredSeconds + p.coveredSeconds,
+    devices: [...acc.devices, ...p.devices],
+  };
 }
 
 export function emptyKindPartial(): KindPartial {

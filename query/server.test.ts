@@ -106,6 +106,20 @@ describe('OpenAPI document', () => {
       type: 'object',
       required: expect.arrayContaining(['groupBy', 'groups']),
     });
+    // Alerts and device states carry the registry fields in force when they were processed.
+    type Items = {
+      properties: Record<
+        string,
+        { items: { required: string[]; properties: Record<string, { description?: string }> } }
+      >;
+    };
+    const alerts = doc.paths['/api/v1/alerts'].get.responses[200].content['application/json'].schema as Items;
+    const alert = alerts.properties.alerts!.items;
+    expect(alert.required).toEqual(expect.arrayContaining(['model', 'driverId', 'ruleVersion']));
+    expect(alert.properties.ruleVersion?.description).toMatch(/0: the built-in parameters/);
+    const devices = doc.paths['/api/v1/devices'].get.responses[200].content['application/json']
+      .schema as Items;
+    expect(devices.properties.devices?.items.required).toEqual(expect.arrayContaining(['model', 'driverId']));
   });
 });
 

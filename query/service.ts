@@ -26,6 +26,7 @@ import {
   type TimeRange,
 } from './params.ts';
 import {
+  addKindPartials,
   type ComputeHours,
   createHourReader,
   type EnergyPartial,
@@ -40,6 +41,7 @@ import {
   settledBefore,
   splitRange,
 } from './rollup.ts';
+import { type RegistryGrouping, registryGroupOf, rowRegistryFields } from './registry-grouping.ts';
 import type { TemplateArgs, TemplateName } from './templates.ts';
 import { actionsView } from './alert-actions.ts';
 import type { RecentCommands } from './recent-commands.ts';
@@ -244,6 +246,10 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
       value: nullableNumber(r.value),
       threshold: nullableNumber(r.threshold),
       message: String(r.message),
+      // In force when the transition was processed; null and 0 for a row written before
+      // the registry join (clickhouse/migrations/006_registry_enrichment.sql).
+      ...rowRegistryFields(r),
+      ruleVersion: n(r.rule_version),
     };
   }
 
@@ -351,12 +357,19 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
     ),
   });
 
-  function toSummaryPartial(rows: Record<string, unknown>[]): SummaryPartial {
+  /**
+   * Rows of summaryPartialsSql as a partial keyed by kind and site, and by `detailOf` the
+   * row where given (the groupings by model and driver: several rows, one per device, may
+   * fall on one key and are added).
+   */
+  function toSummaryPartial(
+    rows: Record<string, unknown>[],
+    detailOf?: (row: Record<string, unknown>) => string | null,
+  ): SummaryPartial {
     const partial: SummaryPartial = {};
     for (const r of rows) {
-      // Per-device rows (perDevice) keep the device in the key, for the registry's groupings.
-      const device = r.device_id === undefined ? undefined : String(r.device_id);
-      partial[groupKey(String(r.kind), String(r.site_id), device)] = {
+      const key = groupKey(String(r.kind), String(r.site_id), detailOf?.(r));
+      partial[key] = addKindPartials(partial[key], {
         events: n(r.events),
         speedSum: n(r.speed_sum),
         speedCount: n(r.speed_count),
@@ -367,7 +380,7 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
         availableSeconds: n(r.available_seconds),
         coveredSeconds: n(r.covered_seconds),
         devices: Array.isArray(r.devices) ? r.devices.map(String) : [],
-      };
+      });
     }
     return partial;
   }
@@ -492,36 +505,41 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
     const range = resolveRange(defaults, at, DEFAULT_SUMMARY_SPAN_MS, config.caps.reportMs);
     const settled = settledBefore(at, config);
     const split = splitRange(storedPart(range, at), settled);
-    // Model and driver are the registry's (dimension tables, joined per device): the cached
-    // hours are per site and kind, so these read the range per device in one statement.
+    // Model and driver are those each row carries, else the dimension tables' (per device,
+    // registry-grouping.ts): the cached hours are per site and kind, so these read the range
+    // per device and registry fields in one statement.
     const byDimension = groupBy === 'model' || groupBy === 'driver';
-    const [partials, devices, alerts, ratings, dimensions] = await Promise.all([
+    const perDevice = byDimension ? { perDevice: true } : {};
+    const [partialRows, devices, alerts, ratings, dimensions] = await Promise.all([
       byDimension
-        ? run('summaryPartials', { ranges: [storedPart(range, at)], group: 'none', perDevice: true }).then(
-            (rows) => [toSummaryPartial(rows)],
-          )
+        ? run('summaryPartials', { ranges: [storedPart(range, at)], group: 'none', perDevice: true })
         : Promise.all([
             summaryHours(split.hours),
             edgeMinutes(split.live, settled, summaryMinutes).then((pairs) => pairs.map(([, p]) => p)),
           ]).then((parts) => parts.flat()),
-      run('summaryDevices', {}),
-      run('summaryAlerts', { range, ...(byDimension ? { perDevice: true } : {}) }),
+      run('summaryDevices', perDevice),
+      run('summaryAlerts', { range, ...perDevice }),
       deps.ratings ? deps.ratings() : Promise.resolve(noRatings),
       byDimension ? deviceDimensions() : Promise.resolve(undefined),
     ]);
     const { siteId } = params;
     if (siteId !== undefined && !devices.some((r) => String(r.site_id) === siteId))
       throw notFound(`site ${siteId} is unknown`);
-    /** A device's value of the grouping's dimension: '' for none (no driver), null when unregistered. */
-    const dimensionOf = (deviceId: string): string | null => {
-      const entry = dimensions?.devices.get(deviceId);
-      if (entry === undefined) return null;
-      return groupBy === 'model' ? entry.model : (entry.driverId ?? '');
-    };
-    // The one extension point of grouping: a group's key from its kind, site and device.
+    /** A row's group of the grouping by model or driver: its own fields, else the device's current ones. */
+    const dimensionOf = (row: Record<string, unknown>): string | null =>
+      registryGroupOf(
+        groupBy as RegistryGrouping,
+        rowRegistryFields(row),
+        dimensions?.devices.get(String(row.device_id)),
+      );
+    const partials = byDimension
+      ? [toSummaryPartial(partialRows as Record<string, unknown>[], dimensionOf)]
+      : (partialRows as SummaryPartial[]);
+    // The one extension point of grouping: a group's key from its kind, site and (model or
+    // driver) detail.
     const keyOf = (g: { kind: string; siteId: string; detail?: string | null }) => {
       if (siteId !== undefined && g.siteId !== siteId) return undefined;
-      if (byDimension) return groupKey(g.kind, '', dimensionOf(String(g.detail)));
+      if (byDimension) return groupKey(g.kind, '', g.detail ?? null);
       return groupKey(g.kind, groupBy === 'site' ? g.siteId : '');
     };
     const merged = mergeSummaryPartials(partials.map((p) => regroupPartial(p, keyOf)));
@@ -534,17 +552,16 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
       deviceGroups.set(key, acc);
     };
     for (const r of devices) {
-      const ids = Array.isArray(r.ids) ? r.ids.map(String) : [];
       const group = { kind: String(r.kind), siteId: String(r.site_id) };
-      if (byDimension) for (const id of ids) addDevices(keyOf({ ...group, detail: id }), 1, [id]);
-      else addDevices(keyOf(group), n(r.devices), ids);
+      if (byDimension) addDevices(keyOf({ ...group, detail: dimensionOf(r) }), 1, [String(r.device_id)]);
+      else addDevices(keyOf(group), n(r.devices), Array.isArray(r.ids) ? r.ids.map(String) : []);
     }
     const alertGroups = new Map<string, { raised: number; open: number }>();
     for (const r of alerts) {
       const key = keyOf({
         kind: String(r.kind),
         siteId: String(r.site_id),
-        ...(r.device_id === undefined ? {} : { detail: String(r.device_id) }),
+        ...(byDimension ? { detail: dimensionOf(r) } : {}),
       });
       if (key === undefined) continue;
       const acc = alertGroups.get(key) ?? { raised: 0, open: 0 };

@@ -81,6 +81,28 @@ describe('SQL builders', () => {
     placeholdersMatch(sql.deadLettersSql());
   });
 
+  it('read the registry fields each row carries for the groupings by model and driver', () => {
+    const partials = sql.summaryPartialsSql(range, 'none', true);
+    expect(partials.sql).toMatch(/^SELECT kind, site_id, device_id, model, driver_id,/);
+    expect(partials.sql).toMatch(/GROUP BY kind, site_id, device_id, model, driver_id$/);
+    // The cached per-hour partials stay per kind and site: no registry column.
+    expect(sql.summaryPartialsSql(range, 'hour').sql).not.toMatch(/model|driver_id/);
+    const alerts = sql.summaryAlertsSql(range, true);
+    expect(alerts.sql).toMatch(/GROUP BY kind, site_id, device_id, model, driver_id$/);
+    expect(sql.summaryAlertsSql(range).sql).not.toMatch(/model|driver_id/);
+    expect(sql.summaryDevicesSql(true).sql).toBe(
+      'SELECT kind, site_id, device_id, model, driver_id FROM device_state FINAL',
+    );
+    for (const statement of [partials, alerts, sql.summaryDevicesSql(true)]) placeholdersMatch(statement);
+  });
+
+  it('list alerts and device states with their registry fields and rule version', () => {
+    for (const statement of [sql.alertsSql({ state: 'all', limit: 1 }), sql.alertByIdSql('a-1')])
+      expect(statement.sql).toContain('message, model, driver_id, rule_version');
+    for (const statement of [sql.devicesSql({ limit: 1 }), sql.deviceStateSql('d-1')])
+      expect(statement.sql).toContain('SELECT device_id, site_id, kind, model, driver_id,');
+  });
+
   it('leave out filters that were not asked for', () => {
     const statement = sql.devicesSql({ limit: 5 });
     expect(statement.sql).not.toContain('WHERE');

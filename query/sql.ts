@@ -25,7 +25,7 @@ function rangeParams(range: TimeRange): Record<string, number> {
 }
 
 /** Columns of device_state, in the order the API shows them. */
-const STATE_COLUMNS = `device_id, site_id, kind, toUnixTimestamp64Milli(last_seen) AS last_seen_ms, last_event_id,
+const STATE_COLUMNS = `device_id, site_id, kind, model, driver_id, toUnixTimestamp64Milli(last_seen) AS last_seen_ms, last_event_id,
   seq, event_count, lat, lon, speed_kmh, heading_deg, engine_on, engine_temp_c, fuel_pct, odometer_km,
   cargo_temp_c, active_diagnostic_codes, status, power_kw, wind_speed_ms, ac_power_w, irradiance_wm2,
   energy_today_kwh, open_alerts`;
@@ -39,7 +39,10 @@ const STATE_COLUMNS = `device_id, site_id, kind, toUnixTimestamp64Milli(last_see
 export function summaryPartialsSql(
   range: TimeRange | readonly TimeRange[],
   group: 'none' | 'hour' | 'minute',
-  /** One row per device too: the groupings by a registry dimension (model, driver) join on it. */
+  /**
+   * One row per device and registry fields too (the model and driver the windows carry):
+   * what the groupings by model and driver resolve (registry-grouping.ts).
+   */
   perDevice = false,
 ): Statement {
   // Several ranges (the live edges of rollup.ts) are read in one scan.
@@ -58,8 +61,9 @@ export function summaryPartialsSql(
       : group === 'minute'
         ? 'toUnixTimestamp64Milli(window_start) AS bucket, '
         : '';
+  const device = perDevice ? ', device_id, model, driver_id' : '';
   return {
-    sql: `SELECT ${bucket}kind, site_id,${perDevice ? ' device_id,' : ''}
+    sql: `SELECT ${bucket}kind, site_id${device},
   sum(event_count) AS events,
   sum(field_sum['speedKmh']) AS speed_sum,
   sum(field_count['speedKmh']) AS speed_count,
@@ -72,7 +76,7 @@ export function summaryPartialsSql(
   groupUniqArray(device_id) AS devices
 FROM aggregates_1m FINAL
 WHERE ${where}
-GROUP BY ${bucket === '' ? '' : 'bucket, '}kind, site_id${perDevice ? ', device_id' : ''}`,
+GROUP BY ${bucket === '' ? '' : 'bucket, '}kind, site_id${device}`,
     params,
   };
 }
@@ -92,17 +96,26 @@ GROUP BY bucket, site_id, kind`,
   };
 }
 
-/** Devices per kind and site, with their ids (the capacity of a site adds up its devices' ratings). */
-export function summaryDevicesSql(): Statement {
+/**
+ * Devices per kind and site, with their ids (the capacity of a site adds up its devices'
+ * ratings); per device with the registry fields of its newest state for the groupings by
+ * model and driver.
+ */
+export function summaryDevicesSql(perDevice = false): Statement {
   return {
-    sql: 'SELECT kind, site_id, count() AS devices, groupArray(device_id) AS ids FROM device_state FINAL GROUP BY kind, site_id',
+    sql: perDevice
+      ? 'SELECT kind, site_id, device_id, model, driver_id FROM device_state FINAL'
+      : 'SELECT kind, site_id, count() AS devices, groupArray(device_id) AS ids FROM device_state FINAL GROUP BY kind, site_id',
     params: {},
   };
 }
 
-/** Per kind and site: alerts raised in the range, and open now (whatever their raise time). */
+/**
+ * Per kind and site: alerts raised in the range, and open now (whatever their raise time);
+ * per device and the registry fields of each alert's newest transition too (`perDevice`).
+ */
 export function summaryAlertsSql(range: TimeRange, perDevice = false): Statement {
-  const by = perDevice ? 'kind, site_id, device_id' : 'kind, site_id';
+  const by = perDevice ? 'kind, site_id, device_id, model, driver_id' : 'kind, site_id';
   return {
     sql: `SELECT ${by},
   countIf(raised_at >= ${t('from')} AND raised_at < ${t('to')}) AS raised,
@@ -287,7 +300,7 @@ LIMIT {limit:UInt32}`,
 /** Columns of an alert row, as the API reads them. */
 const ALERT_COLUMNS = `alert_id, rule, device_id, site_id, kind, state, severity,
   toUnixTimestamp64Milli(raised_at) AS raised_at_ms, toUnixTimestamp64Milli(resolved_at) AS resolved_at_ms,
-  toUnixTimestamp64Milli(ts) AS ts_ms, value, threshold, message`;
+  toUnixTimestamp64Milli(ts) AS ts_ms, value, threshold, message, model, driver_id, rule_version`;
 
 /** One alert's current state (the newest transition), by id. */
 export function alertByIdSql(alertId: string): Statement {

@@ -81,7 +81,9 @@ export const TEMPLATES = {
   energyPartials: template(z.strictObject({ range, group: z.enum(['hour', 'minute']) }), (a) =>
     sql.energyPartialsSql(a.range, a.group),
   ),
-  summaryDevices: template(none, () => sql.summaryDevicesSql()),
+  summaryDevices: template(z.strictObject({ perDevice: z.boolean().optional() }), (a) =>
+    sql.summaryDevicesSql(a.perDevice),
+  ),
   summaryAlerts: template(z.strictObject({ range, perDevice: z.boolean().optional() }), (a) =>
     sql.summaryAlertsSql(a.range, a.perDevice),
   ),

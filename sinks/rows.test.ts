@@ -121,6 +121,61 @@ describe('mapRecord', () => {
     }
   });
 
+  it('stores the registry fields of an enriched window, alert and device state', () => {
+    const t = truckSample('truck-7', 1_000, 1);
+    const enriched = { model: 'Actros 1845', driverId: 'drv-<b>' };
+    const window = mapRecord(
+      'aggregates',
+      { record: 'WindowAggregate', schemaId: 1, value: { ...windowOf([t], 0, 0), ...enriched } } as Decoded,
+      at,
+    );
+    expect(parse(window.table, window.line)).toMatchObject({
+      kind: 'TRUCK',
+      model: 'Actros 1845',
+      driver_id: 'drv-<b>',
+    });
+    const raised = mapRecord(
+      'alerts',
+      {
+        record: 'Alert',
+        schemaId: 1,
+        value: { ...alert('truck-7', 1_000, 'RAISED'), ...enriched, ruleVersion: 42 },
+      } as Decoded,
+      at,
+    );
+    expect(parse(raised.table, raised.line)).toMatchObject({
+      model: 'Actros 1845',
+      driver_id: 'drv-<b>',
+      rule_version: 42,
+      message: expect.any(String),
+    });
+    const state = mapRecord(
+      'deviceState',
+      {
+        record: 'DeviceState',
+        schemaId: 1,
+        value: { ...deviceState('truck-7', 1, 1_000), ...enriched },
+      } as Decoded,
+      at,
+    );
+    expect(parse(state.table, state.line)).toMatchObject({ model: 'Actros 1845', driver_id: 'drv-<b>' });
+  });
+
+  it('stores null registry fields and rule version 0 when the processor ran without the join', () => {
+    const raised = mapRecord(
+      'alerts',
+      { record: 'Alert', schemaId: 1, value: alert('d', 1, 'RAISED') } as Decoded,
+      at,
+    );
+    expect(parse(raised.table, raised.line)).toMatchObject({ model: null, driver_id: null, rule_version: 0 });
+    const state = mapRecord(
+      'deviceState',
+      { record: 'DeviceState', schemaId: 1, value: deviceState('d', 1, 1) } as Decoded,
+      at,
+    );
+    expect(parse(state.table, state.line)).toMatchObject({ model: null, driver_id: null });
+  });
+
   it('refuses a record type that does not belong on the topic', () => {
     const decoded = { record: 'TruckTelemetry', schemaId: 3, value: truck } as Decoded;
     expect(() => mapRecord('solar', decoded, at)).toThrow(

@@ -43,6 +43,11 @@ export type TableName = (typeof RECORD_TABLES)[RecordName] | typeof DEAD_LETTERS
 
 const RAW_COMMON = ['event_id', 'device_id', 'site_id', 'ts', 'seq'] as const;
 const LINEAGE = ['schema_id', 'kafka_partition', 'kafka_offset'] as const;
+/**
+ * The registry's fields as the processors' join set them when the event was processed
+ * (clickhouse/migrations/006_registry_enrichment.sql); null without the join.
+ */
+const REGISTRY_FIELDS = ['model', 'driver_id'] as const;
 
 /** The columns each line fills, in line order (`ingested_at` is left to its default). */
 export const TABLE_COLUMNS: Record<TableName, readonly string[]> = {
@@ -86,6 +91,7 @@ export const TABLE_COLUMNS: Record<TableName, readonly string[]> = {
     'device_id',
     'site_id',
     'kind',
+    ...REGISTRY_FIELDS,
     'window_start',
     'window_end',
     'revision',
@@ -106,6 +112,7 @@ export const TABLE_COLUMNS: Record<TableName, readonly string[]> = {
     'device_id',
     'site_id',
     'kind',
+    ...REGISTRY_FIELDS,
     'state',
     'severity',
     'raised_at',
@@ -114,6 +121,7 @@ export const TABLE_COLUMNS: Record<TableName, readonly string[]> = {
     'value',
     'threshold',
     'message',
+    'rule_version',
     'kafka_partition',
     'kafka_offset',
   ],
@@ -121,6 +129,7 @@ export const TABLE_COLUMNS: Record<TableName, readonly string[]> = {
     'device_id',
     'site_id',
     'kind',
+    ...REGISTRY_FIELDS,
     'last_seen',
     'last_event_id',
     'seq',
@@ -233,6 +242,15 @@ export function mapRecord(topicKey: TopicKey, decoded: Decoded, at: KafkaPositio
   return { table, line: compactLine(toRow(decoded.record, decoded.value, kafka)) };
 }
 
+/**
+ * The registry columns of a record. A record written before the fields existed decodes
+ * into the newest reader schema (schemas/serde.ts) with their defaults: null, and 0 for
+ * ruleVersion.
+ */
+function registryFields(v: { model: string | null; driverId: string | null }) {
+  return { model: v.model, driver_id: v.driverId };
+}
+
 type Lineage = { schema_id: number; kafka_partition: number; kafka_offset: string };
 
 function toRow(record: RecordName, value: Decoded['value'], k: Lineage): Record<string, unknown> {
@@ -335,6 +353,7 @@ function toRow(record: RecordName, value: Decoded['value'], k: Lineage): Record<
         device_id: v.deviceId,
         site_id: v.siteId,
         kind: v.kind,
+        ...registryFields(v),
         window_start: v.windowStart,
         window_end: v.windowEnd,
         revision: v.revision,
@@ -358,6 +377,7 @@ function toRow(record: RecordName, value: Decoded['value'], k: Lineage): Record<
         device_id: v.deviceId,
         site_id: v.siteId,
         kind: v.kind,
+        ...registryFields(v),
         state: v.state,
         severity: v.severity,
         raised_at: v.raisedAt,
@@ -366,6 +386,7 @@ function toRow(record: RecordName, value: Decoded['value'], k: Lineage): Record<
         value: v.value,
         threshold: v.threshold,
         message: v.message,
+        rule_version: v.ruleVersion,
         kafka_partition: k.kafka_partition,
         kafka_offset: k.kafka_offset,
       };
@@ -376,6 +397,7 @@ function toRow(record: RecordName, value: Decoded['value'], k: Lineage): Record<
         device_id: v.deviceId,
         site_id: v.siteId,
         kind: v.kind,
+        ...registryFields(v),
         last_seen: v.lastSeen,
         last_event_id: v.lastEventId,
         seq: v.seq,

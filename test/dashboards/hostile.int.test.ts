@@ -53,6 +53,8 @@ const LEGACY_DEVICE = `legacy-${'x'.repeat(10_000)}`;
 const LEGACY_SITE = `legacy-site-${'y'.repeat(5_000)}`;
 const HOSTILE_CODE = `P0217${pwn('code')}`;
 const ALERT_RULE = `rule.${'<script>'}(window.__pwned=window.__pwned||[]).push('rule')</script>`;
+const ALERT_MODEL = `model-${pwn('alert-model')}`;
+const ALERT_DRIVER = `driver-${pwn('alert-driver')}`;
 const ALERT_MESSAGE = `overheat ${pwn('message')} & "quoted" 'text'`;
 /** The sink's and processor's drain bound here: by teardown they hold nothing to drain. */
 const DRAIN_TIMEOUT_MS = 5_000;
@@ -161,9 +163,10 @@ beforeAll(async () => {
       deviceId: 'probe-b',
       siteId: 'depot-safe',
       kind: 'TRUCK',
-      model: null,
-      driverId: null,
-      ruleVersion: 0,
+      // Registry fields are data too (whoever writes the registry or the topic).
+      model: ALERT_MODEL,
+      driverId: ALERT_DRIVER,
+      ruleVersion: 3,
       state: 'RAISED',
       severity: 'CRITICAL',
       raisedAt: now - 40_000,
@@ -347,6 +350,7 @@ async function checkPage(loaded: Loaded): Promise<void> {
   );
   expect(row[2]).toBe(ALERT_RULE);
   expect(row[6]).toBe(ALERT_MESSAGE);
+  expect([row[9], row[10]]).toEqual([ALERT_MODEL, ALERT_DRIVER]);
   // The dead letter's code and stage as text.
   const dead: string[] = await page.$$eval('#health-dlq li', (items) =>
     items.map((i) => i.textContent ?? ''),
