@@ -15,9 +15,12 @@
 // kafkajs is CommonJS; Node's ESM loader cannot see all of its named exports.
 import kafkajs from 'kafkajs';
 import type { KafkaConfig } from '../config.ts';
+import { FleetgridError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { isClientError, TRANSIENT_CLIENT_ERRORS, toKafkaError, wrapKafka } from './errors.ts';
+import { createIdempotentSender } from './idempotent.ts';
 import { waitForTopicLeaders } from './leaders.ts';
+import { partitionForKey } from './partitioner.ts';
 import type {
   ConsumerOptions,
   FetchedBatch,
@@ -26,6 +29,7 @@ import type {
   KafkaAdmin,
   KafkaClient,
   KafkaProducer,
+  OutgoingMessage,
   ProducedPartition,
   ProducerOptions,
   TopicMessages,
@@ -114,6 +118,46 @@ function clusterOf(kafka: InstanceType<typeof Kafka>): KafkajsCluster {
   return create({ allowAutoTopicCreation: false });
 }
 
+/**
+ * The partition a record goes to when its caller did not say: the key's murmur2 partition
+ * (partitioner.ts) among the topic's partitions, which are looked up once per topic; records
+ * without a key take turns.
+ */
+function partitionCounts(admin: () => ReturnType<InstanceType<typeof Kafka>['admin']>) {
+  const counts = new Map<string, number>();
+  const turns = new Map<string, number>();
+  let client: ReturnType<typeof admin> | undefined;
+  return {
+    async learn(batches: readonly TopicMessages[]): Promise<void> {
+      const unknown = batches
+        .filter((b) => !counts.has(b.topic) && b.messages.some((m) => m.partition === undefined))
+        .map((b) => b.topic);
+      if (unknown.length === 0) return;
+      if (!client) {
+        client = admin();
+        await wrapKafka('connect admin', () => (client as ReturnType<typeof admin>).connect());
+      }
+      const { topics } = await wrapKafka('fetch topic metadata', () =>
+        (client as ReturnType<typeof admin>).fetchTopicMetadata({ topics: unknown }),
+      );
+      for (const t of topics) counts.set(t.name, t.partitions.length);
+    },
+    partitionOf(topic: string, message: OutgoingMessage): number {
+      if (message.partition !== undefined) return message.partition;
+      const count = counts.get(topic);
+      if (count === undefined) throw new FleetgridError('INTERNAL', `no partition count known for ${topic}`);
+      if (message.key !== null && message.key !== undefined) return partitionForKey(message.key, count);
+      const turn = ((turns.get(topic) ?? -1) + 1) % count;
+      turns.set(topic, turn);
+      return turn;
+    },
+    async close(): Promise<void> {
+      await client?.disconnect().catch(() => {});
+      client = undefined;
+    },
+  };
+}
+
 /** The client's own retries: brief, bounded; our loops decide about longer outages. */
 const CLIENT_RETRY = { initialRetryTime: 100, maxRetryTime: 2_000, retries: 5 };
 
@@ -152,21 +196,49 @@ export function createKafkaClient(config: KafkaConfig, deps: { log: Logger }): K
     producer(options: ProducerOptions = {}): KafkaProducer {
       const producer = kafka.producer({
         createPartitioner: Partitioners.DefaultPartitioner,
-        maxInFlightRequests: options.maxInFlightRequests ?? 5,
+        // kafkajs cannot renumber the requests behind a failed one (idempotent.ts), so an
+        // idempotent producer keeps one request per connection in flight; Kafka would allow 5.
+        maxInFlightRequests: options.idempotent ? 1 : (options.maxInFlightRequests ?? 5),
         allowAutoTopicCreation: false,
         ...(options.idempotent ? { idempotent: true, retry: CLIENT_RETRY } : {}),
       });
+      const sendBatch = (batches: TopicMessages[]) =>
+        wrapKafka('produce batch', async () =>
+          toProduced(await producer.sendBatch({ topicMessages: batches as never, acks: -1 })),
+        );
+      if (!options.idempotent) {
+        return {
+          connect: () => wrapKafka('connect producer', () => producer.connect()),
+          disconnect: () => producer.disconnect(),
+          send: (topic, messages) =>
+            wrapKafka(`produce to ${topic}`, async () =>
+              toProduced(await producer.send({ topic, messages: messages as never, acks: -1 })),
+            ),
+          sendBatch,
+        };
+      }
+      // Idempotent: one request per partition, queued per partition (idempotent.ts says why).
+      const partitions = partitionCounts(() => kafka.admin());
+      const sender = createIdempotentSender(async ({ topic, partition, messages }) => {
+        const [produced] = await sendBatch([
+          { topic, messages: messages.map((message) => ({ ...message, partition })) },
+        ]);
+        if (!produced)
+          throw new FleetgridError('INTERNAL', `produce to ${topic}: no answer for partition ${partition}`);
+        return produced;
+      }, partitions.partitionOf);
+      const send = async (batches: TopicMessages[]) => {
+        await partitions.learn(batches);
+        return sender.send(batches);
+      };
       return {
         connect: () => wrapKafka('connect producer', () => producer.connect()),
-        disconnect: () => producer.disconnect(),
-        send: (topic, messages) =>
-          wrapKafka(`produce to ${topic}`, async () =>
-            toProduced(await producer.send({ topic, messages: messages as never, acks: -1 })),
-          ),
-        sendBatch: (batches) =>
-          wrapKafka('produce batch', async () =>
-            toProduced(await producer.sendBatch({ topicMessages: batches as never, acks: -1 })),
-          ),
+        disconnect: async () => {
+          await partitions.close();
+          await producer.disconnect();
+        },
+        send: (topic, messages) => send([{ topic, messages }]),
+        sendBatch: send,
       };
     },
 

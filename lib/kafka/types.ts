@@ -207,7 +207,8 @@ export interface CommittedOffsets {
 
 export interface TopicMetadata {
   name: string;
-  partitions: { partitionId: number; leader: number; replicas: number[] }[];
+  /** `isr`: the replicas in sync with the leader (all of `replicas` when fully in sync). */
+  partitions: { partitionId: number; leader: number; replicas: number[]; isr: number[] }[];
 }
 
 /** A topic's or a broker's configuration values, for the names asked. */
