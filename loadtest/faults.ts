@@ -7,8 +7,13 @@
  * - redis-flush: FLUSHALL on the private Redis at `atS` (instantaneous);
  * - registry-kill: kill -9 of the private Apicurio registry, restarted `forS` later (its
  *   H2 file keeps the schemas);
- * - broker-kill: kill -9 of a private Kafka node, restarted `forS` later (same data);
- * - broker-pause: SIGSTOP of a private Kafka node for `forS` (sockets open, no answers);
+ * - broker-kill: kill -9 of a private Kafka node, restarted `forS` later (same data); on a
+ *   cluster, the node leading most of the run's partitions (the one whose loss moves most);
+ * - broker-pause: SIGSTOP of a private Kafka node for `forS` (sockets open, no answers), on a
+ *   cluster the busiest leader too;
+ * - rolling-restart: every node of the private cluster in turn, stopped cleanly (SIGTERM),
+ *   started again, and the next only once every partition is fully in sync again; begins at
+ *   `atS`, its length is whatever that takes (`forS` is the minimum it is counted as);
  * - processor-kill / sink-kill: kill -9 of the started child, restarted `forS` later.
  */
 import { FleetgridError } from '../lib/errors.ts';
@@ -19,6 +24,7 @@ export const FAULT_KINDS = [
   'registry-kill',
   'broker-kill',
   'broker-pause',
+  'rolling-restart',
   'processor-kill',
   'sink-kill',
 ] as const;
@@ -44,6 +50,7 @@ const TARGETS: Record<FaultKind, FaultTarget> = {
   'registry-kill': 'registry',
   'broker-kill': 'kafka',
   'broker-pause': 'kafka',
+  'rolling-restart': 'kafka',
   'processor-kill': 'processor',
   'sink-kill': 'sink',
 };
@@ -87,6 +94,31 @@ export function parseFaultSchedule(input: {
       `the fault (${atS} s + ${forS} s) must end at least ${MIN_LOAD_AFTER_FAULT_S} s before the load does (${input.durationS} s)`,
     );
   return { kind, target: TARGETS[kind], atS, forS, endS: atS + forS };
+}
+
+/** Partition leadership of one topic, as metadata gives it. */
+export interface LeaderMetadata {
+  name: string;
+  partitions: readonly { leader: number }[];
+}
+
+/**
+ * The node leading most partitions of the given topics (Kafka's internal `__` topics left
+ * out: the run's own topics are what its load moves through); ties go to the highest node id,
+ * so with even leadership a cluster's first voter is spared. Undefined when no partition has
+ * a leader.
+ */
+export function busiestLeader(topics: readonly LeaderMetadata[]): number | undefined {
+  const leads = new Map<number, number>();
+  for (const topic of topics) {
+    if (topic.name.startsWith('__')) continue;
+    for (const { leader } of topic.partitions)
+      if (leader >= 0) leads.set(leader, (leads.get(leader) ?? 0) + 1);
+  }
+  let best: [number, number] | undefined;
+  for (const [node, count] of leads)
+    if (!best || count > best[1] || (count === best[1] && node > best[0])) best = [node, count];
+  return best?.[0];
 }
 
 /** What happened when, in seconds since the load began. */
