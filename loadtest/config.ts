@@ -31,6 +31,15 @@ const schema = z
     reportDir: z.string().optional(),
     /** Spawn `fleetgrid process` and a sink for this run, on a private topic prefix and data dir. */
     startPipeline: z.boolean().default(false),
+    /** Started pipeline: processors in the one group (they share the partitions). */
+    processors: z.number().int().min(1).max(6).default(1),
+    /**
+     * Started pipeline: sinks. One only: in embedded mode the sink holds chDB, whose data
+     * directory one process at a time can open (pipeline.ts); the option exists to say so.
+     */
+    sinks: z
+      .literal(1, { error: '--sinks: one sink only (the embedded chDB opens in one process at a time)' })
+      .default(1),
     /** Partitions per topic when the load test creates the topics. */
     partitions: z.number().int().positive().default(6),
     /** The processors' window size and grace: passed to a started processor, and the base of aggregate freshness. */
@@ -99,6 +108,10 @@ const schema = z
   .refine((c) => !c.probeApi || c.startPipeline || c.apiUrl !== undefined, {
     message: '--probe-api needs --start-pipeline (an API is started for it) or --api-url',
     path: ['probeApi'],
+  })
+  .refine((c) => c.processors === 1 || c.startPipeline, {
+    message: '--processors sets the started pipeline: it needs --start-pipeline',
+    path: ['processors'],
   })
   .refine((c) => c.fault === undefined || c.startPipeline, {
     message: '--fault needs --start-pipeline: faults hit private servers and the children the run started',
