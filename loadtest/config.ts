@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { parseComponentConfig } from '../lib/config.ts';
-import { FAULT_KINDS } from './faults.ts';
+import { ALL_FAULT_KINDS, CLUSTER_FAULT_KINDS } from './faults.ts';
 import { PROFILE_NAMES } from './profiles.ts';
 
 const positive = z.number().positive();
@@ -84,7 +84,7 @@ const schema = z
      * A fault during the load (loadtest/faults.ts): infrastructure faults run against a
      * private server the run starts; process faults kill -9 a started child. Needs startPipeline.
      */
-    fault: z.enum(FAULT_KINDS).optional(),
+    fault: z.enum(ALL_FAULT_KINDS).optional(),
     faultAtS: z.number().nonnegative().optional(),
     faultForS: z.number().nonnegative().optional(),
     /** broker-kill / broker-pause: nodes of the private Kafka (one: an outage; three: a failover). */
@@ -113,6 +113,10 @@ const schema = z
     message: '--processors sets the started pipeline: it needs --start-pipeline',
     path: ['processors'],
   })
+  .refine(
+    (c) => !(CLUSTER_FAULT_KINDS as readonly string[]).includes(c.fault ?? '') || c.faultKafkaNodes >= 2,
+    { message: '--fault rolling-restart needs a cluster: --fault-kafka-nodes 3', path: ['fault'] },
+  )
   .refine((c) => c.fault === undefined || c.startPipeline, {
     message: '--fault needs --start-pipeline: faults hit private servers and the children the run started',
     path: ['fault'],

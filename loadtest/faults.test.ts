@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { busiestLeader, FAULT_KINDS, faultRecovery, parseFaultSchedule } from './faults.ts';
+import { ALL_FAULT_KINDS, busiestLeader, faultRecovery, parseFaultSchedule } from './faults.ts';
 
 describe('parseFaultSchedule', () => {
   it('takes --fault-at and --fault-for and names the target', () => {
@@ -41,7 +41,9 @@ describe('parseFaultSchedule', () => {
   });
 
   it('refuses an unknown fault, listing the known ones', () => {
-    expect(() => parseFaultSchedule({ kind: 'disk-full', durationS: 60 })).toThrow(FAULT_KINDS.join(', '));
+    expect(() => parseFaultSchedule({ kind: 'disk-full', durationS: 60 })).toThrow(
+      ALL_FAULT_KINDS.join(', '),
+    );
   });
 });
 

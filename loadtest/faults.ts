@@ -18,17 +18,20 @@
  */
 import { FleetgridError } from '../lib/errors.ts';
 
+/** The faults of the matrix (bench/faults.ts): each runs on one node or a cluster. */
 export const FAULT_KINDS = [
   'redis-kill',
   'redis-flush',
   'registry-kill',
   'broker-kill',
   'broker-pause',
-  'rolling-restart',
   'processor-kill',
   'sink-kill',
 ] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+/** Faults only a cluster has (`--fault-kafka-nodes` 2 or more): bench/cluster.ts runs them. */
+export const CLUSTER_FAULT_KINDS = ['rolling-restart'] as const;
+export const ALL_FAULT_KINDS = [...FAULT_KINDS, ...CLUSTER_FAULT_KINDS] as const;
+export type FaultKind = (typeof ALL_FAULT_KINDS)[number];
 
 /** The private server a fault needs (the shared stack is never faulted), or the child it hits. */
 export type FaultTarget = 'redis' | 'registry' | 'kafka' | 'processor' | 'sink';
@@ -59,7 +62,7 @@ const TARGETS: Record<FaultKind, FaultTarget> = {
 export const MIN_LOAD_AFTER_FAULT_S = 5;
 
 export function isFaultKind(value: string): value is FaultKind {
-  return (FAULT_KINDS as readonly string[]).includes(value);
+  return (ALL_FAULT_KINDS as readonly string[]).includes(value);
 }
 
 /**
@@ -78,7 +81,7 @@ export function parseFaultSchedule(input: {
   if (!isFaultKind(input.kind))
     throw new FleetgridError(
       'CONFIG_INVALID',
-      `unknown fault ${JSON.stringify(input.kind)}: one of ${FAULT_KINDS.join(', ')}`,
+      `unknown fault ${JSON.stringify(input.kind)}: one of ${ALL_FAULT_KINDS.join(', ')}`,
     );
   const kind = input.kind;
   const atS = input.atS ?? Math.round(input.durationS / 3);
