@@ -59,6 +59,20 @@ async function failover(
 
 function expectReconciled(report: Awaited<ReturnType<typeof failover>>): void {
   const f = report.fault;
+  // The figures for docs/reliability.md, whatever the outcome.
+  console.log(
+    JSON.stringify({
+      fault: f?.schedule,
+      events: f?.events,
+      recovery: f?.recovery,
+      produced: report.totals.produced,
+      reconciliation: report.reconciliation,
+      windows: report.outputs?.windows.judged,
+      windowsWrong: report.outputs?.windows.wrong,
+      alertsWrong: report.outputs?.alerts.wrong,
+      statesWrong: report.outputs?.deviceState.wrong,
+    }),
+  );
   expect(f?.error).toBeUndefined();
   expect(report.reconciliation).toMatchObject({ ok: true, lost: 0, duplicates: 0, unexpected: 0 });
   expect(report.reconciliation?.stored).toBe(report.totals.produced);
