@@ -10,7 +10,9 @@
  * idempotent producer too: kafkajs would retry its requests forever by default there; we
  * bound them, which is safe because a retry at our level re-sends the same records with
  * the same sequence numbers (kafkajs rolls them back on failure), so the broker still
- * drops a duplicate. See docs/architecture.md "Idempotent producers".
+ * drops a duplicate. That holds only with one request per partition in flight and no
+ * request spanning partitions that can fail apart, which idempotent.ts enforces (issue 15).
+ * See docs/architecture.md "Idempotent producers" and docs/reliability.md "Failover".
  */
 // kafkajs is CommonJS; Node's ESM loader cannot see all of its named exports.
 import kafkajs from 'kafkajs';

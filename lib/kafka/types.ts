@@ -146,7 +146,10 @@ export interface GroupConsumer {
 }
 
 export interface ProducerOptions {
-  /** Bounded in-flight requests per broker connection: the producer's own backpressure. */
+  /**
+   * Bounded in-flight requests per broker connection: the producer's own backpressure. An
+   * idempotent producer always keeps 1 (kafkajs cannot renumber requests behind a failed one).
+   */
   maxInFlightRequests?: number;
   /**
    * Idempotent produce (producer id + sequence numbers): a retry after an ambiguous failure
