@@ -20,7 +20,12 @@ import type { KafkaConfig } from '../config.ts';
 import { FleetgridError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { isClientError, TRANSIENT_CLIENT_ERRORS, toKafkaError, wrapKafka } from './errors.ts';
-import { createIdempotentSender } from './idempotent.ts';
+import {
+  createIdempotentSender,
+  explicitPartitions,
+  partitionRequests,
+  unansweredPartitions,
+} from './idempotent.ts';
 import { waitForTopicLeaders } from './leaders.ts';
 import { partitionForKey } from './partitioner.ts';
 import type {
@@ -128,21 +133,23 @@ function clusterOf(kafka: InstanceType<typeof Kafka>): KafkajsCluster {
 function partitionCounts(admin: () => ReturnType<InstanceType<typeof Kafka>['admin']>) {
   const counts = new Map<string, number>();
   const turns = new Map<string, number>();
-  let client: ReturnType<typeof admin> | undefined;
   return {
+    /** Looks up the topics not known yet (a short-lived admin: no connection is left open). */
     async learn(batches: readonly TopicMessages[]): Promise<void> {
       const unknown = batches
         .filter((b) => !counts.has(b.topic) && b.messages.some((m) => m.partition === undefined))
         .map((b) => b.topic);
       if (unknown.length === 0) return;
-      if (!client) {
-        client = admin();
-        await wrapKafka('connect admin', () => (client as ReturnType<typeof admin>).connect());
+      const client = admin();
+      try {
+        await wrapKafka('connect admin', () => client.connect());
+        const { topics } = await wrapKafka('fetch topic metadata', () =>
+          client.fetchTopicMetadata({ topics: unknown }),
+        );
+        for (const t of topics) counts.set(t.name, t.partitions.length);
+      } finally {
+        await client.disconnect().catch(() => {});
       }
-      const { topics } = await wrapKafka('fetch topic metadata', () =>
-        (client as ReturnType<typeof admin>).fetchTopicMetadata({ topics: unknown }),
-      );
-      for (const t of topics) counts.set(t.name, t.partitions.length);
     },
     partitionOf(topic: string, message: OutgoingMessage): number {
       if (message.partition !== undefined) return message.partition;
@@ -152,10 +159,6 @@ function partitionCounts(admin: () => ReturnType<InstanceType<typeof Kafka>['adm
       const turn = ((turns.get(topic) ?? -1) + 1) % count;
       turns.set(topic, turn);
       return turn;
-    },
-    async close(): Promise<void> {
-      await client?.disconnect().catch(() => {});
-      client = undefined;
     },
   };
 }
@@ -235,16 +238,14 @@ export function createKafkaClient(config: KafkaConfig, deps: { log: Logger }): K
       };
       return {
         connect: () => wrapKafka('connect producer', () => producer.connect()),
-        disconnect: async () => {
-          await partitions.close();
-          await producer.disconnect();
-        },
+        disconnect: () => producer.disconnect(),
         send: (topic, messages) => send([{ topic, messages }]),
         sendBatch: send,
       };
     },
 
     transactionalProducer(transactionalId, options = {}): TransactionalProducer {
+      const partitions = partitionCounts(() => kafka.admin());
       const producer = kafka.producer({
         createPartitioner: Partitioners.DefaultPartitioner,
         allowAutoTopicCreation: false,
@@ -268,10 +269,26 @@ export function createKafkaClient(config: KafkaConfig, deps: { log: Logger }): K
         async transaction() {
           const txn = await wrapKafka('begin transaction', () => producer.transaction());
           return {
-            send: (batches: TopicMessages[]) =>
-              wrapKafka('produce in transaction', async () =>
-                toProduced(await txn.sendBatch({ topicMessages: batches as never, acks: -1 })),
-              ),
+            // One request as before (a transaction is aborted whole on any failure), but every
+            // partition must be answered: kafkajs' retry after a leader change can skip one
+            // and still resolve (idempotent.ts), and the commit would then lose its records.
+            send: async (batches: TopicMessages[]) => {
+              await partitions.learn(batches);
+              const requests = partitionRequests(batches, partitions.partitionOf);
+              const produced = await wrapKafka('produce in transaction', async () =>
+                toProduced(
+                  await txn.sendBatch({ topicMessages: explicitPartitions(requests) as never, acks: -1 }),
+                ),
+              );
+              const missing = unansweredPartitions(requests, produced);
+              if (missing.length > 0)
+                throw new FleetgridError(
+                  'KAFKA_UNAVAILABLE',
+                  `produce in transaction: no answer for ${missing.join(', ')} (the client skipped them after a leader change; the transaction must be aborted)`,
+                  { retriable: true },
+                );
+              return produced;
+            },
             sendOffsets: (groupId, offsets) =>
               wrapKafka('send offsets to transaction', () => {
                 const topics = new Map<

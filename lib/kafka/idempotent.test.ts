@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { FleetgridError } from '../errors.ts';
-import { createIdempotentSender, type PartitionRequest, partitionRequests } from './idempotent.ts';
+import {
+  createIdempotentSender,
+  explicitPartitions,
+  type PartitionRequest,
+  partitionRequests,
+  unansweredPartitions,
+} from './idempotent.ts';
 import type { OutgoingMessage } from './types.ts';
 
 const message = (partition: number, value: string): OutgoingMessage => ({ partition, value });
@@ -90,5 +96,41 @@ describe('idempotent sends', () => {
     await expect(
       sender.send([{ topic: 't', messages: [message(0, 'a'), message(1, 'b')] }]),
     ).rejects.toMatchObject({ code: 'INTERNAL' });
+  });
+});
+
+describe('a transaction’s one request', () => {
+  it('names every partition it carried and finds those the answer leaves out', () => {
+    const requests = partitionRequests(
+      [
+        {
+          topic: 'aggs',
+          messages: [
+            { key: 'd1', value: 'a' },
+            { key: 'd2', value: 'b' },
+          ],
+        },
+      ],
+      (_topic, m) => (m.key === 'd1' ? 0 : 3),
+    );
+    expect(explicitPartitions(requests)).toEqual([
+      {
+        topic: 'aggs',
+        messages: [
+          { key: 'd1', value: 'a', partition: 0 },
+          { key: 'd2', value: 'b', partition: 3 },
+        ],
+      },
+    ]);
+    // kafkajs resolved with partition 3 missing (its new leader had answered already).
+    expect(unansweredPartitions(requests, [{ topic: 'aggs', partition: 0, baseOffset: '7' }])).toEqual([
+      'aggs[3]',
+    ]);
+    expect(
+      unansweredPartitions(requests, [
+        { topic: 'aggs', partition: 0, baseOffset: '7' },
+        { topic: 'aggs', partition: 3, baseOffset: '2' },
+      ]),
+    ).toEqual([]);
   });
 });

@@ -23,6 +23,10 @@
  * request again: anything else would reuse its sequence numbers for other records, which
  * the broker takes as a duplicate (the records silently dropped) or refuses, so it is
  * refused here, as final, before it leaves (a new producer id is the way on).
+ *
+ * A transaction keeps its one request (any failure aborts it whole), but client.ts checks
+ * that the answer names every partition it carried (`unansweredPartitions`): a skipped one
+ * would otherwise be committed without its records.
  */
 import { FleetgridError, isRetriable, toFleetgridError } from '../errors.ts';
 import type { OutgoingMessage, ProducedPartition, TopicMessages } from './types.ts';
@@ -50,6 +54,28 @@ export function partitionRequests(
     }
   }
   return [...requests.values()];
+}
+
+/** The requests as one call's batches, each record with its partition given. */
+export function explicitPartitions(requests: readonly PartitionRequest[]): TopicMessages[] {
+  const byTopic = new Map<string, OutgoingMessage[]>();
+  for (const { topic, partition, messages } of requests) {
+    const list = byTopic.get(topic) ?? [];
+    if (list.length === 0) byTopic.set(topic, list);
+    for (const message of messages) list.push({ ...message, partition });
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
+
+/** `topic[partition]` of every request the answer does not mention. */
+export function unansweredPartitions(
+  requests: readonly PartitionRequest[],
+  produced: readonly ProducedPartition[],
+): string[] {
+  const answered = new Set(produced.map((p) => `${p.topic}\u0000${p.partition}`));
+  return requests
+    .filter((r) => !answered.has(`${r.topic}\u0000${r.partition}`))
+    .map((r) => `${r.topic}[${r.partition}]`);
 }
 
 export type SendPartition = (request: PartitionRequest) => Promise<ProducedPartition>;
