@@ -20,6 +20,7 @@ import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseLoadTestConfig, runLoadTest } from '../../loadtest/index.ts';
 
+/** Report dirs of runs that reconciled: removed; a failed run's report is kept (its path is printed). */
 const dirs: string[] = [];
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
@@ -32,7 +33,6 @@ async function failover(
   forS: number,
 ) {
   const reportDir = mkdtempSync(resolve(tmpdir(), `fleetgrid-cluster-${fault}-`));
-  dirs.push(reportDir);
   const { report } = await runLoadTest(
     parseLoadTestConfig({
       profile: 'constant',
@@ -54,6 +54,8 @@ async function failover(
     }),
     { progressStream: quiet },
   );
+  if (report.reconciliation?.ok && report.outputs?.ok) dirs.push(reportDir);
+  else console.log(`${fault}: not reconciled, report kept in ${reportDir}`);
   return report;
 }
 
