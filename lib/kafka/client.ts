@@ -20,12 +20,7 @@ import type { KafkaConfig } from '../config.ts';
 import { FleetgridError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { isClientError, TRANSIENT_CLIENT_ERRORS, toKafkaError, wrapKafka } from './errors.ts';
-import {
-  createIdempotentSender,
-  explicitPartitions,
-  partitionRequests,
-  unansweredPartitions,
-} from './idempotent.ts';
+import { createIdempotentSender, partitionRequests, unansweredPartitions } from './idempotent.ts';
 import { waitForTopicLeaders } from './leaders.ts';
 import { partitionForKey } from './partitioner.ts';
 import type {
@@ -245,9 +240,18 @@ export function createKafkaClient(config: KafkaConfig, deps: { log: Logger }): K
     },
 
     transactionalProducer(transactionalId, options = {}): TransactionalProducer {
-      const partitions = partitionCounts(() => kafka.admin());
+      // The partition kafkajs chose for each record, so that its answer can be checked
+      // for every partition without a look-up of our own.
+      const chosen = new WeakMap<object, number>();
       const producer = kafka.producer({
-        createPartitioner: Partitioners.DefaultPartitioner,
+        createPartitioner: () => {
+          const partitioner = Partitioners.DefaultPartitioner();
+          return (args) => {
+            const partition = partitioner(args);
+            chosen.set(args.message, partition);
+            return partition;
+          };
+        },
         allowAutoTopicCreation: false,
         transactionalId,
         idempotent: true,
@@ -273,12 +277,12 @@ export function createKafkaClient(config: KafkaConfig, deps: { log: Logger }): K
             // partition must be answered: kafkajs' retry after a leader change can skip one
             // and still resolve (idempotent.ts), and the commit would then lose its records.
             send: async (batches: TopicMessages[]) => {
-              await partitions.learn(batches);
-              const requests = partitionRequests(batches, partitions.partitionOf);
               const produced = await wrapKafka('produce in transaction', async () =>
-                toProduced(
-                  await txn.sendBatch({ topicMessages: explicitPartitions(requests) as never, acks: -1 }),
-                ),
+                toProduced(await txn.sendBatch({ topicMessages: batches as never, acks: -1 })),
+              );
+              const requests = partitionRequests(
+                batches,
+                (_topic, message) => chosen.get(message) ?? message.partition ?? -1,
               );
               const missing = unansweredPartitions(requests, produced);
               if (missing.length > 0)

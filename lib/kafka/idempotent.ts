@@ -25,7 +25,8 @@
  * refused here, as final, before it leaves (a new producer id is the way on).
  *
  * A transaction keeps its one request (any failure aborts it whole), but client.ts checks
- * that the answer names every partition it carried (`unansweredPartitions`): a skipped one
+ * that the answer names every partition it carried (`unansweredPartitions`, with the
+ * partitions kafkajs' own partitioner chose): a skipped one
  * would otherwise be committed without its records.
  */
 import { FleetgridError, isRetriable, toFleetgridError } from '../errors.ts';
@@ -54,17 +55,6 @@ export function partitionRequests(
     }
   }
   return [...requests.values()];
-}
-
-/** The requests as one call's batches, each record with its partition given. */
-export function explicitPartitions(requests: readonly PartitionRequest[]): TopicMessages[] {
-  const byTopic = new Map<string, OutgoingMessage[]>();
-  for (const { topic, partition, messages } of requests) {
-    const list = byTopic.get(topic) ?? [];
-    if (list.length === 0) byTopic.set(topic, list);
-    for (const message of messages) list.push({ ...message, partition });
-  }
-  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }
 
 /** `topic[partition]` of every request the answer does not mention. */
