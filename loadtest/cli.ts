@@ -50,6 +50,8 @@ interface LoadTestOptions {
   faultFor?: number;
   faultKafkaNodes?: number;
   verifyOutputs?: boolean;
+  processors?: number;
+  sinks?: number;
 }
 
 export function register(program: Command): void {
@@ -73,6 +75,12 @@ export function register(program: Command): void {
     .option('--spike-for <s>', 'spike: length (default 10 % of the duration)', number)
     .option('--step-rate <events/s>', 'step: rate added per step (default --rate)', number)
     .option('--step-duration <s>', 'step: length of each step (default 30)', number)
+    .option('--processors <n>', 'with --start-pipeline: processors in the one group (default 1)', number)
+    .option(
+      '--sinks <n>',
+      'with --start-pipeline: sinks (1: the embedded chDB opens in one process at a time)',
+      number,
+    )
     .option('--partitions <n>', 'partitions per topic when creating topics (default 6)', number)
     .option(
       '--window-size <s>',
@@ -112,7 +120,7 @@ export function register(program: Command): void {
     .option('--no-cleanup', 'keep the started run’s topics, groups, Redis keys and data dir')
     .option(
       '--fault <kind>',
-      'with --start-pipeline: redis-kill | redis-flush | registry-kill | broker-kill | broker-pause | processor-kill | sink-kill (docs/reliability.md)',
+      'with --start-pipeline: redis-kill | redis-flush | registry-kill | broker-kill | broker-pause | rolling-restart | processor-kill | sink-kill (docs/reliability.md)',
     )
     .option('--fault-at <s>', 'when the fault begins (default a third of the duration)', number)
     .option('--fault-for <s>', 'how long it lasts (default 10 s, at most a sixth of the duration)', number)
@@ -155,6 +163,8 @@ export function register(program: Command): void {
           faultForS: options.faultFor,
           faultKafkaNodes: options.faultKafkaNodes,
           verifyOutputs: options.verifyOutputs,
+          processors: options.processors,
+          sinks: options.sinks,
         }),
       });
       const abort = new AbortController();

@@ -18,4 +18,11 @@ describe('loadtest config', () => {
     expect(parseLoadTestConfig({ apiUrl: 'http://127.0.0.1:8080' }).apiUrl).toBe('http://127.0.0.1:8080');
     expect(() => parseLoadTestConfig({ probeApi: true })).toThrow(/--probe-api needs/);
   });
+
+  it('starts several processors for a started pipeline, and one sink only (chDB opens in one process)', () => {
+    expect(parseLoadTestConfig({ startPipeline: true, processors: 2 }).processors).toBe(2);
+    expect(() => parseLoadTestConfig({ processors: 2 })).toThrow(/--processors .*needs --start-pipeline/);
+    expect(parseLoadTestConfig({ startPipeline: true, sinks: 1 }).sinks).toBe(1);
+    expect(() => parseLoadTestConfig({ startPipeline: true, sinks: 2 })).toThrow(/one sink only/);
+  });
 });

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { parseComponentConfig } from '../lib/config.ts';
-import { FAULT_KINDS } from './faults.ts';
+import { ALL_FAULT_KINDS, CLUSTER_FAULT_KINDS } from './faults.ts';
 import { PROFILE_NAMES } from './profiles.ts';
 
 const positive = z.number().positive();
@@ -31,6 +31,15 @@ const schema = z
     reportDir: z.string().optional(),
     /** Spawn `fleetgrid process` and a sink for this run, on a private topic prefix and data dir. */
     startPipeline: z.boolean().default(false),
+    /** Started pipeline: processors in the one group (they share the partitions). */
+    processors: z.number().int().min(1).max(6).default(1),
+    /**
+     * Started pipeline: sinks. One only: in embedded mode the sink holds chDB, whose data
+     * directory one process at a time can open (pipeline.ts); the option exists to say so.
+     */
+    sinks: z
+      .literal(1, { error: '--sinks: one sink only (the embedded chDB opens in one process at a time)' })
+      .default(1),
     /** Partitions per topic when the load test creates the topics. */
     partitions: z.number().int().positive().default(6),
     /** The processors' window size and grace: passed to a started processor, and the base of aggregate freshness. */
@@ -75,7 +84,7 @@ const schema = z
      * A fault during the load (loadtest/faults.ts): infrastructure faults run against a
      * private server the run starts; process faults kill -9 a started child. Needs startPipeline.
      */
-    fault: z.enum(FAULT_KINDS).optional(),
+    fault: z.enum(ALL_FAULT_KINDS).optional(),
     faultAtS: z.number().nonnegative().optional(),
     faultForS: z.number().nonnegative().optional(),
     /** broker-kill / broker-pause: nodes of the private Kafka (one: an outage; three: a failover). */
@@ -100,6 +109,14 @@ const schema = z
     message: '--probe-api needs --start-pipeline (an API is started for it) or --api-url',
     path: ['probeApi'],
   })
+  .refine((c) => c.processors === 1 || c.startPipeline, {
+    message: '--processors sets the started pipeline: it needs --start-pipeline',
+    path: ['processors'],
+  })
+  .refine(
+    (c) => !(CLUSTER_FAULT_KINDS as readonly string[]).includes(c.fault ?? '') || c.faultKafkaNodes >= 2,
+    { message: '--fault rolling-restart needs a cluster: --fault-kafka-nodes 3', path: ['fault'] },
+  )
   .refine((c) => c.fault === undefined || c.startPipeline, {
     message: '--fault needs --start-pipeline: faults hit private servers and the children the run started',
     path: ['fault'],

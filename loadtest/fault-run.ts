@@ -8,13 +8,14 @@
 import type { Logger } from '../lib/log.ts';
 import {
   type PrivateKafka,
+  type PrivateKafkaNode,
   type PrivateRedis,
   type PrivateRegistry,
   startPrivateKafka,
   startPrivateRedis,
   startPrivateRegistry,
 } from '../infra/local/private/index.ts';
-import type { FaultEvent, FaultSchedule } from './faults.ts';
+import { busiestLeader, type FaultEvent, type FaultSchedule } from './faults.ts';
 import type { StartedPipeline } from './pipeline.ts';
 
 export interface FaultServers {
@@ -114,10 +115,43 @@ export function createFaultInjector(
     backAtS = (events.at(-1) as FaultEvent).t;
   };
   const { servers, pipeline } = deps;
-  const kafkaNode = () => {
+  /** The node a broker fault hits, chosen when it begins. */
+  let faulted: PrivateKafkaNode | undefined;
+  const kafkaNode = () => faulted as PrivateKafkaNode;
+  /**
+   * One node: the only one. A cluster: the node leading most of the run's partitions at that
+   * moment, so the fault moves the most leadership (the last node if metadata cannot be read).
+   */
+  const aim = async (): Promise<string> => {
     const kafka = servers.kafka as PrivateKafka;
-    // The last node: with one node the only one, with a cluster not the first voter listed.
-    return kafka.node(kafka.nodes.length);
+    if (kafka.nodes.length === 1) {
+      faulted = kafka.node(1);
+      return `broker ${faulted.nodeId}`;
+    }
+    const topics = await kafka.topicMetadata().catch(() => []);
+    const busiest = busiestLeader(topics);
+    faulted = kafka.node(busiest ?? kafka.nodes.length);
+    const run = topics.filter((t) => !t.name.startsWith('__')).flatMap((t) => t.partitions);
+    const leads = run.filter((p) => p.leader === faulted?.nodeId).length;
+    return `broker ${faulted.nodeId} (leader of ${leads} of ${run.length} partitions)`;
+  };
+  /**
+   * Every node in turn: a clean stop (SIGTERM: controlled shutdown hands its leadership
+   * over), started again, and the next only once every partition has all its replicas in
+   * sync again, so no step takes a partition below min ISR.
+   */
+  const roll = async (): Promise<void> => {
+    const kafka = servers.kafka as PrivateKafka;
+    for (const node of kafka.nodes) {
+      note(`broker ${node.nodeId} stopping (SIGTERM)`);
+      await node.kill('SIGTERM');
+      note(`broker ${node.nodeId} stopped; starting`);
+      await node.start();
+      note(`broker ${node.nodeId} answers again`);
+      await kafka.waitForInSync(180_000);
+      note('every partition in sync');
+    }
+    back('rolling restart done: every node restarted, every partition in sync');
   };
   const child = () => {
     const started = schedule.target === 'processor' ? pipeline?.processor : pipeline?.sink;
@@ -147,12 +181,19 @@ export function createFaultInjector(
       case 'registry-kill':
         await (servers.registry as PrivateRegistry).kill('SIGKILL');
         return note('registry killed (-9)');
-      case 'broker-kill':
+      case 'broker-kill': {
+        const which = await aim();
         await kafkaNode().kill('SIGKILL');
-        return note(`broker ${kafkaNode().nodeId} killed (-9)`);
-      case 'broker-pause':
+        return note(`${which} killed (-9)`);
+      }
+      case 'broker-pause': {
+        const which = await aim();
         kafkaNode().pause();
-        return note(`broker ${kafkaNode().nodeId} paused (SIGSTOP)`);
+        return note(`${which} paused (SIGSTOP)`);
+      }
+      case 'rolling-restart':
+        // The whole roll: its end is when the last node is back in sync, however long after `forS`.
+        return roll();
       case 'processor-kill':
       case 'sink-kill':
         await child().kill();
@@ -163,6 +204,7 @@ export function createFaultInjector(
   async function end(): Promise<void> {
     switch (schedule.kind) {
       case 'redis-flush':
+      case 'rolling-restart':
         return;
       case 'redis-kill':
         note('redis restarting');

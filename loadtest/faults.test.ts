@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FAULT_KINDS, faultRecovery, parseFaultSchedule } from './faults.ts';
+import { ALL_FAULT_KINDS, busiestLeader, faultRecovery, parseFaultSchedule } from './faults.ts';
 
 describe('parseFaultSchedule', () => {
   it('takes --fault-at and --fault-for and names the target', () => {
@@ -41,7 +41,9 @@ describe('parseFaultSchedule', () => {
   });
 
   it('refuses an unknown fault, listing the known ones', () => {
-    expect(() => parseFaultSchedule({ kind: 'disk-full', durationS: 60 })).toThrow(FAULT_KINDS.join(', '));
+    expect(() => parseFaultSchedule({ kind: 'disk-full', durationS: 60 })).toThrow(
+      ALL_FAULT_KINDS.join(', '),
+    );
   });
 });
 
@@ -105,5 +107,20 @@ describe('faultRecovery', () => {
       { t: 25, lag: 0, raw: 800, aggregates: 4 },
     ];
     expect(faultRecovery(samples, schedule, 100)).toMatchObject({ rawResumeS: 4, aggregatesResumeS: 5 });
+  });
+});
+
+describe('busiestLeader', () => {
+  it('picks the node leading most of the run’s partitions, not counting internal topics', () => {
+    const run = (leaders: number[]) => leaders.map((leader) => ({ leader }));
+    expect(
+      busiestLeader([
+        { name: 'lt.telemetry', partitions: run([1, 2, 2, 3, 2, 1]) },
+        { name: '__consumer_offsets', partitions: run([3, 3, 3, 3, 3, 3, 3, 3]) },
+      ]),
+    ).toBe(2);
+    // A tie goes to the highest id; no leader at all, no answer.
+    expect(busiestLeader([{ name: 't', partitions: run([1, 2, 3]) }])).toBe(3);
+    expect(busiestLeader([{ name: 't', partitions: run([-1]) }])).toBeUndefined();
   });
 });

@@ -7,12 +7,18 @@
  * - redis-flush: FLUSHALL on the private Redis at `atS` (instantaneous);
  * - registry-kill: kill -9 of the private Apicurio registry, restarted `forS` later (its
  *   H2 file keeps the schemas);
- * - broker-kill: kill -9 of a private Kafka node, restarted `forS` later (same data);
- * - broker-pause: SIGSTOP of a private Kafka node for `forS` (sockets open, no answers);
+ * - broker-kill: kill -9 of a private Kafka node, restarted `forS` later (same data); on a
+ *   cluster, the node leading most of the run's partitions (the one whose loss moves most);
+ * - broker-pause: SIGSTOP of a private Kafka node for `forS` (sockets open, no answers), on a
+ *   cluster the busiest leader too;
+ * - rolling-restart: every node of the private cluster in turn, stopped cleanly (SIGTERM),
+ *   started again, and the next only once every partition is fully in sync again; begins at
+ *   `atS`, its length is whatever that takes (`forS` is the minimum it is counted as);
  * - processor-kill / sink-kill: kill -9 of the started child, restarted `forS` later.
  */
 import { FleetgridError } from '../lib/errors.ts';
 
+/** The faults of the matrix (bench/faults.ts): each runs on one node or a cluster. */
 export const FAULT_KINDS = [
   'redis-kill',
   'redis-flush',
@@ -22,7 +28,10 @@ export const FAULT_KINDS = [
   'processor-kill',
   'sink-kill',
 ] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+/** Faults only a cluster has (`--fault-kafka-nodes` 2 or more): bench/cluster.ts runs them. */
+export const CLUSTER_FAULT_KINDS = ['rolling-restart'] as const;
+export const ALL_FAULT_KINDS = [...FAULT_KINDS, ...CLUSTER_FAULT_KINDS] as const;
+export type FaultKind = (typeof ALL_FAULT_KINDS)[number];
 
 /** The private server a fault needs (the shared stack is never faulted), or the child it hits. */
 export type FaultTarget = 'redis' | 'registry' | 'kafka' | 'processor' | 'sink';
@@ -44,6 +53,7 @@ const TARGETS: Record<FaultKind, FaultTarget> = {
   'registry-kill': 'registry',
   'broker-kill': 'kafka',
   'broker-pause': 'kafka',
+  'rolling-restart': 'kafka',
   'processor-kill': 'processor',
   'sink-kill': 'sink',
 };
@@ -52,7 +62,7 @@ const TARGETS: Record<FaultKind, FaultTarget> = {
 export const MIN_LOAD_AFTER_FAULT_S = 5;
 
 export function isFaultKind(value: string): value is FaultKind {
-  return (FAULT_KINDS as readonly string[]).includes(value);
+  return (ALL_FAULT_KINDS as readonly string[]).includes(value);
 }
 
 /**
@@ -71,7 +81,7 @@ export function parseFaultSchedule(input: {
   if (!isFaultKind(input.kind))
     throw new FleetgridError(
       'CONFIG_INVALID',
-      `unknown fault ${JSON.stringify(input.kind)}: one of ${FAULT_KINDS.join(', ')}`,
+      `unknown fault ${JSON.stringify(input.kind)}: one of ${ALL_FAULT_KINDS.join(', ')}`,
     );
   const kind = input.kind;
   const atS = input.atS ?? Math.round(input.durationS / 3);
@@ -87,6 +97,31 @@ export function parseFaultSchedule(input: {
       `the fault (${atS} s + ${forS} s) must end at least ${MIN_LOAD_AFTER_FAULT_S} s before the load does (${input.durationS} s)`,
     );
   return { kind, target: TARGETS[kind], atS, forS, endS: atS + forS };
+}
+
+/** Partition leadership of one topic, as metadata gives it. */
+export interface LeaderMetadata {
+  name: string;
+  partitions: readonly { leader: number }[];
+}
+
+/**
+ * The node leading most partitions of the given topics (Kafka's internal `__` topics left
+ * out: the run's own topics are what its load moves through); ties go to the highest node id,
+ * so with even leadership a cluster's first voter is spared. Undefined when no partition has
+ * a leader.
+ */
+export function busiestLeader(topics: readonly LeaderMetadata[]): number | undefined {
+  const leads = new Map<number, number>();
+  for (const topic of topics) {
+    if (topic.name.startsWith('__')) continue;
+    for (const { leader } of topic.partitions)
+      if (leader >= 0) leads.set(leader, (leads.get(leader) ?? 0) + 1);
+  }
+  let best: [number, number] | undefined;
+  for (const [node, count] of leads)
+    if (!best || count > best[1] || (count === best[1] && node > best[0])) best = [node, count];
+  return best?.[0];
 }
 
 /** What happened when, in seconds since the load began. */

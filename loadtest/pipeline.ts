@@ -162,17 +162,26 @@ export interface StartPipelineOptions {
   readyTimeoutMs?: number;
   /** Also start the query API (`fleetgrid serve`), reading through the sink's query endpoint. */
   queryApi?: boolean;
+  /** Processors in the one group (default 1): the partitions are shared among them. */
+  processors?: number;
 }
 
 export interface StartedPipeline {
+  /** The first processor (the one a processor-kill fault hits). */
   processor: PipelineChild;
+  /** Every processor started, the first included. */
+  processors: PipelineChild[];
   sink: PipelineChild;
   /** The query API (with `queryApi`): its base URL is its metricsUrl's origin. */
   api?: PipelineChild | undefined;
   stop(): Promise<void>;
 }
 
-/** Starts one processor (`fleetgrid process`) and one sink, both on the run's prefix. */
+/**
+ * Starts the processors (`fleetgrid process`, one group: they share the partitions) and one
+ * sink, all on the run's prefix. One sink only: in embedded mode the sink holds chDB, whose
+ * data directory one process at a time can open, and the run's reconciliation reads it.
+ */
 export async function startPipeline(options: StartPipelineOptions): Promise<StartedPipeline> {
   const env: NodeJS.ProcessEnv = {
     ...(options.env ?? process.env),
@@ -183,7 +192,24 @@ export async function startPipeline(options: StartPipelineOptions): Promise<Star
   // CLICKHOUSE_QUERY_URL of the parent would point the children elsewhere.
   delete env.CLICKHOUSE_QUERY_URL;
   const timeout = options.readyTimeoutMs ?? 90_000;
-  const [sink, processor] = await Promise.allSettled([
+  const processorArgs = (ports: { metricsPort?: number }) => [
+    resolve(PROJECT_ROOT, 'bin/fleetgrid.mjs'),
+    'process',
+    '--metrics-port',
+    String(ports.metricsPort ?? 0),
+    '--partitions',
+    String(options.partitions),
+    '--window-size',
+    `${options.windowSizeS}s`,
+    '--grace',
+    `${options.graceS}s`,
+    ...(options.maxLatenessS === undefined ? [] : ['--max-lateness', `${options.maxLatenessS}s`]),
+    // The load test's devices are generated, not registered: processed as they are.
+    '--unknown-device',
+    'accept',
+  ];
+  const count = options.processors ?? 1;
+  const [sink, ...started] = await Promise.allSettled([
     spawnService(
       'sink',
       (ports) => [
@@ -196,34 +222,17 @@ export async function startPipeline(options: StartPipelineOptions): Promise<Star
       resolve(options.logDir, 'sink.log'),
       timeout,
     ),
-    spawnService(
-      'processor',
-      (ports) => [
-        resolve(PROJECT_ROOT, 'bin/fleetgrid.mjs'),
-        'process',
-        '--metrics-port',
-        String(ports.metricsPort ?? 0),
-        '--partitions',
-        String(options.partitions),
-        '--window-size',
-        `${options.windowSizeS}s`,
-        '--grace',
-        `${options.graceS}s`,
-        ...(options.maxLatenessS === undefined ? [] : ['--max-lateness', `${options.maxLatenessS}s`]),
-        // The load test's devices are generated, not registered: processed as they are.
-        '--unknown-device',
-        'accept',
-      ],
-      env,
-      resolve(options.logDir, 'processor.log'),
-      timeout,
-    ),
+    ...Array.from({ length: count }, (_, i) => {
+      const name = count === 1 ? 'processor' : `processor-${i + 1}`;
+      return spawnService(name, processorArgs, env, resolve(options.logDir, `${name}.log`), timeout);
+    }),
   ]);
-  if (sink.status === 'rejected' || processor.status === 'rejected') {
-    if (sink.status === 'fulfilled') await sink.value.stop(5_000);
-    if (processor.status === 'fulfilled') await processor.value.stop(5_000);
-    throw sink.status === 'rejected' ? sink.reason : (processor as PromiseRejectedResult).reason;
+  const failed = [sink, ...started].find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined;
+  if (failed || sink.status !== 'fulfilled') {
+    for (const s of [sink, ...started]) if (s.status === 'fulfilled') await s.value.stop(5_000);
+    throw (failed as PromiseRejectedResult).reason;
   }
+  const processors = started.map((s) => (s as PromiseFulfilledResult<PipelineChild>).value);
   let api: PipelineChild | undefined;
   const sinkQueryUrl = sink.value.queryUrl;
   if (options.queryApi) {
@@ -246,19 +255,20 @@ export async function startPipeline(options: StartPipelineOptions): Promise<Star
         timeout,
       );
     } catch (error) {
-      await processor.value.stop(5_000);
+      await Promise.all(processors.map((p) => p.stop(5_000)));
       await sink.value.stop(5_000);
       throw error;
     }
   }
   return {
-    processor: processor.value,
+    processor: processors[0] as PipelineChild,
+    processors,
     sink: sink.value,
     api,
     async stop() {
       // The API and the processor first: the processor stops feeding the derived topics, then the sink drains.
       await api?.stop(10_000);
-      await processor.value.stop();
+      await Promise.all(processors.map((p) => p.stop()));
       await sink.value.stop();
     },
   };

@@ -282,9 +282,10 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
         logDir: reportDir,
         env,
         queryApi: config.probeApi,
+        processors: config.processors,
       });
       groups = pipelineGroups(topics, prefix);
-      for (const child of [pipeline.processor, pipeline.sink]) {
+      for (const child of [...pipeline.processors, pipeline.sink]) {
         if (child.metricsUrl) metricsUrls.push(child.metricsUrl);
         watchChild(child);
       }
@@ -624,7 +625,7 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
     let drained = false;
     while (Date.now() < drainDeadline) {
       // A started service that died will not drain anything: say so instead of waiting.
-      const dead = [pipeline?.processor, pipeline?.sink].filter((child) => child?.exited());
+      const dead = [...(pipeline?.processors ?? []), pipeline?.sink].filter((child) => child?.exited());
       if (dead.length > 0) {
         notes.push(
           `${dead.map((c) => c?.name).join(' and ')} exited during the run (see its log in ${reportDir})`,

@@ -113,7 +113,9 @@ export function createDimsFeed(
     async start() {
       // The topics exist once `registry cdc up` ran; created here too (like the notifier
       // does), so a sink started before the registry waits on empty topics instead of failing.
-      await whileRunning(() => ensureTopics(deps.admin, registryTopicSpecs(config.topicPrefix, config.topicPolicy)));
+      await whileRunning(() =>
+        ensureTopics(deps.admin, registryTopicSpecs(config.topicPrefix, config.topicPolicy)),
+      );
       const c = deps.kafka.consumer({ groupId: config.groupId, maxWaitTimeMs: 100 });
       consumer = c;
       await whileRunning(() => c.connect());

@@ -10,14 +10,19 @@
  * idempotent producer too: kafkajs would retry its requests forever by default there; we
  * bound them, which is safe because a retry at our level re-sends the same records with
  * the same sequence numbers (kafkajs rolls them back on failure), so the broker still
- * drops a duplicate. See docs/architecture.md "Idempotent producers".
+ * drops a duplicate. That holds only with one request per partition in flight and no
+ * request spanning partitions that can fail apart, which idempotent.ts enforces (issue 15).
+ * See docs/architecture.md "Idempotent producers" and docs/reliability.md "Failover".
  */
 // kafkajs is CommonJS; Node's ESM loader cannot see all of its named exports.
 import kafkajs from 'kafkajs';
 import type { KafkaConfig } from '../config.ts';
+import { FleetgridError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { isClientError, TRANSIENT_CLIENT_ERRORS, toKafkaError, wrapKafka } from './errors.ts';
+import { createIdempotentSender, partitionRequests, unansweredPartitions } from './idempotent.ts';
 import { waitForTopicLeaders } from './leaders.ts';
+import { partitionForKey } from './partitioner.ts';
 import type {
   ConsumerOptions,
   FetchedBatch,
@@ -26,6 +31,7 @@ import type {
   KafkaAdmin,
   KafkaClient,
   KafkaProducer,
+  OutgoingMessage,
   ProducedPartition,
   ProducerOptions,
   TopicMessages,
@@ -114,6 +120,44 @@ function clusterOf(kafka: InstanceType<typeof Kafka>): KafkajsCluster {
   return create({ allowAutoTopicCreation: false });
 }
 
+/**
+ * The partition a record goes to when its caller did not say: the key's murmur2 partition
+ * (partitioner.ts) among the topic's partitions, which are looked up once per topic; records
+ * without a key take turns.
+ */
+function partitionCounts(admin: () => ReturnType<InstanceType<typeof Kafka>['admin']>) {
+  const counts = new Map<string, number>();
+  const turns = new Map<string, number>();
+  return {
+    /** Looks up the topics not known yet (a short-lived admin: no connection is left open). */
+    async learn(batches: readonly TopicMessages[]): Promise<void> {
+      const unknown = batches
+        .filter((b) => !counts.has(b.topic) && b.messages.some((m) => m.partition === undefined))
+        .map((b) => b.topic);
+      if (unknown.length === 0) return;
+      const client = admin();
+      try {
+        await wrapKafka('connect admin', () => client.connect());
+        const { topics } = await wrapKafka('fetch topic metadata', () =>
+          client.fetchTopicMetadata({ topics: unknown }),
+        );
+        for (const t of topics) counts.set(t.name, t.partitions.length);
+      } finally {
+        await client.disconnect().catch(() => {});
+      }
+    },
+    partitionOf(topic: string, message: OutgoingMessage): number {
+      if (message.partition !== undefined) return message.partition;
+      const count = counts.get(topic);
+      if (count === undefined) throw new FleetgridError('INTERNAL', `no partition count known for ${topic}`);
+      if (message.key !== null && message.key !== undefined) return partitionForKey(message.key, count);
+      const turn = ((turns.get(topic) ?? -1) + 1) % count;
+      turns.set(topic, turn);
+      return turn;
+    },
+  };
+}
+
 /** The client's own retries: brief, bounded; our loops decide about longer outages. */
 const CLIENT_RETRY = { initialRetryTime: 100, maxRetryTime: 2_000, retries: 5 };
 
@@ -152,27 +196,62 @@ export function createKafkaClient(config: KafkaConfig, deps: { log: Logger }): K
     producer(options: ProducerOptions = {}): KafkaProducer {
       const producer = kafka.producer({
         createPartitioner: Partitioners.DefaultPartitioner,
-        maxInFlightRequests: options.maxInFlightRequests ?? 5,
+        // kafkajs cannot renumber the requests behind a failed one (idempotent.ts), so an
+        // idempotent producer keeps one request per connection in flight; Kafka would allow 5.
+        maxInFlightRequests: options.idempotent ? 1 : (options.maxInFlightRequests ?? 5),
         allowAutoTopicCreation: false,
         ...(options.idempotent ? { idempotent: true, retry: CLIENT_RETRY } : {}),
       });
+      const sendBatch = (batches: TopicMessages[]) =>
+        wrapKafka('produce batch', async () =>
+          toProduced(await producer.sendBatch({ topicMessages: batches as never, acks: -1 })),
+        );
+      if (!options.idempotent) {
+        return {
+          connect: () => wrapKafka('connect producer', () => producer.connect()),
+          disconnect: () => producer.disconnect(),
+          send: (topic, messages) =>
+            wrapKafka(`produce to ${topic}`, async () =>
+              toProduced(await producer.send({ topic, messages: messages as never, acks: -1 })),
+            ),
+          sendBatch,
+        };
+      }
+      // Idempotent: one request per partition, queued per partition (idempotent.ts says why).
+      const partitions = partitionCounts(() => kafka.admin());
+      const sender = createIdempotentSender(async ({ topic, partition, messages }) => {
+        const [produced] = await sendBatch([
+          { topic, messages: messages.map((message) => ({ ...message, partition })) },
+        ]);
+        if (!produced)
+          throw new FleetgridError('INTERNAL', `produce to ${topic}: no answer for partition ${partition}`);
+        return produced;
+      }, partitions.partitionOf);
+      const send = async (batches: TopicMessages[]) => {
+        await partitions.learn(batches);
+        return sender.send(batches);
+      };
       return {
         connect: () => wrapKafka('connect producer', () => producer.connect()),
         disconnect: () => producer.disconnect(),
-        send: (topic, messages) =>
-          wrapKafka(`produce to ${topic}`, async () =>
-            toProduced(await producer.send({ topic, messages: messages as never, acks: -1 })),
-          ),
-        sendBatch: (batches) =>
-          wrapKafka('produce batch', async () =>
-            toProduced(await producer.sendBatch({ topicMessages: batches as never, acks: -1 })),
-          ),
+        send: (topic, messages) => send([{ topic, messages }]),
+        sendBatch: send,
       };
     },
 
     transactionalProducer(transactionalId, options = {}): TransactionalProducer {
+      // The partition kafkajs chose for each record, so that its answer can be checked
+      // for every partition without a look-up of our own.
+      const chosen = new WeakMap<object, number>();
       const producer = kafka.producer({
-        createPartitioner: Partitioners.DefaultPartitioner,
+        createPartitioner: () => {
+          const partitioner = Partitioners.DefaultPartitioner();
+          return (args) => {
+            const partition = partitioner(args);
+            chosen.set(args.message, partition);
+            return partition;
+          };
+        },
         allowAutoTopicCreation: false,
         transactionalId,
         idempotent: true,
@@ -194,10 +273,26 @@ export function createKafkaClient(config: KafkaConfig, deps: { log: Logger }): K
         async transaction() {
           const txn = await wrapKafka('begin transaction', () => producer.transaction());
           return {
-            send: (batches: TopicMessages[]) =>
-              wrapKafka('produce in transaction', async () =>
+            // One request as before (a transaction is aborted whole on any failure), but every
+            // partition must be answered: kafkajs' retry after a leader change can skip one
+            // and still resolve (idempotent.ts), and the commit would then lose its records.
+            send: async (batches: TopicMessages[]) => {
+              const produced = await wrapKafka('produce in transaction', async () =>
                 toProduced(await txn.sendBatch({ topicMessages: batches as never, acks: -1 })),
-              ),
+              );
+              const requests = partitionRequests(
+                batches,
+                (_topic, message) => chosen.get(message) ?? message.partition ?? -1,
+              );
+              const missing = unansweredPartitions(requests, produced);
+              if (missing.length > 0)
+                throw new FleetgridError(
+                  'KAFKA_UNAVAILABLE',
+                  `produce in transaction: no answer for ${missing.join(', ')} (the client skipped them after a leader change; the transaction must be aborted)`,
+                  { retriable: true },
+                );
+              return produced;
+            },
             sendOffsets: (groupId, offsets) =>
               wrapKafka('send offsets to transaction', () => {
                 const topics = new Map<

@@ -103,3 +103,21 @@ describe('isKafkaUnreachable', () => {
     ).toBe(false);
   });
 });
+
+describe('toKafkaError: an idempotent producer out of step with the broker', () => {
+  it('is final, not a connection failure, though its message names the broker (issue 15)', () => {
+    // kafkajs' retrier gives up on it with a non-retriable error carrying the same words.
+    for (const [type, words] of [
+      ['OUT_OF_ORDER_SEQUENCE_NUMBER', 'The broker received an out of order sequence number'],
+      ['DUPLICATE_SEQUENCE_NUMBER', 'The broker received a duplicate sequence number'],
+    ] as const) {
+      const protocol = named('KafkaJSProtocolError', words, { type, retriable: false });
+      const wrapped = named('KafkaJSNonRetriableError', words, { cause: protocol, retriable: false });
+      for (const error of [protocol, wrapped]) {
+        const mapped = toKafkaError('produce batch', error);
+        expect(mapped.retriable).toBe(false);
+        expect(mapped.message).toMatch(/new producer id/);
+      }
+    }
+  });
+});

@@ -26,6 +26,20 @@ const GROUP_MOVED_TYPES = new Set([
   'COORDINATOR_LOAD_IN_PROGRESS',
 ]);
 
+/**
+ * The broker's record of an idempotent producer's sequence numbers and the client's no
+ * longer agree (a request written but unanswered, then its sequence numbers reused). The
+ * same producer id can never send to that partition again: only a new producer id (a new
+ * client) can. Their messages say "The broker received …", which the transport pattern
+ * below once took for a connection failure and retried forever (issue 15).
+ */
+const SEQUENCE_TYPES = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'DUPLICATE_SEQUENCE_NUMBER',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_ID_MAPPING',
+]);
+
 /** A newer producer with our transactional id exists (old brokers' and new brokers' words). */
 const FENCED_TYPES = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED']);
 
@@ -108,6 +122,13 @@ export function toKafkaError(action: string, error: unknown): FleetgridError {
       cause: error,
       retriable: true,
     });
+  }
+  if (causes.some((c) => c.type !== undefined && SEQUENCE_TYPES.has(c.type))) {
+    return new FleetgridError(
+      'INTERNAL',
+      `${action}: the broker and the idempotent producer disagree on sequence numbers (a new producer id is needed): ${message}`,
+      { cause: error, retriable: false },
+    );
   }
   const fromClient = isClientError(error);
   const retriable =

@@ -4,7 +4,7 @@ import type { TopicMetadata } from './types.ts';
 
 const led = (name: string, leaders: number[]): TopicMetadata => ({
   name,
-  partitions: leaders.map((leader, partitionId) => ({ partitionId, leader, replicas: [1] })),
+  partitions: leaders.map((leader, partitionId) => ({ partitionId, leader, replicas: [1], isr: [1] })),
 });
 
 function fakeClock() {

@@ -152,7 +152,10 @@ export interface GroupConsumer {
 }
 
 export interface ProducerOptions {
-  /** Bounded in-flight requests per broker connection: the producer's own backpressure. */
+  /**
+   * Bounded in-flight requests per broker connection: the producer's own backpressure. An
+   * idempotent producer always keeps 1 (kafkajs cannot renumber requests behind a failed one).
+   */
   maxInFlightRequests?: number;
   /**
    * Idempotent produce (producer id + sequence numbers): a retry after an ambiguous failure
@@ -213,7 +216,8 @@ export interface CommittedOffsets {
 
 export interface TopicMetadata {
   name: string;
-  partitions: { partitionId: number; leader: number; replicas: number[] }[];
+  /** `isr`: the replicas in sync with the leader (all of `replicas` when fully in sync). */
+  partitions: { partitionId: number; leader: number; replicas: number[]; isr: number[] }[];
 }
 
 /** A topic's or a broker's configuration values, for the names asked. */

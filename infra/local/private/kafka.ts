@@ -17,7 +17,7 @@ import {
   prepareKraftNode,
 } from '../kraft.ts';
 import type { KafkaConfig } from '../../../lib/config.ts';
-import { createKafkaClient } from '../../../lib/kafka/index.ts';
+import { createKafkaClient, type TopicMetadata } from '../../../lib/kafka/index.ts';
 import { silentLogger } from '../../../lib/log.ts';
 import {
   destroyInstance,
@@ -62,6 +62,13 @@ export interface PrivateKafka {
   kafkaConfig(clientId?: string): KafkaConfig;
   /** Waits until every running node is registered and unfenced. */
   waitForBrokers(count?: number, timeoutMs?: number): Promise<void>;
+  /**
+   * Partition metadata of every topic (internal ones included), from a running node; what a
+   * fault aims at (the busiest leader) and waits for (every replica in sync).
+   */
+  topicMetadata(): Promise<TopicMetadata[]>;
+  /** Waits until every partition of every topic has a leader and all its replicas in sync. */
+  waitForInSync(timeoutMs?: number): Promise<void>;
   /** kill -9 of every node by PID and removal of the data dir; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -138,6 +145,32 @@ export async function startPrivateKafka(options: PrivateKafkaOptions = {}): Prom
         if (Date.now() >= deadline)
           throw new Error(`fewer than ${count} brokers registered within ${timeoutMs} ms`);
         await sleep(250);
+      }
+    },
+    async topicMetadata() {
+      const admin = createKafkaClient(instance.kafkaConfig('fleetgrid-private-check'), {
+        log: silentLogger,
+      }).admin();
+      try {
+        await admin.connect();
+        return await admin.fetchTopicMetadata(await admin.listTopics());
+      } finally {
+        await admin.disconnect().catch(() => {});
+      }
+    },
+    async waitForInSync(timeoutMs = startTimeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const topics = await instance.topicMetadata().catch(() => undefined);
+        const lagging = topics?.flatMap((t) =>
+          t.partitions.filter((p) => p.leader < 0 || p.isr.length < p.replicas.length),
+        );
+        if (lagging && lagging.length === 0) return;
+        if (Date.now() >= deadline)
+          throw new Error(
+            `${lagging?.length ?? 'some'} partitions still had replicas out of sync after ${timeoutMs} ms`,
+          );
+        await sleep(500);
       }
     },
     async stop() {
