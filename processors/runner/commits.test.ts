@@ -129,9 +129,13 @@ describe('partition commits', () => {
       1,
     );
     broker.fenced = false;
+    // A fenced producer stays fenced; the partition claimed again has a new one.
+    expect(await committer.start(task, 'test')).toBeUndefined();
+    expect(events.fenced).toBe(2);
+    task.producer = broker.producer();
     broker.fault = { step: 'commit', error: new FleetgridError('INTERNAL', 'a bug'), times: 1 };
     await committer.start(task, 'test');
     expect(events.failures).toHaveLength(1);
-    expect(events.settled).toBe(2);
+    expect(events.settled).toBe(3);
   });
 });

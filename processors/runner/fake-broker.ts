@@ -39,10 +39,12 @@ export class FakeBroker {
 
   /**
    * As with kafkajs, a producer whose commit failed stays in COMMITTING: it can neither end
-   * that transaction nor begin another (a new producer with the same id is needed).
+   * that transaction nor begin another (a new producer with the same id is needed). One
+   * whose transaction was neither committed nor aborted (fenced midway) is still inside it:
+   * it cannot begin another either.
    */
   producer(): TransactionalProducer {
-    const state = { stuck: false };
+    const state = { stuck: false, inTransaction: false };
     return {
       connect: async () => {},
       disconnect: async () => {},
@@ -52,13 +54,21 @@ export class FakeBroker {
             retriable: false,
           });
         }
+        if (state.inTransaction) {
+          throw new FleetgridError(
+            'INTERNAL',
+            'There is already an ongoing transaction for this producer. Please end the transaction before beginning another.',
+            { retriable: false },
+          );
+        }
         return this.transaction(state);
       },
     };
   }
 
-  private transaction(state: { stuck: boolean }): Transaction {
+  private transaction(state: { stuck: boolean; inTransaction: boolean }): Transaction {
     this.maybeFail('begin');
+    state.inTransaction = true;
     const written: { value: Buffer | string | null; visible: boolean }[] = [];
     const pendingOffsets: CommitOffset[] = [];
     let active = true;
@@ -93,6 +103,7 @@ export class FakeBroker {
           state.stuck = true;
           throw error;
         }
+        state.inTransaction = false;
         for (const entry of written) entry.visible = true;
         for (const o of pendingOffsets) {
           this.offsets.set(`${o.topic}:${o.partition}`, { offset: o.offset, metadata: o.metadata ?? null });
@@ -100,6 +111,7 @@ export class FakeBroker {
       },
       abort: async () => {
         active = false;
+        state.inTransaction = false;
       },
       isActive: () => active,
     };

@@ -102,6 +102,34 @@ describe('checkpoint transaction protocol', () => {
     expect(broker.visible('out')).toEqual(['out-1']);
   });
 
+  it('a producer fenced midway stays fenced: a later commit on it (a final one at revocation) is "fenced", not fatal', async () => {
+    const broker = new FakeBroker();
+    const producer = broker.producer();
+    await commitPartition(producer, capture([1], 1), options());
+    // Fenced at the changelog send: kafkajs leaves the producer inside that transaction
+    // (a coordinator that timed it out answers "old epoch" too, seen on a 3-node cluster).
+    broker.fault = {
+      step: 'changelog',
+      error: new FleetgridError('KAFKA_PRODUCER_FENCED', 'old epoch'),
+      times: 1,
+    };
+    expect((await commitPartition(producer, capture([1, 2], 2), options())).outcome).toBe('fenced');
+    expect((await commitPartition(producer, capture([1, 2, 3], 3), options())).outcome).toBe('fenced');
+    expect(broker.visible('out')).toEqual(['out-1']);
+  });
+
+  it('a producer kafkajs still holds inside an unfinished transaction is "lost": claimed again with a new one', async () => {
+    const broker = new FakeBroker();
+    const producer = broker.producer();
+    // An attempt that ended with neither commit nor abort, outside commitPartition.
+    await producer.transaction();
+    const result = await commitPartition(producer, capture([1], 1), options());
+    expect(result.outcome).toBe('lost');
+    expect(await commitPartition(broker.producer(), capture([1], 1), options())).toMatchObject({
+      outcome: 'committed',
+    });
+  });
+
   it('the drain signal ends the retries of an unreachable broker', async () => {
     const broker = new FakeBroker();
     broker.fault = { step: 'begin', error: new FleetgridError('KAFKA_UNAVAILABLE', 'away'), times: 1_000 };

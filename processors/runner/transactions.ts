@@ -97,8 +97,18 @@ export function chunkOutputs(
 /** Producers left inside a transaction they cannot end: every later call on them is `lost`. */
 const unusableProducers = new WeakSet<TransactionalProducer>();
 
+/**
+ * Producers fenced midway: kafkajs keeps them inside the transaction (a fenced producer
+ * cannot abort), so every later call on them — a final commit at revocation, say — is
+ * `fenced` again rather than a refusal to begin that would stop the process. A coordinator
+ * that moved or timed the transaction out answers "old epoch" the same way (seen while a
+ * broker of a 3-node cluster was down).
+ */
+const fencedProducers = new WeakSet<TransactionalProducer>();
+
 /** kafkajs refusing to begin a transaction in the state an earlier failure left it in. */
-const STUCK_STATE = /Transaction state exception|Cannot call "beginTransaction"/;
+const STUCK_STATE =
+  /Transaction state exception|Cannot call "beginTransaction"|already an ongoing transaction for this producer/;
 
 /** Runs the transaction of `capture` until it commits, is fenced, or fails for good (throws). */
 export async function commitPartition(
@@ -106,6 +116,12 @@ export async function commitPartition(
   capture: CommitCapture,
   options: CommitOptions,
 ): Promise<CommitResult> {
+  if (fencedProducers.has(producer)) {
+    return {
+      outcome: 'fenced',
+      error: new FleetgridError('KAFKA_PRODUCER_FENCED', 'the producer was fenced by an earlier transaction'),
+    };
+  }
   if (unusableProducers.has(producer)) {
     return {
       outcome: 'lost',
@@ -185,7 +201,10 @@ export async function commitPartition(
     );
     return { outcome: 'committed', changelogOffset, attempts, produceMs };
   } catch (error) {
-    if (isFleetgridError(error, 'KAFKA_PRODUCER_FENCED')) return { outcome: 'fenced', error };
+    if (isFleetgridError(error, 'KAFKA_PRODUCER_FENCED')) {
+      fencedProducers.add(producer);
+      return { outcome: 'fenced', error };
+    }
     if (unusable && isRetriable(error)) {
       unusableProducers.add(producer);
       return { outcome: 'lost', error };
