@@ -1,0 +1,49 @@
+/**
+ * The cluster form of the migrations (clickhouse/cluster.ts) through ClickHouse's own parser:
+ * every statement is parsed and formatted back by the engine (chDB's `formatQuery`), so a
+ * rewrite that breaks the syntax, or puts ON CLUSTER or an engine argument where the parser
+ * reads something else, fails here. What this does NOT exercise: running the statements on a
+ * cluster (distributed DDL, Keeper, replication, Distributed inserts); no ClickHouse server
+ * or Keeper runs on this machine (docs/sinks.md "ClickHouse cluster (server mode)").
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ClickHouseBackend, createEmbeddedBackend } from '../../clickhouse/index.ts';
+import { loadMigrations, migrationPlan } from '../../clickhouse/migrate.ts';
+import { tempDataDir } from './harness.ts';
+
+describe('cluster DDL through the engine parser', () => {
+  const data = tempDataDir('cluster-ddl');
+  let engine: ClickHouseBackend;
+
+  beforeAll(async () => {
+    engine = await createEmbeddedBackend({ mode: 'embedded', dataDir: data.dir, database: 'fleetgrid' });
+  });
+
+  afterAll(async () => {
+    await engine?.close();
+    data.remove();
+  });
+
+  it('parses every statement of every migration with ON CLUSTER and the replicated engine in place', async () => {
+    const plan = migrationPlan(
+      loadMigrations(),
+      { RAW_TTL_DAYS: '30', AGG_TTL_DAYS: '400' },
+      { name: 'fleet', keeperPathPrefix: '/clickhouse/tables', database: 'fleetgrid' },
+    );
+    const statements = [...plan.bookkeeping, ...[...plan.statements.values()].flat()];
+    expect(statements).toHaveLength(38);
+    for (const statement of statements) {
+      const [row] = await engine.query<{ formatted: string }>('SELECT formatQuery({q:String}) AS formatted', {
+        q: statement,
+      });
+      const formatted = row?.formatted ?? '';
+      expect(formatted).toMatch(/^(CREATE (TABLE|VIEW) IF NOT EXISTS|ALTER TABLE) \w+ ON CLUSTER fleet\b/);
+      if (/ENGINE = Replicated/.test(statement))
+        expect(formatted).toMatch(
+          /ENGINE = Replicated\w*MergeTree\('\/clickhouse\/tables\/\{shard\}\/\{database\}\/\{table\}', '\{replica\}'/,
+        );
+      if (/ENGINE = Distributed/.test(statement))
+        expect(formatted).toMatch(/ENGINE = Distributed\(fleet, fleetgrid, \w+_local/);
+    }
+  });
+});
