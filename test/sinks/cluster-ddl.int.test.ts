@@ -6,10 +6,19 @@
  * cluster (distributed DDL, Keeper, replication, Distributed inserts); no ClickHouse server
  * or Keeper runs on this machine (docs/sinks.md "ClickHouse cluster (server mode)").
  */
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ClickHouseBackend, createEmbeddedBackend } from '../../clickhouse/index.ts';
+import {
+  type ClickHouseBackend,
+  createEmbeddedBackend,
+  createServerBackend,
+  migrate,
+} from '../../clickhouse/index.ts';
 import { loadMigrations, migrationPlan } from '../../clickhouse/migrate.ts';
 import { tempDataDir } from './harness.ts';
+
+const require = createRequire(import.meta.url);
 
 describe('cluster DDL through the engine parser', () => {
   const data = tempDataDir('cluster-ddl');
@@ -44,6 +53,36 @@ describe('cluster DDL through the engine parser', () => {
         );
       if (/ENGINE = Distributed/.test(statement))
         expect(formatted).toMatch(/ENGINE = Distributed\(fleet, fleetgrid, \w+_local/);
+    }
+  });
+});
+
+describe('the server backend configured with a cluster, on the engine through chdb/connection', () => {
+  const data = tempDataDir('cluster-server');
+  afterAll(() => data.remove());
+
+  it('creates the database ON CLUSTER: the engine looks the cluster up (and has none)', async () => {
+    const { createChdbConnection } = require('chdb/connection') as {
+      createChdbConnection(options: { path: string }): unknown;
+    };
+    const backend = createServerBackend(
+      {
+        mode: 'server',
+        url: 'http://unused.invalid',
+        user: 'default',
+        password: '',
+        database: 'fleetgrid',
+        cluster: { name: 'fleet', keeperPathPrefix: '/clickhouse/tables' },
+      },
+      { connection: createChdbConnection({ path: join(data.dir, 'ch') }) },
+    );
+    try {
+      expect(backend.cluster).toEqual({ name: 'fleet', keeperPathPrefix: '/clickhouse/tables' });
+      await expect(migrate(backend, { RAW_TTL_DAYS: '30', AGG_TTL_DAYS: '400' })).rejects.toThrow(
+        /Requested cluster 'fleet' not found/,
+      );
+    } finally {
+      await backend.close();
     }
   });
 });
