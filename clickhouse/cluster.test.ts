@@ -130,6 +130,44 @@ describe('cluster form of every migration', () => {
   });
 });
 
+describe('materialized views (none in the migrations yet)', () => {
+  const tables = (): ClusterTables =>
+    new Map([
+      ['truck_telemetry', { shardColumn: 'device_id' }],
+      ['speed_max', { shardColumn: 'device_id' }],
+      ['dim_sites', { shardColumn: 'id' }],
+    ]);
+
+  it('run on each shard from the local source into the local target', () => {
+    expect(
+      clusterStatements(
+        'CREATE MATERIALIZED VIEW IF NOT EXISTS speed_max_mv TO speed_max AS SELECT device_id, max(speed_kmh) AS v FROM truck_telemetry GROUP BY device_id',
+        LAYOUT,
+        tables(),
+      ),
+    ).toEqual([
+      'CREATE MATERIALIZED VIEW IF NOT EXISTS speed_max_mv_local ON CLUSTER fleet TO speed_max_local AS SELECT device_id, max(speed_kmh) AS v FROM truck_telemetry_local GROUP BY device_id',
+    ]);
+  });
+
+  it('are refused when the target is not sharded like the source, or is not ours', () => {
+    expect(() =>
+      clusterStatements(
+        'CREATE MATERIALIZED VIEW IF NOT EXISTS m TO dim_sites AS SELECT device_id AS id FROM truck_telemetry',
+        LAYOUT,
+        tables(),
+      ),
+    ).toThrow(/not sharded by the same column/);
+    expect(() =>
+      clusterStatements(
+        'CREATE MATERIALIZED VIEW IF NOT EXISTS m TO elsewhere AS SELECT 1 FROM truck_telemetry',
+        LAYOUT,
+        tables(),
+      ),
+    ).toThrow(/materialized view must read one table/);
+  });
+});
+
 describe('statements without a cluster form', () => {
   const form =
     (statement: string, tables: ClusterTables = new Map()) =>

@@ -7,7 +7,8 @@
  * Layout: every table NAME becomes a Replicated* table `NAME_local` on every node (one
  * replica set per shard) plus a Distributed table `NAME` over it, so the sink, replay's
  * readers and the query side keep the names they use today. A view reads the local tables
- * on each shard (`NAME_local`) and a Distributed `NAME` over the view gathers the shards.
+ * on each shard (`NAME_local`) and a Distributed `NAME` over the view gathers the shards; a
+ * materialized view runs on each shard from a local table into a local table.
  * Every statement runs `ON CLUSTER`.
  *
  * Pure: statements in, statements out. A statement whose cluster form is not known here is
@@ -42,6 +43,7 @@ export type ClusterTables = Map<string, { shardColumn: string }>;
 const CREATE_TABLE =
   /^CREATE TABLE IF NOT EXISTS (\w+)(\s[\s\S]*?)\bENGINE = (\w+)(?:\(([^)]*)\))?([\s\S]*)$/;
 const CREATE_VIEW = /^CREATE VIEW IF NOT EXISTS (\w+) AS\s([\s\S]*)$/;
+const CREATE_MATERIALIZED_VIEW = /^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+)(\s[\s\S]*)$/;
 const ALTER_TABLE = /^ALTER TABLE (\w+)(\s[\s\S]*)$/;
 
 /**
@@ -75,7 +77,7 @@ export function clusterStatements(statement: string, layout: ClusterLayout, tabl
   const view = CREATE_VIEW.exec(statement);
   if (view) {
     const [, name = '', select = ''] = view;
-    const sources = [...select.matchAll(/\b(?:FROM|JOIN) (\w+)/g)].map((m) => m[1] ?? '');
+    const sources = readsFrom(select);
     if (sources.length === 0 || sources.some((source) => !tables.has(source)))
       throw refused(statement, 'a view must read tables these migrations created');
     // Each shard computes the view over its own rows; the Distributed table only
@@ -86,12 +88,28 @@ export function clusterStatements(statement: string, layout: ClusterLayout, tabl
         throw refused(statement, `a view over ${source} must GROUP BY its shard column ${shardColumn} first`);
     }
     const local = `${name}${LOCAL_SUFFIX}`;
-    const localSelect = select.replace(/\b(FROM|JOIN) (\w+)/g, (_m, verb: string, source: string) =>
-      tables.has(source) ? `${verb} ${source}${LOCAL_SUFFIX}` : `${verb} ${source}`,
-    );
     return [
-      `CREATE VIEW IF NOT EXISTS ${local} ${onCluster} AS\n${localSelect}`,
+      `CREATE VIEW IF NOT EXISTS ${local} ${onCluster} AS\n${toLocal(select, tables)}`,
       `CREATE TABLE IF NOT EXISTS ${name} ${onCluster} AS ${local} ENGINE = Distributed(${layout.name}, ${layout.database}, ${local})`,
+    ];
+  }
+  const materialized = CREATE_MATERIALIZED_VIEW.exec(statement);
+  if (materialized) {
+    const [, name = '', target = '', body = ''] = materialized;
+    const sources = readsFrom(body);
+    const targetShard = tables.get(target)?.shardColumn;
+    if (!targetShard || sources.length !== 1 || !tables.has(sources[0] ?? ''))
+      throw refused(
+        statement,
+        'a materialized view must read one table and write one table these migrations created',
+      );
+    // The view runs on the shard that received the insert and writes that shard's target:
+    // the target's rows must belong there, i.e. both tables are sharded by the same column.
+    if (tables.get(sources[0] ?? '')?.shardColumn !== targetShard)
+      throw refused(statement, `${sources[0]} and ${target} are not sharded by the same column`);
+    // Its rows are read through the target's Distributed table: no Distributed of its own.
+    return [
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${name}${LOCAL_SUFFIX} ${onCluster} TO ${target}${LOCAL_SUFFIX}${toLocal(body, tables)}`,
     ];
   }
   const alter = ALTER_TABLE.exec(statement);
@@ -105,6 +123,18 @@ export function clusterStatements(statement: string, layout: ClusterLayout, tabl
     ];
   }
   throw refused(statement, 'no cluster form for this kind of statement');
+}
+
+/** The tables a SELECT reads (after FROM or JOIN). */
+function readsFrom(select: string): string[] {
+  return [...select.matchAll(/\b(?:FROM|JOIN) (\w+)/g)].map((m) => m[1] ?? '');
+}
+
+/** The same SELECT over the local tables of this shard. */
+function toLocal(select: string, tables: ClusterTables): string {
+  return select.replace(/\b(FROM|JOIN) (\w+)/g, (_m, verb: string, source: string) =>
+    tables.has(source) ? `${verb} ${source}${LOCAL_SUFFIX}` : `${verb} ${source}`,
+  );
 }
 
 /**
