@@ -180,6 +180,12 @@ describe('statements without a cluster form', () => {
       /engine/,
     );
     expect(form('INSERT INTO t VALUES (1)')).toThrow(/no cluster form/);
+    expect(form('CREATE TABLE IF NOT EXISTS t (a UInt8) ENGINE = MergeTree ORDER BY tuple()')).toThrow(
+      /column to shard by/,
+    );
+    expect(form('CREATE TABLE IF NOT EXISTS t (a Date) ENGINE = MergeTree ORDER BY (toYear(a), a)')).toThrow(
+      /column to shard by/,
+    );
     expect(form('ALTER TABLE nope ADD COLUMN IF NOT EXISTS b UInt8')).toThrow(/nope/);
     expect(form('CREATE VIEW IF NOT EXISTS v AS SELECT 1 FROM elsewhere')).toThrow(/a view must read/);
   });

@@ -58,8 +58,9 @@ export function clusterStatements(statement: string, layout: ClusterLayout, tabl
     const [, name = '', columns = '', engine = '', args, rest = ''] = table;
     if (!/^(Replacing|Summing|Aggregating|Collapsing|VersionedCollapsing)?MergeTree$/.test(engine))
       throw refused(statement, `engine ${engine} has no replicated form here`);
-    const shardColumn = /\bORDER BY \(?\s*(\w+)/.exec(rest)?.[1];
-    if (!shardColumn) throw refused(statement, 'no ORDER BY column to shard by');
+    // A plain column, not a function call (`tuple()`, `toDate(ts)`): its value is the shard key.
+    const shardColumn = /\bORDER BY \(?\s*(\w+)\b(?!\s*\()/.exec(rest)?.[1];
+    if (!shardColumn) throw refused(statement, 'the sorting key does not start with a column to shard by');
     tables.set(name, { shardColumn });
     const local = `${name}${LOCAL_SUFFIX}`;
     const replicatedArgs = [
