@@ -30,6 +30,11 @@ export interface InsertResult {
 export interface ClickHouseBackend {
   readonly mode: 'embedded' | 'server' | 'remote';
   readonly database: string;
+  /**
+   * The ClickHouse cluster the migrations target (server mode with CLICKHOUSE_CLUSTER):
+   * DDL in its cluster form (clickhouse/cluster.ts). Absent: one node, or the embedded engine.
+   */
+  readonly cluster?: { name: string; keeperPathPrefix: string } | undefined;
   /** Runs a query and returns its rows (JSONEachRow; 64-bit integers come as strings). */
   query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]>;
   /** Runs a statement without a result (DDL, INSERT … SELECT). */

@@ -36,6 +36,37 @@ describe('loadConfig', () => {
     });
   });
 
+  it('targets a ClickHouse cluster only on a server, with the default Keeper path unless one is set', () => {
+    expect(loadConfig({ CLICKHOUSE_URL: 'http://ch:8123' }).clickhouse).not.toHaveProperty('cluster');
+    expect(
+      loadConfig({ CLICKHOUSE_URL: 'http://ch:8123', CLICKHOUSE_CLUSTER: 'fleet' }).clickhouse,
+    ).toMatchObject({
+      mode: 'server',
+      cluster: { name: 'fleet', keeperPathPrefix: '/clickhouse/tables' },
+    });
+    expect(
+      loadConfig({
+        CLICKHOUSE_URL: 'http://ch:8123',
+        CLICKHOUSE_CLUSTER: 'fleet',
+        CLICKHOUSE_KEEPER_PATH_PREFIX: '/ch/fleetgrid',
+      }).clickhouse,
+    ).toMatchObject({ cluster: { name: 'fleet', keeperPathPrefix: '/ch/fleetgrid' } });
+    expect(() => loadConfig({ CLICKHOUSE_CLUSTER: 'fleet' })).toThrow(/embedded engine \(chDB\) is one node/);
+    expect(() =>
+      loadConfig({ CLICKHOUSE_URL: 'http://ch:8123', CLICKHOUSE_KEEPER_PATH_PREFIX: '/ch' }),
+    ).toThrow(/without CLICKHOUSE_CLUSTER/);
+    for (const [key, value] of [
+      ['CLICKHOUSE_CLUSTER', 'fleet; DROP'],
+      ['CLICKHOUSE_KEEPER_PATH_PREFIX', "/ch/'x"],
+      ['CLICKHOUSE_KEEPER_PATH_PREFIX', '/ch/'],
+      ['CLICKHOUSE_KEEPER_PATH_PREFIX', 'ch'],
+    ] as const) {
+      expect(() =>
+        loadConfig({ CLICKHOUSE_URL: 'http://ch:8123', CLICKHOUSE_CLUSTER: 'fleet', [key]: value }),
+      ).toThrow(new RegExp(key));
+    }
+  });
+
   it('splits broker lists and configures SASL only with credentials', () => {
     const config = loadConfig({
       KAFKA_BROKERS: 'a:9092, b:9092',

@@ -59,6 +59,26 @@ const envSchema = z.object({
     .string()
     .regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'a plain identifier')
     .default('fleetgrid'),
+  /**
+   * A cluster of the servers' `remote_servers` the migrations target (server mode only):
+   * DDL ON CLUSTER, Replicated engines, Distributed tables (docs/sinks.md "ClickHouse cluster").
+   */
+  CLICKHOUSE_CLUSTER: optionalText.pipe(
+    z
+      .string()
+      .regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'a plain identifier')
+      .optional(),
+  ),
+  /** Keeper path of the replicated tables: `<prefix>/{shard}/{database}/{table}`; with CLICKHOUSE_CLUSTER only. */
+  CLICKHOUSE_KEEPER_PATH_PREFIX: optionalText.pipe(
+    z
+      .string()
+      .regex(
+        /^(\/[a-zA-Z0-9_.-]+)+$/,
+        'an absolute Keeper path without a trailing slash, like /clickhouse/tables',
+      )
+      .optional(),
+  ),
   /** Kafka Connect's REST API (the registry's Debezium connector); basic auth from KAFKA_CONNECT_PASSWORD(_FILE). */
   KAFKA_CONNECT_URL: optionalText,
   KAFKA_CONNECT_USERNAME: z.string().default('fleetgrid'),
@@ -97,7 +117,22 @@ export interface RegistryConfig {
 
 export type ClickHouseConfig =
   | { mode: 'embedded'; dataDir: string; database: string }
-  | { mode: 'server'; url: string; user: string; password: string; database: string };
+  | {
+      mode: 'server';
+      url: string;
+      user: string;
+      password: string;
+      database: string;
+      /** Set: the migrations target this cluster (clickhouse/cluster.ts). */
+      cluster?: ClickHouseCluster | undefined;
+    };
+
+export interface ClickHouseCluster {
+  name: string;
+  keeperPathPrefix: string;
+}
+
+export const DEFAULT_KEEPER_PATH_PREFIX = '/clickhouse/tables';
 
 export interface ConnectConfig {
   url: string;
@@ -171,15 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     redis: { url: e.REDIS_URL },
     postgres: { url: e.POSTGRES_URL, password: postgresPassword(env, dataDir) },
-    clickhouse: e.CLICKHOUSE_URL
-      ? {
-          mode: 'server',
-          url: e.CLICKHOUSE_URL,
-          user: e.CLICKHOUSE_USER,
-          password: e.CLICKHOUSE_PASSWORD,
-          database: e.CLICKHOUSE_DATABASE,
-        }
-      : { mode: 'embedded', dataDir: resolve(dataDir, 'clickhouse'), database: e.CLICKHOUSE_DATABASE },
+    clickhouse: clickhouseConfig(e, dataDir),
     // Kafka Connect's worker (the registry's CDC), default the local stack's on 8083.
     connect: basicAuthService(env, {
       url: e.KAFKA_CONNECT_URL,
@@ -197,6 +224,37 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     }),
     dataDir,
     logLevel: e.LOG_LEVEL,
+  };
+}
+
+function clickhouseConfig(e: z.infer<typeof envSchema>, dataDir: string): ClickHouseConfig {
+  if (!e.CLICKHOUSE_URL) {
+    if (e.CLICKHOUSE_CLUSTER || e.CLICKHOUSE_KEEPER_PATH_PREFIX)
+      throw new FleetgridError(
+        'CONFIG_INVALID',
+        'CLICKHOUSE_CLUSTER needs a ClickHouse server (CLICKHOUSE_URL): the embedded engine (chDB) is one node and has no cluster',
+      );
+    return { mode: 'embedded', dataDir: resolve(dataDir, 'clickhouse'), database: e.CLICKHOUSE_DATABASE };
+  }
+  if (e.CLICKHOUSE_KEEPER_PATH_PREFIX && !e.CLICKHOUSE_CLUSTER)
+    throw new FleetgridError(
+      'CONFIG_INVALID',
+      'CLICKHOUSE_KEEPER_PATH_PREFIX is set without CLICKHOUSE_CLUSTER',
+    );
+  return {
+    mode: 'server',
+    url: e.CLICKHOUSE_URL,
+    user: e.CLICKHOUSE_USER,
+    password: e.CLICKHOUSE_PASSWORD,
+    database: e.CLICKHOUSE_DATABASE,
+    ...(e.CLICKHOUSE_CLUSTER
+      ? {
+          cluster: {
+            name: e.CLICKHOUSE_CLUSTER,
+            keeperPathPrefix: e.CLICKHOUSE_KEEPER_PATH_PREFIX ?? DEFAULT_KEEPER_PATH_PREFIX,
+          },
+        }
+      : {}),
   };
 }
 

@@ -36,6 +36,9 @@ export function createServerBackend(
   } = {},
 ): ClickHouseBackend {
   const database = assertIdentifier(options.database ?? config.database);
+  const cluster = config.cluster
+    ? { name: assertIdentifier(config.cluster.name), keeperPathPrefix: config.cluster.keeperPathPrefix }
+    : undefined;
   // The database must exist before a client can name it as default; a bootstrap client
   // without a database creates it on first use.
   const base = {
@@ -60,7 +63,9 @@ export function createServerBackend(
       // Kept until close(): closing it would also close a connection it shares.
       if (!options.readOnly) {
         bootstrap ??= createClient(base);
-        await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
+        await bootstrap.command({
+          query: `CREATE DATABASE IF NOT EXISTS ${database}${cluster ? ` ON CLUSTER ${cluster.name}` : ''}`,
+        });
       }
       client = createClient({ ...base, database });
       return client;
@@ -74,6 +79,7 @@ export function createServerBackend(
   return {
     mode: 'server',
     database,
+    ...(cluster ? { cluster } : {}),
     async query<T>(sql: string, params?: QueryParams) {
       try {
         const c = await connect();
@@ -102,9 +108,17 @@ export function createServerBackend(
         const result = await c.exec({
           query: `INSERT INTO ${assertIdentifier(table)}${columns ? ` (${columns.join(', ')})` : ''} FORMAT ${format}`,
           values: Readable.from([payload]),
-          clickhouse_settings: insertOptions.dedupToken
-            ? { insert_deduplicate: 1, insert_deduplication_token: insertOptions.dedupToken }
-            : {},
+          clickhouse_settings: {
+            ...(insertOptions.dedupToken
+              ? { insert_deduplicate: 1, insert_deduplication_token: insertOptions.dedupToken }
+              : {}),
+            // On a cluster the insert goes to a Distributed table: acknowledged only once
+            // every shard's replicated table has it (the sink commits offsets after), and
+            // with the token passed on to each shard's insert, so a retry is a no-op there.
+            // (insert_distributed_sync: the older name of distributed_foreground_insert,
+            // which servers before 23.7 do not know.)
+            ...(cluster ? { insert_distributed_sync: 1 as const } : {}),
+          },
         });
         result.stream.resume();
         await new Promise<void>((resolve, reject) => {

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppConfig } from '../../lib/config.ts';
+import { type AppConfig, DEFAULT_KEEPER_PATH_PREFIX } from '../../lib/config.ts';
 import { createSerde } from '../../schemas/serde.ts';
 import type { ClickHouseBackend } from '../../clickhouse/index.ts';
 import { createServerBackend } from '../../clickhouse/index.ts';
@@ -16,6 +16,8 @@ import { baseTime, MINUTE, message, truck, waitFor, windowOf } from './fixtures.
 import { count, createSinkTestStack, type RunningSink, startSink, storedRows } from './harness.ts';
 
 const url = process.env.CLICKHOUSE_TEST_URL;
+/** Set: the same test against a cluster (docs/sinks.md "ClickHouse cluster (server mode)"). */
+const cluster = process.env.CLICKHOUSE_TEST_CLUSTER;
 
 describe.skipIf(!url)(
   'sink against a ClickHouse server (needs CLICKHOUSE_TEST_URL; not run where no server is reachable)',
@@ -38,6 +40,7 @@ describe.skipIf(!url)(
           user: process.env.CLICKHOUSE_TEST_USER ?? 'default',
           password: process.env.CLICKHOUSE_TEST_PASSWORD ?? '',
           database,
+          ...(cluster ? { cluster: { name: cluster, keeperPathPrefix: DEFAULT_KEEPER_PATH_PREFIX } } : {}),
         },
       };
       const serde = createSerde(stack.config.registry, { topics: stack.topics });
@@ -72,7 +75,9 @@ describe.skipIf(!url)(
       await reader?.close();
       if (app?.clickhouse.mode === 'server') {
         const admin = createServerBackend(app.clickhouse, { database: 'default' });
-        await admin.exec(`DROP DATABASE IF EXISTS ${database}`);
+        await admin.exec(
+          `DROP DATABASE IF EXISTS ${database}${cluster ? ` ON CLUSTER ${cluster} SYNC` : ''}`,
+        );
         await admin.close();
       }
       await stack?.cleanup();
