@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseFrom, topicOfProjection } from './replay.ts';
+import type { ClickHouseBackend } from '../clickhouse/index.ts';
+import { loadConfig } from '../lib/config.ts';
+import { silentLogger } from '../lib/log.ts';
+import { parseFrom, replayProjection, topicOfProjection } from './replay.ts';
 
 describe('replay arguments', () => {
   it('parses --from as the beginning, a time or an offset', () => {
@@ -14,5 +17,25 @@ describe('replay arguments', () => {
     expect(topicOfProjection('truck_diagnostics')).toBe('truck');
     expect(topicOfProjection('dead_letters')).toBe('dlq');
     expect(() => topicOfProjection('aggregates_1h')).toThrow(/unknown projection/);
+  });
+});
+
+describe('replay on a ClickHouse cluster', () => {
+  it('is refused before anything is read or created', async () => {
+    const backend = { cluster: { name: 'c1', keeperPathPrefix: '/clickhouse/tables' } } as ClickHouseBackend;
+    // Neither Kafka nor the backend may be touched: both throw if they are.
+    const untouched = new Proxy({}, { get: () => expect.unreachable('touched') }) as never;
+    await expect(
+      replayProjection(loadConfig({}), {
+        projection: 'truck_telemetry',
+        kafka: untouched,
+        serde: untouched,
+        log: silentLogger,
+        backend,
+      }),
+    ).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringMatching(/CLICKHOUSE_CLUSTER=c1/),
+    });
   });
 });

@@ -118,6 +118,15 @@ export async function replayProjection(app: AppConfig, options: ReplayOptions): 
   const shadow = `${projection}__replay`;
   const log = options.log.child({ component: 'replay', projection });
   const backend = options.backend ?? (await createBackend(app.clickhouse));
+  if (backend.cluster !== undefined) {
+    // `CREATE TABLE shadow AS NAME` on a cluster copies the Distributed table, whose writes
+    // land in the live local tables, and the swap would exchange two Distributed tables: a
+    // rebuild there needs shadow local tables on every shard (docs/sinks.md).
+    throw new FleetgridError(
+      'CONFIG_INVALID',
+      `replay of ${projection} refused: CLICKHOUSE_CLUSTER=${backend.cluster.name} is set, and replay rebuilds single-node tables only`,
+    );
+  }
   const sinkConfig = parseSinkConfig({});
   const admin = options.kafka.admin();
   await admin.connect();
