@@ -25,10 +25,10 @@ const schema = z.strictObject({
    * …except that a batch of fewer than quietBatchRecords records waits until
    * quietLingerMs (default 5 × lingerMs): at a low rate the sink writes a partition every
    * few seconds rather than every second, which is most of its CPU at rest (docs/sinks.md
-   * "Batches"). 1 turns it off.
+   * "Delivery: effectively once"). 1 turns it off.
    */
   quietLingerMs: z.number().int().positive().optional(),
-  quietBatchRecords: z.number().int().positive().default(1_000),
+  quietBatchRecords: z.number().int().positive().default(100),
   /** A partition is paused when its buffer holds this much (rows or bytes)… */
   highWaterRows: z.number().int().positive().default(100_000),
   highWaterBytes: z
