@@ -1,0 +1,271 @@
+/**
+ * `fleetgrid replay --derived [--projection aggregates_1m]` — the derived projections rebuilt
+ * from the raw telemetry topics alone: the processors' pure cores (processors/core) run over
+ * the raw log the way the runner runs them — one core per raw topic-partition, each record
+ * decoded, validated and applied in offset order through the runner's own intake
+ * (`applyRecord`) — and their window revisions go into a shadow table that is swapped in with
+ * one `EXCHANGE TABLES`, as `fleetgrid replay` does for a projection read from its own topic.
+ *
+ * What makes the result equal the live table: the core is deterministic in its input (same
+ * events in offset order → same outputs), and processing time enters only through the idle
+ * timer. The replay runs no timer while reading; at the end of each partition it runs the
+ * idle timer once as if the input had gone quiet for good, as the live processor does once it
+ * has caught up, which closes the windows still open. The registry join is OFF (the cores get
+ * no join): equal to a live run with `registryJoin: false`, or with the join on and
+ * `unknownDevice: accept` for devices the registry never knew; with registered devices the
+ * live rows carry registry columns (model, driver) this replay leaves null (docs/sinks.md).
+ *
+ * Embedded mode: the data directory must not be open in a running sink (stop it first).
+ */
+import { randomUUID } from 'node:crypto';
+import type { AppConfig } from '../lib/config.ts';
+import { FleetgridError } from '../lib/errors.ts';
+import type { KafkaClient } from '../lib/kafka/index.ts';
+import type { Logger } from '../lib/log.ts';
+import { createMetricsRegistry } from '../lib/metrics.ts';
+import { RAW_TOPIC_KEYS, topicNames } from '../lib/topics.ts';
+import { type CoreConfig, createPartitionCore, type PartitionCore } from '../processors/core/index.ts';
+import { applyRecord, decodeRecord, type OutputRouter } from '../processors/index.ts';
+import type { Serde } from '../schemas/serde.ts';
+import type { WindowAggregate } from '../schemas/types.ts';
+import { assertIdentifier, type ClickHouseBackend, createBackend, migrate } from '../clickhouse/index.ts';
+import { PartitionBuffer } from './batch.ts';
+import { migrationVariables, parseSinkConfig } from './config.ts';
+import { createSinkMetrics } from './metrics.ts';
+import { progressBar } from './replay.ts';
+import { mapRecord } from './rows.ts';
+import { writeBatch } from './writer.ts';
+
+/** The projections this replay rebuilds from the raw log (alerts and device_state: not yet). */
+export const DERIVED_PROJECTIONS = ['aggregates_1m'] as const;
+export type DerivedProjection = (typeof DERIVED_PROJECTIONS)[number];
+
+export interface DerivedReplayOptions {
+  projection?: DerivedProjection;
+  /** The processors' core options (processors/core parseCoreConfig): the live processor's. */
+  core: CoreConfig;
+  kafka: KafkaClient;
+  serde: Serde;
+  log: Logger;
+  progress?: { write(text: string): boolean; isTTY?: boolean };
+  /** An open backend (tests, a running process); else the configured one is opened. */
+  backend?: ClickHouseBackend;
+  batchMaxRows?: number;
+}
+
+export interface DerivedReplayResult {
+  projection: DerivedProjection;
+  topics: string[];
+  /** Raw records read. */
+  records: number;
+  /** Raw records the processor would have dead-lettered (decode, validation, core refusal). */
+  skipped: number;
+  /** Rows written to the shadow (every revision of every window). */
+  written: number;
+  /** Rows of the projection after the swap. */
+  rows: number;
+  liveRowsBefore: number;
+  swapped: boolean;
+}
+
+/** One raw topic-partition: its core, and the rows its outputs become. */
+interface PartitionRun {
+  topic: string;
+  partition: number;
+  core: PartitionCore;
+  /** Rows carry the raw position of the event whose apply emitted them. */
+  at: { partition: number; offset: string };
+  /** Output sequence of this partition: the shadow batches' offsets (unique dedup tokens). */
+  seq: bigint;
+  buffer: PartitionBuffer;
+  end: bigint;
+}
+
+export function parseDerivedProjection(text: string | undefined): DerivedProjection {
+  const name = text ?? 'aggregates_1m';
+  if ((DERIVED_PROJECTIONS as readonly string[]).includes(name)) return name as DerivedProjection;
+  throw new FleetgridError(
+    'INVALID_ARGUMENT',
+    `--derived rebuilds ${DERIVED_PROJECTIONS.join(', ')} from the raw log, not ${name}`,
+  );
+}
+
+export async function replayDerived(
+  app: AppConfig,
+  options: DerivedReplayOptions,
+): Promise<DerivedReplayResult> {
+  const projection = options.projection ?? 'aggregates_1m';
+  assertIdentifier(projection);
+  const shadow = `${projection}__replay`;
+  const names = topicNames(app.topicPrefix);
+  const topics = RAW_TOPIC_KEYS.map((key) => names[key]);
+  const log = options.log.child({ component: 'replay-derived', projection });
+  const backend = options.backend ?? (await createBackend(app.clickhouse));
+  const sinkConfig = parseSinkConfig({});
+  const admin = options.kafka.admin();
+  await admin.connect();
+  const consumer = options.kafka.consumer({
+    groupId: `fleetgrid-replay-derived-${randomUUID().slice(0, 8)}`,
+  });
+  try {
+    // Recreates the projection too if it was dropped.
+    await migrate(backend, migrationVariables(sinkConfig), undefined, undefined, { reapply: true });
+    // 1. The whole raw log as it is now: [low, high) of every partition of every raw topic.
+    const limits = {
+      maxRows: options.batchMaxRows ?? sinkConfig.batchMaxRows,
+      maxBytes: sinkConfig.batchMaxBytes,
+      lingerMs: Number.MAX_SAFE_INTEGER,
+    };
+    const runs = new Map<string, PartitionRun>();
+    const starts = new Map<string, bigint>();
+    let total = 0;
+    for (const topic of topics) {
+      for (const p of await admin.fetchTopicOffsets(topic)) {
+        const [low, high] = [BigInt(p.low), BigInt(p.high)];
+        if (high <= low) continue;
+        total += Number(high - low);
+        const id = `${topic}:${p.partition}`;
+        starts.set(id, low);
+        runs.set(id, {
+          topic,
+          partition: p.partition,
+          core: createPartitionCore(options.core),
+          at: { partition: p.partition, offset: '0' },
+          seq: 0n,
+          // A topic name of its own: the shadow's dedup tokens never meet the live sink's.
+          buffer: new PartitionBuffer(`${topic}#derived`, p.partition, limits),
+          end: high,
+        });
+      }
+    }
+
+    // 2. The shadow, empty, shaped like the live table.
+    await backend.exec(`DROP TABLE IF EXISTS ${shadow}`);
+    await backend.exec(`CREATE TABLE ${shadow} AS ${projection}`);
+    const liveRowsBefore = Number(
+      (await backend.query<{ n: string }>(`SELECT count() AS n FROM ${projection}`))[0]?.n ?? 0,
+    );
+
+    const metrics = createSinkMetrics(
+      createMetricsRegistry('replay', { defaultMetrics: false }),
+      'fleetgrid_replay',
+    );
+    const writer = {
+      backend,
+      metrics,
+      policy: { baseMs: sinkConfig.retryBaseMs, capMs: sinkConfig.retryCapMs },
+      targetTable: () => shadow,
+    };
+    let written = 0;
+    let records = 0;
+    let skipped = 0;
+    const flush = async (run: PartitionRun, all: boolean) => {
+      if (all) run.buffer.flushAll();
+      for (let batch = run.buffer.sealed[0]; batch; batch = run.buffer.sealed[0]) {
+        const rows = batch.tables.get(projection);
+        if (rows && rows.lines.length > 0) {
+          await writeBatch({ ...batch, tables: new Map([[projection, rows]]) }, writer);
+          written += rows.lines.length;
+        }
+        run.buffer.done(batch);
+      }
+    };
+    const addAggregates = (run: PartitionRun, aggregates: WindowAggregate[]) => {
+      for (const aggregate of aggregates) {
+        const mapped = mapRecord(
+          'aggregates',
+          { record: 'WindowAggregate', value: aggregate, schemaId: 0 },
+          run.at,
+        );
+        run.buffer.add(
+          { kind: 'row', offset: run.seq++, key: null, value: null, table: mapped.table, line: mapped.line },
+          0,
+        );
+      }
+    };
+    // The runner's router, reduced to what this projection keeps: dead letters were written
+    // when the records were first processed; here they are only counted.
+    let current: PartitionRun | undefined;
+    const router: OutputRouter = {
+      route: (output) => {
+        if (current) addAggregates(current, output.aggregates);
+        skipped += output.rejected.length;
+      },
+      deadLetter: () => {
+        skipped++;
+      },
+    };
+
+    // 3. Read every partition in offset order through the runner's intake.
+    const remaining = new Set(runs.keys());
+    const draw = progressBar(options.progress, total);
+    const finished = Promise.withResolvers<void>();
+    if (remaining.size === 0) finished.resolve();
+    const finish = async (run: PartitionRun, id: string) => {
+      // The input goes quiet for good: the idle timer closes what is still open, as it does
+      // in the live processor once it has caught up (first tick starts the idle clock).
+      run.core.onTimer(0);
+      router.route(run.core.onTimer(Number.MAX_SAFE_INTEGER), undefined);
+      await flush(run, true);
+      remaining.delete(id);
+      if (remaining.size === 0) finished.resolve();
+    };
+    await consumer.connect();
+    await consumer.subscribe(topics, { fromBeginning: true });
+    await consumer.run({
+      concurrency: 1,
+      eachBatch: async (batch) => {
+        const id = `${batch.topic}:${batch.partition}`;
+        const run = runs.get(id);
+        if (!run || !remaining.has(id)) return;
+        current = run;
+        for (const message of batch.records) {
+          batch.resolveOffset(message.offset);
+          const offset = BigInt(message.offset);
+          if (offset >= run.end) break;
+          records++;
+          const decoded = await decodeRecord(options.serde, message.value);
+          if (decoded instanceof FleetgridError && decoded.retriable) throw decoded;
+          run.at = { partition: run.partition, offset: message.offset };
+          // Validation's "not in the future" bound: the record's time, near when the live processor read it.
+          applyRecord({ ...run, router }, message, decoded, Number(message.timestamp));
+          if (run.buffer.sealed.length > 0) await flush(run, false);
+          if (offset + 1n >= run.end) {
+            await finish(run, id);
+            break;
+          }
+        }
+        current = undefined;
+        draw(records);
+        await batch.heartbeat();
+      },
+    });
+    for (const [id, run] of runs) consumer.seek(run.topic, run.partition, String(starts.get(id)));
+    await finished.promise;
+    await consumer.disconnect();
+    draw(records, true);
+
+    // 4. Swap.
+    await backend.exec(`EXCHANGE TABLES ${projection} AND ${shadow}`);
+    await backend.exec(`DROP TABLE IF EXISTS ${shadow}`);
+    const rows = Number(
+      (await backend.query<{ n: string }>(`SELECT count() AS n FROM ${projection}`))[0]?.n ?? 0,
+    );
+    const result: DerivedReplayResult = {
+      projection,
+      topics,
+      records,
+      skipped,
+      written,
+      rows,
+      liveRowsBefore,
+      swapped: true,
+    };
+    log.info(result, 'derived projection rebuilt from the raw log and swapped in');
+    return result;
+  } finally {
+    await consumer.disconnect().catch(() => {});
+    await admin.disconnect();
+    if (!options.backend) await backend.close();
+  }
+}
