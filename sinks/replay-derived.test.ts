@@ -8,7 +8,7 @@ describe('parseDerivedProjection', () => {
   });
   it('refuses a projection it cannot rebuild from the raw log', () => {
     expect(() => parseDerivedProjection('truck_telemetry')).toThrow(/--derived rebuilds aggregates_1m/);
-    expect(() => parseDerivedProjection('alerts')).toThrow(
+    expect(() => parseDerivedProjection('dead_letters')).toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
     );
   });

@@ -1,16 +1,19 @@
 /**
- * `fleetgrid replay --derived [--projection aggregates_1m]` — the derived projections rebuilt
- * from the raw telemetry topics alone: the processors' pure cores (processors/core) run over
+ * `fleetgrid replay --derived [--projection aggregates_1m|alerts|device_state]` — the derived
+ * projections rebuilt from the raw telemetry topics alone: the processors' pure cores (processors/core) run over
  * the raw log the way the runner runs them — one core per raw topic-partition, each record
  * decoded, validated and applied in offset order through the runner's own intake
  * (`applyRecord`) — and their window revisions go into a shadow table that is swapped in with
  * one `EXCHANGE TABLES`, as `fleetgrid replay` does for a projection read from its own topic.
+ * Each row is the one the sink would have written for the output record (sinks/rows.ts), its
+ * lineage columns pointing at the raw event whose apply emitted it.
  *
  * What makes the result equal the live table: the core is deterministic in its input (same
  * events in offset order → same outputs), and processing time enters only through the idle
  * timer. The replay runs no timer while reading; at the end of each partition it runs the
  * idle timer once as if the input had gone quiet for good, as the live processor does once it
- * has caught up, which closes the windows still open. The registry join is OFF (the cores get
+ * has caught up, which closes the windows still open and raises the heartbeat alerts due by
+ * then (stream time moves at most max(window + grace, heartbeat silence) past the newest event). The registry join is OFF (the cores get
  * no join): equal to a live run with `registryJoin: false`, or with the join on and
  * `unknownDevice: accept` for devices the registry never knew; with registered devices the
  * live rows carry registry columns (model, driver) this replay leaves null (docs/sinks.md).
@@ -23,11 +26,16 @@ import { FleetgridError } from '../lib/errors.ts';
 import type { KafkaClient } from '../lib/kafka/index.ts';
 import type { Logger } from '../lib/log.ts';
 import { createMetricsRegistry } from '../lib/metrics.ts';
-import { RAW_TOPIC_KEYS, topicNames } from '../lib/topics.ts';
-import { type CoreConfig, createPartitionCore, type PartitionCore } from '../processors/core/index.ts';
+import { RAW_TOPIC_KEYS, type TopicKey, topicNames } from '../lib/topics.ts';
+import {
+  type CoreConfig,
+  type CoreOutput,
+  createPartitionCore,
+  type PartitionCore,
+} from '../processors/core/index.ts';
 import { applyRecord, decodeRecord, type OutputRouter } from '../processors/index.ts';
-import type { Serde } from '../schemas/serde.ts';
-import type { WindowAggregate } from '../schemas/types.ts';
+import type { Decoded, Serde } from '../schemas/serde.ts';
+import type { RecordName } from '../schemas/types.ts';
 import { assertIdentifier, type ClickHouseBackend, createBackend, migrate } from '../clickhouse/index.ts';
 import { PartitionBuffer } from './batch.ts';
 import { migrationVariables, parseSinkConfig } from './config.ts';
@@ -36,9 +44,20 @@ import { progressBar } from './replay.ts';
 import { mapRecord } from './rows.ts';
 import { writeBatch } from './writer.ts';
 
-/** The projections this replay rebuilds from the raw log (alerts and device_state: not yet). */
-export const DERIVED_PROJECTIONS = ['aggregates_1m'] as const;
-export type DerivedProjection = (typeof DERIVED_PROJECTIONS)[number];
+/**
+ * The projections this replay rebuilds from the raw log: which output of the cores each one
+ * holds, as the record the sink would have read from the processors' output topic.
+ */
+const DERIVED_OUTPUTS = {
+  aggregates_1m: { topicKey: 'aggregates', record: 'WindowAggregate', of: (o: CoreOutput) => o.aggregates },
+  alerts: { topicKey: 'alerts', record: 'Alert', of: (o: CoreOutput) => o.alerts },
+  device_state: { topicKey: 'deviceState', record: 'DeviceState', of: (o: CoreOutput) => o.deviceStates },
+} as const satisfies Record<
+  string,
+  { topicKey: TopicKey; record: RecordName; of: (o: CoreOutput) => readonly unknown[] }
+>;
+export type DerivedProjection = keyof typeof DERIVED_OUTPUTS;
+export const DERIVED_PROJECTIONS = Object.keys(DERIVED_OUTPUTS) as DerivedProjection[];
 
 export interface DerivedReplayOptions {
   projection?: DerivedProjection;
@@ -170,13 +189,11 @@ export async function replayDerived(
         run.buffer.done(batch);
       }
     };
-    const addAggregates = (run: PartitionRun, aggregates: WindowAggregate[]) => {
-      for (const aggregate of aggregates) {
-        const mapped = mapRecord(
-          'aggregates',
-          { record: 'WindowAggregate', value: aggregate, schemaId: 0 },
-          run.at,
-        );
+    const output = DERIVED_OUTPUTS[projection];
+    const addRows = (run: PartitionRun, values: readonly unknown[]) => {
+      for (const value of values) {
+        const decoded = { record: output.record, value, schemaId: 0 } as Decoded;
+        const mapped = mapRecord(output.topicKey, decoded, run.at);
         run.buffer.add(
           { kind: 'row', offset: run.seq++, key: null, value: null, table: mapped.table, line: mapped.line },
           0,
@@ -187,9 +204,9 @@ export async function replayDerived(
     // when the records were first processed; here they are only counted.
     let current: PartitionRun | undefined;
     const router: OutputRouter = {
-      route: (output) => {
-        if (current) addAggregates(current, output.aggregates);
-        skipped += output.rejected.length;
+      route: (out) => {
+        if (current) addRows(current, output.of(out));
+        skipped += out.rejected.length;
       },
       deadLetter: () => {
         skipped++;

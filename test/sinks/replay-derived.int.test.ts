@@ -1,14 +1,15 @@
 /**
  * `fleetgrid replay --derived`: a known stream goes through the live processor and sink; the
- * 1-minute aggregates rebuilt from the raw topics alone (the cores re-run over the raw log)
- * equal the live table, newest revision per device-window, and a dropped table comes back.
+ * derived projections (1-minute aggregates, alerts, device state) rebuilt from the raw topics
+ * alone (the cores re-run over the raw log) equal the live tables, newest row per key (window
+ * revision, alert transition, device state), and a dropped table comes back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseBackend } from '../../clickhouse/index.ts';
 import { createEmbeddedBackend } from '../../clickhouse/index.ts';
 import { parseCoreConfig } from '../../processors/core/index.ts';
 import type { Serde } from '../../schemas/serde.ts';
-import { replayDerived } from '../../sinks/replay-derived.ts';
+import { type DerivedProjection, replayDerived } from '../../sinks/replay-derived.ts';
 import type { TestStack } from '../helpers.ts';
 import {
   cleanupRedis,
@@ -29,24 +30,31 @@ const CORE = { windowSizeMs: 15_000, graceMs: 1_000, maxLatenessMs: 600_000, idl
 
 // Newest revision per device-window; the lineage columns (Kafka position, insert time) differ
 // by construction: the live rows point into telemetry.aggregates, the rebuilt ones into the raw log.
-const NEWEST = `SELECT * EXCEPT (kafka_partition, kafka_offset, ingested_at)
-  FROM aggregates_1m FINAL ORDER BY device_id, window_start`;
-const HOURLY = 'SELECT * FROM aggregates_1h ORDER BY device_id, bucket_start';
+const newest = (table: string, order: string) =>
+  `SELECT * EXCEPT (kafka_partition, kafka_offset, ingested_at) FROM ${table} FINAL ORDER BY ${order}`;
+const QUERIES: Record<DerivedProjection, string[]> = {
+  aggregates_1m: [
+    newest('aggregates_1m', 'device_id, window_start'),
+    'SELECT * FROM aggregates_1h ORDER BY device_id, bucket_start',
+  ],
+  alerts: [newest('alerts', 'device_id, raised_at, alert_id')],
+  device_state: [newest('device_state', 'device_id')],
+};
+const TRUCKS = 3;
 
-describe('replay --derived rebuilds aggregates_1m from the raw log', () => {
+describe('replay --derived rebuilds the derived projections from the raw log', () => {
   let stack: TestStack;
   let serde: Serde;
   let backend: ClickHouseBackend;
   const data = tempDataDir('replay-derived-int');
-  let live: unknown[];
-  let liveHourly: unknown[];
+  const live = new Map<string, unknown[]>();
   let events: number;
 
   beforeAll(async () => {
     stack = await createProcessorStack('replay-derived', 2);
     serde = await createTestSerde(stack);
     // Revisions (late events), duplicates and out-of-order swaps included.
-    const stream = generateStream({ seed: 11, minutes: 8, trucks: 3, turbines: 2, solars: 2 });
+    const stream = generateStream({ seed: 11, minutes: 8, trucks: TRUCKS, turbines: 2, solars: 2 });
     events = stream.length;
     const lastWindow = new Map<string, number>();
     for (const e of stream) {
@@ -79,6 +87,22 @@ describe('replay --derived rebuilds aggregates_1m from the raw log', () => {
         },
         120_000,
       );
+      // The trucks' engines are on: once stream time has idled 60 s past their last event
+      // (60 s of wall time after the log was read), heartbeat_lost is raised for each.
+      await waitFor(
+        'heartbeat_lost of every truck in alerts and device_state',
+        async () => {
+          const backend = sink.sink.backend();
+          const raised = await backend.query<{ n: string }>(
+            "SELECT count() AS n FROM alerts FINAL WHERE rule = 'truck.heartbeat_lost'",
+          );
+          const open = await backend.query<{ n: string }>(
+            "SELECT count() AS n FROM device_state FINAL WHERE has(open_alerts, 'truck.heartbeat_lost')",
+          );
+          return Number(raised[0]?.n) === TRUCKS && Number(open[0]?.n) === TRUCKS;
+        },
+        150_000,
+      );
       await waitFor('the sink drained', () => sink.sink.buffered().records === 0, 30_000);
     } finally {
       await processor.stop();
@@ -88,9 +112,11 @@ describe('replay --derived rebuilds aggregates_1m from the raw log', () => {
     backend = await createEmbeddedBackend(
       app.clickhouse as Extract<typeof app.clickhouse, { mode: 'embedded' }>,
     );
-    live = await backend.query(NEWEST);
-    liveHourly = await backend.query(HOURLY);
-    expect(live.length).toBeGreaterThan(200);
+    for (const query of Object.values(QUERIES).flat()) live.set(query, await backend.query(query));
+    expect(live.get(QUERIES.aggregates_1m[0] as string)?.length).toBeGreaterThan(200);
+    // Overspeed and vibration episodes, and the heartbeats: more than the heartbeats alone.
+    expect(live.get(QUERIES.alerts[0] as string)?.length).toBeGreaterThan(TRUCKS);
+    expect(live.get(QUERIES.device_state[0] as string)).toHaveLength(7);
     // Late events made revisions: the comparison covers more than revision 0.
     expect(
       Number(
@@ -112,8 +138,9 @@ describe('replay --derived rebuilds aggregates_1m from the raw log', () => {
     data.remove();
   });
 
-  const replay = () =>
+  const replay = (projection: DerivedProjection) =>
     replayDerived(stack.config, {
+      projection,
       core: parseCoreConfig(CORE),
       kafka: stack.kafka,
       serde,
@@ -121,21 +148,30 @@ describe('replay --derived rebuilds aggregates_1m from the raw log', () => {
       backend,
       batchMaxRows: 200,
     });
+  const expectLive = async (projection: DerivedProjection) => {
+    for (const query of QUERIES[projection]) expect(await backend.query(query)).toEqual(live.get(query));
+  };
 
-  it('rebuilds a table equal to the live one, newest revision per device-window', async () => {
-    const result = await replay();
-    expect(result).toMatchObject({ projection: 'aggregates_1m', records: events, swapped: true });
-    expect(result.liveRowsBefore).toBeGreaterThan(0);
-    expect(await backend.query(NEWEST)).toEqual(live);
-    expect(await backend.query(HOURLY)).toEqual(liveHourly);
-  }, 120_000);
+  it.each(['aggregates_1m', 'alerts', 'device_state'] as const)(
+    'rebuilds %s equal to the live one (newest row per key)',
+    async (projection) => {
+      const result = await replay(projection);
+      expect(result).toMatchObject({ projection, records: events, swapped: true });
+      expect(result.liveRowsBefore).toBeGreaterThan(0);
+      await expectLive(projection);
+    },
+    120_000,
+  );
 
-  it('rebuilds a dropped table from the raw log alone', async () => {
-    await backend.exec('DROP TABLE aggregates_1m');
-    const result = await replay();
-    expect(result).toMatchObject({ records: events, liveRowsBefore: 0, swapped: true });
-    expect(result.written).toBeGreaterThanOrEqual(live.length);
-    expect(await backend.query(NEWEST)).toEqual(live);
-    expect(await backend.query(HOURLY)).toEqual(liveHourly);
-  }, 120_000);
+  it.each(['aggregates_1m', 'alerts', 'device_state'] as const)(
+    'rebuilds a dropped %s from the raw log alone',
+    async (projection) => {
+      await backend.exec(`DROP TABLE ${projection}`);
+      const result = await replay(projection);
+      expect(result).toMatchObject({ records: events, liveRowsBefore: 0, swapped: true });
+      expect(result.written).toBeGreaterThanOrEqual(live.get(QUERIES[projection][0] as string)?.length ?? 0);
+      await expectLive(projection);
+    },
+    120_000,
+  );
 });
