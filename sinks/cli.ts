@@ -46,7 +46,7 @@ export function register(program: Command): void {
     .option('--from <time|offset>', 'ISO time or epoch ms (by timestamp), or offset:N (every partition)')
     .option(
       '--derived',
-      'rebuild a derived projection (aggregates_1m, the default) from the raw topics by re-running the processor cores',
+      'rebuild aggregates_1m, alerts and device_state (or the --projection one) from the raw topics by re-running the processor cores',
       false,
     )
     .option('--window-size <duration>', "with --derived: the processors' window size, e.g. 60s")

@@ -79,7 +79,7 @@ export async function runReplay(projection: string, from: string | undefined): P
 }
 
 /**
- * `fleetgrid replay --derived`: the derived projection rebuilt from the raw topics by the
+ * `fleetgrid replay --derived`: the derived projections rebuilt from the raw topics by the
  * processors' cores (sinks/replay-derived.ts). It opens the data directory itself: in
  * embedded mode the sink must be stopped first (the running sink does not serve it).
  */
@@ -100,7 +100,7 @@ export async function runDerivedReplay(options: {
   const log = createLogger('replay', app.logLevel);
   const { parseDuration } = await import('../lib/duration.ts');
   const { parseCoreConfig } = await import('../processors/core/index.ts');
-  const { parseDerivedProjection, replayDerived } = await import('./replay-derived.ts');
+  const { parseDerivedProjections, replayDerived } = await import('./replay-derived.ts');
   // The processors' core options: give the ones `fleetgrid process` runs with.
   const core: Record<string, unknown> = {};
   if (options.windowSize) core.windowSizeMs = parseDuration(options.windowSize);
@@ -109,7 +109,7 @@ export async function runDerivedReplay(options: {
   const kafka = createKafkaClient(app.kafka, { log });
   const serde = createSerde(app.registry, { topics: topicNames(app.topicPrefix) });
   const result = await replayDerived(app, {
-    projection: parseDerivedProjection(options.projection),
+    projections: parseDerivedProjections(options.projection),
     core: parseCoreConfig(core),
     kafka,
     serde,

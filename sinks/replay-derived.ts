@@ -1,10 +1,11 @@
 /**
  * `fleetgrid replay --derived [--projection aggregates_1m|alerts|device_state]` — the derived
- * projections rebuilt from the raw telemetry topics alone: the processors' pure cores (processors/core) run over
+ * projections (all three by default, in one read of the log) rebuilt from the raw telemetry
+ * topics alone: the processors' pure cores (processors/core) run over
  * the raw log the way the runner runs them — one core per raw topic-partition, each record
  * decoded, validated and applied in offset order through the runner's own intake
  * (`applyRecord`) — and their window revisions go into a shadow table that is swapped in with
- * one `EXCHANGE TABLES`, as `fleetgrid replay` does for a projection read from its own topic.
+ * one `EXCHANGE TABLES` each, as `fleetgrid replay` does for a projection read from its own topic.
  * Each row is the one the sink would have written for the output record (sinks/rows.ts), its
  * lineage columns pointing at the raw event whose apply emitted it.
  *
@@ -60,7 +61,8 @@ export type DerivedProjection = keyof typeof DERIVED_OUTPUTS;
 export const DERIVED_PROJECTIONS = Object.keys(DERIVED_OUTPUTS) as DerivedProjection[];
 
 export interface DerivedReplayOptions {
-  projection?: DerivedProjection;
+  /** The projections to rebuild; all of DERIVED_PROJECTIONS when undefined. */
+  projections?: readonly DerivedProjection[];
   /** The processors' core options (processors/core parseCoreConfig): the live processor's. */
   core: CoreConfig;
   kafka: KafkaClient;
@@ -72,18 +74,23 @@ export interface DerivedReplayOptions {
   batchMaxRows?: number;
 }
 
+export interface DerivedTableResult {
+  /** Rows written to the shadow (every revision, transition or state, not only the newest). */
+  written: number;
+  /** Rows ClickHouse refused (the live sink dead-lettered the same ones). */
+  refused: number;
+  /** Rows of the projection after the swap. */
+  rows: number;
+  liveRowsBefore: number;
+}
+
 export interface DerivedReplayResult {
-  projection: DerivedProjection;
   topics: string[];
   /** Raw records read. */
   records: number;
   /** Raw records the processor would have dead-lettered (decode, validation, core refusal). */
   skipped: number;
-  /** Rows written to the shadow (every revision of every window). */
-  written: number;
-  /** Rows of the projection after the swap. */
-  rows: number;
-  liveRowsBefore: number;
+  projections: Partial<Record<DerivedProjection, DerivedTableResult>>;
   swapped: boolean;
 }
 
@@ -100,25 +107,31 @@ interface PartitionRun {
   end: bigint;
 }
 
-export function parseDerivedProjection(text: string | undefined): DerivedProjection {
-  const name = text ?? 'aggregates_1m';
-  if ((DERIVED_PROJECTIONS as readonly string[]).includes(name)) return name as DerivedProjection;
+/** `--projection` of `replay --derived`: one derived projection, or all of them when absent. */
+export function parseDerivedProjections(text: string | undefined): DerivedProjection[] {
+  if (text === undefined) return [...DERIVED_PROJECTIONS];
+  if ((DERIVED_PROJECTIONS as readonly string[]).includes(text)) return [text as DerivedProjection];
   throw new FleetgridError(
     'INVALID_ARGUMENT',
-    `--derived rebuilds ${DERIVED_PROJECTIONS.join(', ')} from the raw log, not ${name}`,
+    `--derived rebuilds ${DERIVED_PROJECTIONS.join(', ')} from the raw log, not ${text}`,
   );
+}
+
+const shadowOf = (table: string) => `${table}__replay`;
+
+async function countRows(backend: ClickHouseBackend, table: string): Promise<number> {
+  return Number((await backend.query<{ n: string }>(`SELECT count() AS n FROM ${table}`))[0]?.n ?? 0);
 }
 
 export async function replayDerived(
   app: AppConfig,
   options: DerivedReplayOptions,
 ): Promise<DerivedReplayResult> {
-  const projection = options.projection ?? 'aggregates_1m';
-  assertIdentifier(projection);
-  const shadow = `${projection}__replay`;
+  const projections = [...new Set(options.projections ?? DERIVED_PROJECTIONS)];
+  for (const projection of projections) assertIdentifier(projection);
   const names = topicNames(app.topicPrefix);
   const topics = RAW_TOPIC_KEYS.map((key) => names[key]);
-  const log = options.log.child({ component: 'replay-derived', projection });
+  const log = options.log.child({ component: 'replay-derived', projections });
   const backend = options.backend ?? (await createBackend(app.clickhouse));
   const sinkConfig = parseSinkConfig({});
   const admin = options.kafka.admin();
@@ -127,7 +140,7 @@ export async function replayDerived(
     groupId: `fleetgrid-replay-derived-${randomUUID().slice(0, 8)}`,
   });
   try {
-    // Recreates the projection too if it was dropped.
+    // Recreates the projections too if they were dropped.
     await migrate(backend, migrationVariables(sinkConfig), undefined, undefined, { reapply: true });
     // 1. The whole raw log as it is now: [low, high) of every partition of every raw topic.
     const limits = {
@@ -151,19 +164,21 @@ export async function replayDerived(
           core: createPartitionCore(options.core),
           at: { partition: p.partition, offset: '0' },
           seq: 0n,
-          // A topic name of its own: the shadow's dedup tokens never meet the live sink's.
+          // A topic name of its own: the shadows' dedup tokens never meet the live sink's.
           buffer: new PartitionBuffer(`${topic}#derived`, p.partition, limits),
           end: high,
         });
       }
     }
 
-    // 2. The shadow, empty, shaped like the live table.
-    await backend.exec(`DROP TABLE IF EXISTS ${shadow}`);
-    await backend.exec(`CREATE TABLE ${shadow} AS ${projection}`);
-    const liveRowsBefore = Number(
-      (await backend.query<{ n: string }>(`SELECT count() AS n FROM ${projection}`))[0]?.n ?? 0,
-    );
+    // 2. The shadows, empty, shaped like the live tables.
+    const tables = new Map<DerivedProjection, DerivedTableResult>();
+    for (const projection of projections) {
+      await backend.exec(`DROP TABLE IF EXISTS ${shadowOf(projection)}`);
+      await backend.exec(`CREATE TABLE ${shadowOf(projection)} AS ${projection}`);
+      const liveRowsBefore = await countRows(backend, projection);
+      tables.set(projection, { written: 0, refused: 0, rows: 0, liveRowsBefore });
+    }
 
     const metrics = createSinkMetrics(
       createMetricsRegistry('replay', { defaultMetrics: false }),
@@ -173,46 +188,59 @@ export async function replayDerived(
       backend,
       metrics,
       policy: { baseMs: sinkConfig.retryBaseMs, capMs: sinkConfig.retryCapMs },
-      targetTable: () => shadow,
+      targetTable: shadowOf,
     };
-    let written = 0;
     let records = 0;
     let skipped = 0;
     const flush = async (run: PartitionRun, all: boolean) => {
       if (all) run.buffer.flushAll();
       for (let batch = run.buffer.sealed[0]; batch; batch = run.buffer.sealed[0]) {
-        const rows = batch.tables.get(projection);
-        if (rows && rows.lines.length > 0) {
-          await writeBatch({ ...batch, tables: new Map([[projection, rows]]) }, writer);
-          written += rows.lines.length;
+        const refused = await writeBatch(batch, writer);
+        for (const [table, rows] of batch.tables) {
+          const counts = tables.get(table as DerivedProjection);
+          if (counts) counts.written += rows.lines.length;
+        }
+        for (const row of refused) {
+          const counts = tables.get(row.error.details?.table as DerivedProjection);
+          if (!counts) continue;
+          counts.refused++;
+          counts.written--;
         }
         run.buffer.done(batch);
       }
     };
-    const output = DERIVED_OUTPUTS[projection];
-    const addRows = (run: PartitionRun, values: readonly unknown[]) => {
-      for (const value of values) {
-        const decoded = { record: output.record, value, schemaId: 0 } as Decoded;
-        const mapped = mapRecord(output.topicKey, decoded, run.at);
-        run.buffer.add(
-          { kind: 'row', offset: run.seq++, key: null, value: null, table: mapped.table, line: mapped.line },
-          0,
-        );
+    const addRows = (run: PartitionRun, out: CoreOutput) => {
+      for (const projection of projections) {
+        const output = DERIVED_OUTPUTS[projection];
+        for (const value of output.of(out)) {
+          const decoded = { record: output.record, value, schemaId: 0 } as Decoded;
+          const mapped = mapRecord(output.topicKey, decoded, run.at);
+          run.buffer.add(
+            {
+              kind: 'row',
+              offset: run.seq++,
+              key: null,
+              value: null,
+              table: mapped.table,
+              line: mapped.line,
+            },
+            0,
+          );
+        }
       }
     };
-    // The runner's router, reduced to what this projection keeps: dead letters were written
+    // The runner's router, reduced to what the projections keep: dead letters were written
     // when the records were first processed; here they are only counted.
     let current: PartitionRun | undefined;
     const router: OutputRouter = {
       route: (out) => {
-        if (current) addRows(current, output.of(out));
+        if (current) addRows(current, out);
         skipped += out.rejected.length;
       },
       deadLetter: () => {
         skipped++;
       },
     };
-
     // 3. Read every partition in offset order through the runner's intake.
     const remaining = new Set(runs.keys());
     const draw = progressBar(options.progress, total);
@@ -262,23 +290,20 @@ export async function replayDerived(
     await consumer.disconnect();
     draw(records, true);
 
-    // 4. Swap.
-    await backend.exec(`EXCHANGE TABLES ${projection} AND ${shadow}`);
-    await backend.exec(`DROP TABLE IF EXISTS ${shadow}`);
-    const rows = Number(
-      (await backend.query<{ n: string }>(`SELECT count() AS n FROM ${projection}`))[0]?.n ?? 0,
-    );
+    // 4. Swap, one projection after the other (each EXCHANGE is atomic on its own).
+    for (const [projection, counts] of tables) {
+      await backend.exec(`EXCHANGE TABLES ${projection} AND ${shadowOf(projection)}`);
+      await backend.exec(`DROP TABLE IF EXISTS ${shadowOf(projection)}`);
+      counts.rows = await countRows(backend, projection);
+    }
     const result: DerivedReplayResult = {
-      projection,
       topics,
       records,
       skipped,
-      written,
-      rows,
-      liveRowsBefore,
+      projections: Object.fromEntries(tables),
       swapped: true,
     };
-    log.info(result, 'derived projection rebuilt from the raw log and swapped in');
+    log.info(result, 'derived projections rebuilt from the raw log and swapped in');
     return result;
   } finally {
     await consumer.disconnect().catch(() => {});
