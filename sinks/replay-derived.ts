@@ -1,32 +1,34 @@
 /**
  * `fleetgrid replay --derived [--projection aggregates_1m|alerts|device_state]` — the derived
  * projections (all three by default, in one read of the log) rebuilt from the raw telemetry
- * topics alone: the processors' pure cores (processors/core) run over
- * the raw log the way the runner runs them — one core per raw topic-partition, each record
- * decoded, validated and applied in offset order through the runner's own intake
- * (`applyRecord`) — and their window revisions go into a shadow table that is swapped in with
- * one `EXCHANGE TABLES` each, as `fleetgrid replay` does for a projection read from its own topic.
- * Each row is the one the sink would have written for the output record (sinks/rows.ts), its
- * lineage columns pointing at the raw event whose apply emitted it.
+ * topics alone: the processors' pure cores (processors/core) run over the raw log the way the
+ * runner runs them — one core per raw topic-partition, each record decoded, validated and
+ * applied in offset order through the runner's own intake (`applyRecord`) — and their outputs
+ * go into shadow tables swapped in with one `EXCHANGE TABLES` each, as `fleetgrid replay` does
+ * for a projection read from its own topic. Each row is the one the sink would have written
+ * for the output record (sinks/rows.ts), its lineage columns pointing at the raw event whose
+ * apply emitted it.
  *
  * What makes the result equal the live table: the core is deterministic in its input (same
  * events in offset order → same outputs), and processing time enters only through the idle
  * timer. The replay runs no timer while reading; at the end of each partition it runs the
  * idle timer once as if the input had gone quiet for good, as the live processor does once it
  * has caught up, which closes the windows still open and raises the heartbeat alerts due by
- * then (stream time moves at most max(window + grace, heartbeat silence) past the newest event). The registry join is OFF (the cores get
- * no join): equal to a live run with `registryJoin: false`, or with the join on and
- * `unknownDevice: accept` for devices the registry never knew; with registered devices the
- * live rows carry registry columns (model, driver) this replay leaves null (docs/sinks.md).
+ * then (stream time moves at most max(window + grace, heartbeat silence) past the newest
+ * event). The registry join is OFF (the cores get no join): equal to a live run with
+ * `registryJoin: false`, or with the join on and `unknownDevice: accept` for devices the
+ * registry never knew; with registered devices the live rows carry registry columns (model,
+ * driver) this replay leaves null (docs/sinks.md "Replay").
  *
  * Embedded mode: the data directory must not be open in a running sink (stop it first).
  */
 import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '../lib/config.ts';
 import { FleetgridError } from '../lib/errors.ts';
-import type { KafkaClient } from '../lib/kafka/index.ts';
+import type { FetchedBatch, KafkaClient } from '../lib/kafka/index.ts';
 import type { Logger } from '../lib/log.ts';
 import { createMetricsRegistry } from '../lib/metrics.ts';
+import { retry } from '../lib/retry.ts';
 import { RAW_TOPIC_KEYS, type TopicKey, topicNames } from '../lib/topics.ts';
 import {
   type CoreConfig,
@@ -255,6 +257,38 @@ export async function replayDerived(
       remaining.delete(id);
       if (remaining.size === 0) finished.resolve();
     };
+    const readBatch = async (run: PartitionRun, id: string, batch: FetchedBatch) => {
+      current = run;
+      for (const message of batch.records) {
+        batch.resolveOffset(message.offset);
+        const offset = BigInt(message.offset);
+        if (offset >= run.end) break;
+        records++;
+        const decoded = await decodeWaiting(message.value);
+        run.at = { partition: run.partition, offset: message.offset };
+        // Validation's "not in the future" bound: the record's time, near when the live processor read it.
+        applyRecord({ ...run, router }, message, decoded, Number(message.timestamp));
+        if (run.buffer.sealed.length > 0) await flush(run, false);
+        if (offset + 1n >= run.end) {
+          await finish(run, id);
+          break;
+        }
+      }
+      current = undefined;
+      draw(records);
+      await batch.heartbeat();
+    };
+    // The schema registry away: wait for it, as the processor holds the partition, instead of
+    // skipping good records; if it stays away, the replay fails and swaps nothing.
+    const decodeWaiting = (value: Buffer | null) =>
+      retry(
+        async () => {
+          const decoded = await decodeRecord(options.serde, value);
+          if (decoded instanceof FleetgridError && decoded.retriable) throw decoded;
+          return decoded;
+        },
+        { policy: { baseMs: sinkConfig.retryBaseMs, capMs: sinkConfig.retryCapMs, maxRetries: 10 } },
+      );
     await consumer.connect();
     await consumer.subscribe(topics, { fromBeginning: true });
     await consumer.run({
@@ -263,26 +297,13 @@ export async function replayDerived(
         const id = `${batch.topic}:${batch.partition}`;
         const run = runs.get(id);
         if (!run || !remaining.has(id)) return;
-        current = run;
-        for (const message of batch.records) {
-          batch.resolveOffset(message.offset);
-          const offset = BigInt(message.offset);
-          if (offset >= run.end) break;
-          records++;
-          const decoded = await decodeRecord(options.serde, message.value);
-          if (decoded instanceof FleetgridError && decoded.retriable) throw decoded;
-          run.at = { partition: run.partition, offset: message.offset };
-          // Validation's "not in the future" bound: the record's time, near when the live processor read it.
-          applyRecord({ ...run, router }, message, decoded, Number(message.timestamp));
-          if (run.buffer.sealed.length > 0) await flush(run, false);
-          if (offset + 1n >= run.end) {
-            await finish(run, id);
-            break;
-          }
+        try {
+          await readBatch(run, id, batch);
+        } catch (error) {
+          // Not thrown to the consumer: it would fetch the batch again and apply it twice.
+          remaining.clear();
+          finished.reject(error);
         }
-        current = undefined;
-        draw(records);
-        await batch.heartbeat();
       },
     });
     for (const [id, run] of runs) consumer.seek(run.topic, run.partition, String(starts.get(id)));
