@@ -9,3 +9,8 @@ export { parseDuration, parseProcessorConfig, processorConfigSchema } from './co
 export { decodeCheckpoint, encodeCheckpoint } from './runner/changelog.ts';
 export type { Processor, ProcessorDeps, ProcessorRunConfig, ProcessorStats } from './runner/processor.ts';
 export { createProcessor } from './runner/processor.ts';
+// The intake path (decode, validate, apply to a core, route the outputs) and the router's
+// shape: `fleetgrid replay --derived` (sinks/replay-derived.ts) runs the cores over the raw
+// log exactly as the runner does.
+export type { OutputRouter, SourceRecord } from './runner/outputs.ts';
+export { applyRecord, decodeRecord } from './runner/records.ts';

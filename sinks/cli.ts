@@ -42,14 +42,40 @@ export function register(program: Command): void {
     .description(
       'rebuild a projection from the Kafka log into a shadow table, check it, swap it in atomically',
     )
-    .requiredOption(
-      '--projection <name>',
-      'a table, e.g. truck_telemetry, aggregates_1m, device_state, alerts',
-    )
+    .option('--projection <name>', 'a table, e.g. truck_telemetry, aggregates_1m, device_state, alerts')
     .option('--from <time|offset>', 'ISO time or epoch ms (by timestamp), or offset:N (every partition)')
+    .option(
+      '--derived',
+      'rebuild aggregates_1m, alerts and device_state (or the --projection one) from the raw topics by re-running the processor cores',
+      false,
+    )
+    .option('--window-size <duration>', "with --derived: the processors' window size, e.g. 60s")
+    .option('--grace <duration>', "with --derived: the processors' grace, e.g. 30s")
+    .option('--max-lateness <duration>', "with --derived: the processors' max lateness, e.g. 1h")
     .option('--yes', 'skip nothing; kept for scripts', false)
-    .action(async (options: { projection: string; from?: string }) => {
-      const { runReplay } = await import('./main.ts');
-      await runReplay(options.projection, options.from);
-    });
+    .action(
+      async (
+        options: {
+          projection?: string;
+          from?: string;
+          derived: boolean;
+          windowSize?: string;
+          grace?: string;
+          maxLateness?: string;
+        },
+        command: Command,
+      ) => {
+        if (options.derived) {
+          const { runDerivedReplay } = await import('./main.ts');
+          await runDerivedReplay(options);
+          return;
+        }
+        if (options.projection === undefined) {
+          // What commander said when --projection was required: --derived made it optional.
+          command.error("error: required option '--projection <name>' not specified (or give --derived)");
+        }
+        const { runReplay } = await import('./main.ts');
+        await runReplay(options.projection, options.from);
+      },
+    );
 }

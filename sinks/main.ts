@@ -77,3 +77,44 @@ export async function runReplay(projection: string, from: string | undefined): P
   });
   console.log(JSON.stringify(result));
 }
+
+/**
+ * `fleetgrid replay --derived`: the derived projections rebuilt from the raw topics by the
+ * processors' cores (sinks/replay-derived.ts). It opens the data directory itself: in
+ * embedded mode the sink must be stopped first (the running sink does not serve it).
+ */
+export async function runDerivedReplay(options: {
+  projection?: string;
+  from?: string;
+  windowSize?: string;
+  grace?: string;
+  maxLateness?: string;
+}): Promise<void> {
+  if (options.from !== undefined) {
+    throw new FleetgridError(
+      'INVALID_ARGUMENT',
+      '--derived rebuilds from the whole raw log; --from does not apply',
+    );
+  }
+  const app = loadConfig();
+  const log = createLogger('replay', app.logLevel);
+  const { parseDuration } = await import('../lib/duration.ts');
+  const { parseCoreConfig } = await import('../processors/core/index.ts');
+  const { parseDerivedProjections, replayDerived } = await import('./replay-derived.ts');
+  // The processors' core options: give the ones `fleetgrid process` runs with.
+  const core: Record<string, unknown> = {};
+  if (options.windowSize) core.windowSizeMs = parseDuration(options.windowSize);
+  if (options.grace) core.graceMs = parseDuration(options.grace);
+  if (options.maxLateness) core.maxLatenessMs = parseDuration(options.maxLateness);
+  const kafka = createKafkaClient(app.kafka, { log });
+  const serde = createSerde(app.registry, { topics: topicNames(app.topicPrefix) });
+  const result = await replayDerived(app, {
+    projections: parseDerivedProjections(options.projection),
+    core: parseCoreConfig(core),
+    kafka,
+    serde,
+    log,
+    progress: process.stderr,
+  });
+  console.log(JSON.stringify(result));
+}

@@ -96,7 +96,7 @@ function offsetCondition(table: string, bounds: Map<number, bigint>, op: '<' | '
   return `${o} ${op} transform(${p}, [${parts.join(',')}], [${offsets.join(',')}], ${op === '<' ? 0 : '18446744073709551615'})`;
 }
 
-function progressBar(out: ReplayOptions['progress'], total: number) {
+export function progressBar(out: ReplayOptions['progress'], total: number) {
   let last = 0;
   return (done: number, final = false) => {
     if (!out) return;
