@@ -43,7 +43,7 @@ import { assertIdentifier, type ClickHouseBackend, createBackend, migrate } from
 import { PartitionBuffer } from './batch.ts';
 import { migrationVariables, parseSinkConfig } from './config.ts';
 import { createSinkMetrics } from './metrics.ts';
-import { progressBar } from './replay.ts';
+import { progressBar, refuseOnCluster } from './replay.ts';
 import { mapRecord } from './rows.ts';
 import { writeBatch } from './writer.ts';
 
@@ -135,6 +135,7 @@ export async function replayDerived(
   const topics = RAW_TOPIC_KEYS.map((key) => names[key]);
   const log = options.log.child({ component: 'replay-derived', projections });
   const backend = options.backend ?? (await createBackend(app.clickhouse));
+  refuseOnCluster(backend, 'the derived projections');
   const sinkConfig = parseSinkConfig({});
   const admin = options.kafka.admin();
   await admin.connect();

@@ -111,6 +111,20 @@ export function progressBar(out: ReplayOptions['progress'], total: number) {
   };
 }
 
+/**
+ * Every replay rebuilds into `NAME__replay AS NAME` and swaps with EXCHANGE. On a cluster
+ * that copies the Distributed table, whose writes land in the live local tables, and swaps
+ * two Distributed tables: a rebuild there needs shadow local tables on every shard
+ * (docs/sinks.md), so it is refused before anything is touched.
+ */
+export function refuseOnCluster(backend: ClickHouseBackend, what: string): void {
+  if (backend.cluster === undefined) return;
+  throw new FleetgridError(
+    'CONFIG_INVALID',
+    `replay of ${what} refused: CLICKHOUSE_CLUSTER=${backend.cluster.name} is set, and replay rebuilds single-node tables only`,
+  );
+}
+
 export async function replayProjection(app: AppConfig, options: ReplayOptions): Promise<ReplayResult> {
   const projection = assertIdentifier(options.projection);
   const topicKey = topicOfProjection(projection);
@@ -118,15 +132,7 @@ export async function replayProjection(app: AppConfig, options: ReplayOptions): 
   const shadow = `${projection}__replay`;
   const log = options.log.child({ component: 'replay', projection });
   const backend = options.backend ?? (await createBackend(app.clickhouse));
-  if (backend.cluster !== undefined) {
-    // `CREATE TABLE shadow AS NAME` on a cluster copies the Distributed table, whose writes
-    // land in the live local tables, and the swap would exchange two Distributed tables: a
-    // rebuild there needs shadow local tables on every shard (docs/sinks.md).
-    throw new FleetgridError(
-      'CONFIG_INVALID',
-      `replay of ${projection} refused: CLICKHOUSE_CLUSTER=${backend.cluster.name} is set, and replay rebuilds single-node tables only`,
-    );
-  }
+  refuseOnCluster(backend, projection);
   const sinkConfig = parseSinkConfig({});
   const admin = options.kafka.admin();
   await admin.connect();
