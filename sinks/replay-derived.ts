@@ -25,8 +25,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '../lib/config.ts';
 import { FleetgridError } from '../lib/errors.ts';
-import type { FetchedBatch, KafkaClient } from '../lib/kafka/index.ts';
-import type { Logger } from '../lib/log.ts';
+import type { FetchedBatch } from '../lib/kafka/index.ts';
 import { createMetricsRegistry } from '../lib/metrics.ts';
 import { retry } from '../lib/retry.ts';
 import { RAW_TOPIC_KEYS, type TopicKey, topicNames } from '../lib/topics.ts';
@@ -37,13 +36,13 @@ import {
   type PartitionCore,
 } from '../processors/core/index.ts';
 import { applyRecord, decodeRecord, type OutputRouter } from '../processors/index.ts';
-import type { Decoded, Serde } from '../schemas/serde.ts';
+import type { Decoded } from '../schemas/serde.ts';
 import type { RecordName } from '../schemas/types.ts';
 import { assertIdentifier, type ClickHouseBackend, createBackend, migrate } from '../clickhouse/index.ts';
 import { PartitionBuffer } from './batch.ts';
 import { migrationVariables, parseSinkConfig } from './config.ts';
 import { createSinkMetrics } from './metrics.ts';
-import { progressBar, refuseOnCluster } from './replay.ts';
+import { progressBar, type ReplayIo, refuseOnCluster, shadowOf } from './replay.ts';
 import { mapRecord } from './rows.ts';
 import { writeBatch } from './writer.ts';
 
@@ -62,18 +61,11 @@ const DERIVED_OUTPUTS = {
 export type DerivedProjection = keyof typeof DERIVED_OUTPUTS;
 export const DERIVED_PROJECTIONS = Object.keys(DERIVED_OUTPUTS) as DerivedProjection[];
 
-export interface DerivedReplayOptions {
+export interface DerivedReplayOptions extends ReplayIo {
   /** The projections to rebuild; all of DERIVED_PROJECTIONS when undefined. */
   projections?: readonly DerivedProjection[];
   /** The processors' core options (processors/core parseCoreConfig): the live processor's. */
   core: CoreConfig;
-  kafka: KafkaClient;
-  serde: Serde;
-  log: Logger;
-  progress?: { write(text: string): boolean; isTTY?: boolean };
-  /** An open backend (tests, a running process); else the configured one is opened. */
-  backend?: ClickHouseBackend;
-  batchMaxRows?: number;
 }
 
 export interface DerivedTableResult {
@@ -118,8 +110,6 @@ export function parseDerivedProjections(text: string | undefined): DerivedProjec
     `--derived rebuilds ${DERIVED_PROJECTIONS.join(', ')} from the raw log, not ${text}`,
   );
 }
-
-const shadowOf = (table: string) => `${table}__replay`;
 
 async function countRows(backend: ClickHouseBackend, table: string): Promise<number> {
   return Number((await backend.query<{ n: string }>(`SELECT count() AS n FROM ${table}`))[0]?.n ?? 0);

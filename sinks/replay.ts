@@ -45,9 +45,8 @@ export function parseFrom(text: string | undefined): ReplayFrom {
   return { kind: 'time', ms };
 }
 
-export interface ReplayOptions {
-  projection: string;
-  from?: ReplayFrom;
+/** What every replay (one projection, or the derived ones) reads and writes with. */
+export interface ReplayIo {
   kafka: KafkaClient;
   serde: Serde;
   log: Logger;
@@ -56,6 +55,14 @@ export interface ReplayOptions {
   /** An open backend (tests, a running process); else the configured one is opened. */
   backend?: ClickHouseBackend;
   batchMaxRows?: number;
+}
+
+/** The shadow table a replay rebuilds `table` into, swapped in with EXCHANGE TABLES. */
+export const shadowOf = (table: string): string => `${table}__replay`;
+
+export interface ReplayOptions extends ReplayIo {
+  projection: string;
+  from?: ReplayFrom;
   /** The live sink's write gate when replay runs inside the sink process (embedded mode). */
   holdWrites?: () => Promise<() => void>;
   /**
@@ -129,7 +136,7 @@ export async function replayProjection(app: AppConfig, options: ReplayOptions): 
   const projection = assertIdentifier(options.projection);
   const topicKey = topicOfProjection(projection);
   const topic = topicNames(app.topicPrefix)[topicKey];
-  const shadow = `${projection}__replay`;
+  const shadow = shadowOf(projection);
   const log = options.log.child({ component: 'replay', projection });
   const backend = options.backend ?? (await createBackend(app.clickhouse));
   refuseOnCluster(backend, projection);
