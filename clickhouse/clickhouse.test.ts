@@ -43,7 +43,7 @@ describe('toJsonEachRow', () => {
 describe('migrations', () => {
   it('are numbered, unique and fill every placeholder', () => {
     const migrations = loadMigrations();
-    expect(migrations.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(migrations.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     for (const m of migrations) {
       const sql = renderSql(m.sql, { RAW_TTL_DAYS: '30', AGG_TTL_DAYS: '400' });
       expect(sql).not.toMatch(/\{\{/);

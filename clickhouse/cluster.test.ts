@@ -31,6 +31,7 @@ describe('single-node and embedded statements', () => {
       4: 'e3a3536e328cf87523765a59d99fa4969d6bf5ddbda2db089a75cc289737c760',
       5: 'adce05274352b4c933d491ff63e7c63d14075d1568138d10d914fb2f4648c64d',
       6: 'd107c2ec4964bfeb12244976dd2f0cebf904712c6380f2c0e843f3212ccb55d8',
+      7: '17855d4e0e3ea0ca5da5ab4191899b09b34f0740df29569b4a1ac31175b3ebca',
     };
     for (const m of migrations) {
       const statements = plan.statements.get(m.version) ?? [];
@@ -54,8 +55,9 @@ describe('cluster form of every migration', () => {
 
   it('replicates every MergeTree table under the Keeper path with the shard and replica macros', () => {
     const creates = all.filter((s) => /^CREATE TABLE \S+ \S+ \S+ \S+ ON CLUSTER fleet\s*\(/.test(s));
-    // 5 raw, aggregates_1m, device_state, alerts, dead_letters, alert_actions, 3 dims, schema_migrations
-    expect(creates).toHaveLength(14);
+    // 5 raw, aggregates_1m, device_state, alerts, dead_letters, alert_actions, 3 dims,
+    // rollups_1h, rollup_progress, schema_migrations
+    expect(creates).toHaveLength(16);
     for (const statement of creates) {
       expect(statement).toMatch(/^CREATE TABLE IF NOT EXISTS \w+_local ON CLUSTER fleet/);
       expect(statement).toMatch(
@@ -80,7 +82,7 @@ describe('cluster form of every migration', () => {
 
   it('creates a Distributed table under the single-node name right after its local table or view', () => {
     const locals = all.flatMap((s) => /^CREATE (?:TABLE|VIEW) IF NOT EXISTS (\w+)_local /.exec(s)?.[1] ?? []);
-    expect(locals).toHaveLength(16); // 14 tables + 2 views
+    expect(locals).toHaveLength(18); // 16 tables + 2 views
     for (const name of locals) {
       const local = all.findIndex((s) =>
         new RegExp(`^CREATE (TABLE|VIEW) IF NOT EXISTS ${name}_local `).test(s),
@@ -95,6 +97,10 @@ describe('cluster form of every migration', () => {
     // Inserts are sharded by the first sorting column, so rows that fold together meet.
     expect(all).toContain(
       'CREATE TABLE IF NOT EXISTS truck_telemetry ON CLUSTER fleet AS truck_telemetry_local ENGINE = Distributed(fleet, fleetgrid, truck_telemetry_local, cityHash64(device_id))',
+    );
+    // The rollups by their hour: a re-roll of an hour folds on the shard of its first roll.
+    expect(all).toContain(
+      'CREATE TABLE IF NOT EXISTS rollups_1h ON CLUSTER fleet AS rollups_1h_local ENGINE = Distributed(fleet, fleetgrid, rollups_1h_local, cityHash64(bucket_start))',
     );
     expect(all).toContain(
       'CREATE TABLE IF NOT EXISTS schema_migrations ON CLUSTER fleet AS schema_migrations_local ENGINE = Distributed(fleet, fleetgrid, schema_migrations_local, cityHash64(version))',

@@ -8,6 +8,7 @@ import {
   hourSpans,
   mergeSummaryPartials,
   settledBefore,
+  splitAtMark,
   splitRange,
 } from './rollup.ts';
 
@@ -36,6 +37,19 @@ describe('splitRange', () => {
       hours: [],
       live: [{ from: T0, to: T0 + 3 * H }],
     });
+  });
+});
+
+describe('splitAtMark', () => {
+  it('reads the hours before the rollups mark from the rollups and the rest from the windows', () => {
+    const span = { from: T0, to: T0 + 3 * H };
+    expect(splitAtMark(span, T0 + H)).toEqual({
+      rollups: { from: T0, to: T0 + H },
+      windows: { from: T0 + H, to: T0 + 3 * H },
+    });
+    expect(splitAtMark(span, T0 + 3 * H)).toEqual({ rollups: span });
+    expect(splitAtMark(span, T0)).toEqual({ windows: span });
+    expect(splitAtMark(span, Number.NEGATIVE_INFINITY)).toEqual({ windows: span });
   });
 });
 

@@ -14,9 +14,11 @@
  * it late (lag) or a replay rewrote it. Multiple API instances each keep their own cache.
  */
 import { FleetgridError } from '../lib/errors.ts';
+import { HOUR_MS, hourSpans } from '../sinks/rollups.ts';
 import type { TimeRange } from './params.ts';
 
-export const HOUR_MS = 3_600_000;
+// The settled rule and the spans of one grouped statement are the stored rollups' too (sinks/rollups.ts).
+export { HOUR_MS, hourSpans, settledBefore } from '../sinks/rollups.ts';
 
 export interface SplitRange {
   /** Live parts, queried on every request (0, 1 or 2). */
@@ -41,14 +43,14 @@ export function splitRange(range: TimeRange, settledBefore: number): SplitRange 
   return { live, hours };
 }
 
-/** Hours whose windows can no longer change: those ending at or before this instant. */
-export function settledBefore(
-  now: number,
-  lateness: { maxLatenessMs: number; windowSizeMs: number },
-): number {
-  // Window end + grace (≤ one window) + maxLateness, and a margin for the sink's batching.
-  const margin = 5 * 60_000;
-  return Math.floor((now - lateness.maxLatenessMs - 2 * lateness.windowSizeMs - margin) / HOUR_MS) * HOUR_MS;
+/**
+ * A span of whole hours split at the stored rollups' progress mark (sinks/rollups.ts):
+ * the hours before it are read from the rollups, the others from the windows.
+ */
+export function splitAtMark(span: TimeRange, mark: number): { rollups?: TimeRange; windows?: TimeRange } {
+  if (mark <= span.from) return { windows: span };
+  if (mark >= span.to) return { rollups: span };
+  return { rollups: { from: span.from, to: mark }, windows: { from: mark, to: span.to } };
 }
 
 interface Entry<V> {
@@ -155,20 +157,6 @@ export function createHourReader<V>(
       return value;
     });
   };
-}
-
-/**
- * Contiguous spans covering `hours` (sorted), so each span is one grouped query; at most
- * `maxHours` long so that one statement stays well within the query timeout.
- */
-export function hourSpans(hours: readonly number[], maxHours = 24): TimeRange[] {
-  const spans: TimeRange[] = [];
-  for (const hour of [...hours].sort((a, b) => a - b)) {
-    const last = spans.at(-1);
-    if (last && last.to === hour && last.to - last.from < maxHours * HOUR_MS) last.to = hour + HOUR_MS;
-    else spans.push({ from: hour, to: hour + HOUR_MS });
-  }
-  return spans;
 }
 
 /** Per device kind, the additive figures of the fleet summary. */

@@ -39,8 +39,11 @@ import {
   regroupPartial,
   type SummaryPartial,
   settledBefore,
+  splitAtMark,
   splitRange,
 } from './rollup.ts';
+import type { WindowSource } from './sql.ts';
+import { progressOf } from '../sinks/rollups.ts';
 import { type RegistryGrouping, registryGroupOf, rowRegistryFields } from './registry-grouping.ts';
 import type { TemplateArgs, TemplateName } from './templates.ts';
 import { actionsView } from './alert-actions.ts';
@@ -385,13 +388,35 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
     return partial;
   }
 
+  /**
+   * Where the stored hourly rollups end (sinks/rollups.ts): settled hours before it are read
+   * from rollups_1h, the others from the windows. Read at every computation of hours (one
+   * row), so the cache's next refresh of an hour picks up a rollup written since.
+   */
+  async function rollupsUntil(): Promise<number> {
+    return progressOf((await run('rollupProgress', {}))[0]) ?? Number.NEGATIVE_INFINITY;
+  }
+
+  /** Hour partials of a span: the part the rollups hold from them, the rest from the windows. */
+  async function computeHours<V>(
+    span: TimeRange,
+    compute: (span: TimeRange, group: 'hour', source: WindowSource) => Promise<Map<number, V>>,
+  ): Promise<Map<number, V>> {
+    const { rollups, windows } = splitAtMark(span, await rollupsUntil());
+    const out = new Map<number, V>();
+    if (rollups) for (const [hour, v] of await compute(rollups, 'hour', 'rollups')) out.set(hour, v);
+    if (windows) for (const [hour, v] of await compute(windows, 'hour', 'windows')) out.set(hour, v);
+    return out;
+  }
+
   /** Partials of the hours of `span` (or of its minutes), every bucket present, empty ones too. */
   async function computeSummaryBuckets(
     span: TimeRange,
     group: 'hour' | 'minute',
+    source: WindowSource = 'windows',
   ): Promise<Map<number, SummaryPartial>> {
     const byBucket = new Map<number, Record<string, unknown>[]>();
-    for (const row of await run('summaryPartials', { ranges: [span], group })) {
+    for (const row of await run('summaryPartials', { ranges: [span], group, source })) {
       const bucket = Number(row.bucket);
       byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), row]);
     }
@@ -401,7 +426,7 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
     return out;
   }
 
-  const computeSummaryHours = (span: TimeRange) => computeSummaryBuckets(span, 'hour');
+  const computeSummaryHours = (span: TimeRange) => computeHours(span, computeSummaryBuckets);
 
   /** Minute partials of whole settled hours, for the unaligned edges of a range that lie in them. */
   async function computeSummaryMinutes(span: TimeRange): Promise<Map<number, Map<number, SummaryPartial>>> {
@@ -443,11 +468,12 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
   async function computeEnergyBuckets(
     span: TimeRange,
     group: 'hour' | 'minute',
+    source: WindowSource = 'windows',
   ): Promise<Map<number, EnergyPartial>> {
     const out = new Map<number, EnergyPartial>();
     const width = group === 'hour' ? HOUR_MS : 60_000;
     for (let b = span.from; b < span.to; b += width) out.set(b, {});
-    for (const row of await run('energyPartials', { range: span, group })) {
+    for (const row of await run('energyPartials', { range: span, group, source })) {
       const partial = out.get(Number(row.bucket));
       if (!partial) continue;
       const site = partial[String(row.site_id)] ?? { TURBINE: 0, SOLAR: 0 };
@@ -458,7 +484,7 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
     return out;
   }
 
-  const computeEnergyHours = (span: TimeRange) => computeEnergyBuckets(span, 'hour');
+  const computeEnergyHours = (span: TimeRange) => computeHours(span, computeEnergyBuckets);
 
   async function computeEnergyMinutes(span: TimeRange): Promise<Map<number, Map<number, EnergyPartial>>> {
     const minutes = await computeEnergyBuckets(span, 'minute');

@@ -119,6 +119,22 @@ describe('SQL builders', () => {
     placeholdersMatch(sql.energyPartialsSql(range));
   });
 
+  it('read settled hours from the stored rollups with FINAL, refusing what they do not hold', () => {
+    const summary = sql.summaryPartialsSql(range, 'hour', false, 'rollups');
+    expect(summary.sql).toContain('FROM rollups_1h FINAL');
+    expect(summary.sql).toContain("sum(derived_sum['distanceKm'])");
+    expect(summary.sql).not.toContain('window_start');
+    placeholdersMatch(summary);
+    const energy = sql.energyPartialsSql(range, 'hour', 'rollups');
+    expect(energy.sql).toContain('FROM rollups_1h FINAL');
+    expect(energy.sql).toContain("sum(derived_sum['energyKwh'])");
+    placeholdersMatch(energy);
+    // Minutes and registry fields are only in the windows.
+    expect(() => sql.summaryPartialsSql(range, 'minute', false, 'rollups')).toThrow(/no minutes/);
+    expect(() => sql.summaryPartialsSql(range, 'none', true, 'rollups')).toThrow(/registry fields/);
+    expect(() => sql.energyPartialsSql(range, 'minute', 'rollups')).toThrow(/no minutes/);
+  });
+
   it('put only allow-listed columns and tables into the SQL', () => {
     for (const kind of ['TRUCK', 'TURBINE', 'SOLAR'] as const) {
       for (const metric of metricsOf(kind).filter((m) => m.source === 'field')) {

@@ -31,8 +31,22 @@ const STATE_COLUMNS = `device_id, site_id, kind, model, driver_id, toUnixTimesta
   energy_today_kwh, open_alerts`;
 
 /**
+ * Where the fleet-wide reports read windows: the 1-minute windows themselves (newest
+ * revisions, FINAL), or the stored hourly rollups of settled hours (sinks/rollups.ts,
+ * docs/query.md "Stored rollups"), whose rows are per hour, device, site and kind and
+ * carry each derived figure's sum. The formulas are the same over both: sums of sums.
+ */
+export type WindowSource = 'windows' | 'rollups';
+
+const SOURCE: Record<WindowSource, { from: string; time: string; derivedSum: string }> = {
+  windows: { from: 'aggregates_1m FINAL', time: 'window_start', derivedSum: 'derived' },
+  rollups: { from: 'rollups_1h FINAL', time: 'bucket_start', derivedSum: 'derived_sum' },
+};
+
+/**
  * Per kind and site (and per hour or per minute, as `bucket`), the additive figures of the summary over the
- * 1-minute windows starting in [from, to), newest revisions only (FINAL), with the set of
+ * 1-minute windows starting in [from, to), newest revisions only (FINAL) or their stored
+ * hourly rollups (`source`), with the set of
  * devices seen so that "active devices" stays exact when hours are merged (rollup.ts).
  * Formulas: docs/query.md.
  */
@@ -44,7 +58,12 @@ export function summaryPartialsSql(
    * what the groupings by model and driver resolve (registry-grouping.ts).
    */
   perDevice = false,
+  source: WindowSource = 'windows',
 ): Statement {
+  // The rollups hold whole hours and no registry fields (a driver can change mid-hour).
+  if (source === 'rollups' && (group === 'minute' || perDevice))
+    throw new FleetgridError('INVALID_ARGUMENT', 'the hourly rollups have no minutes nor registry fields');
+  const { from, time, derivedSum } = SOURCE[source];
   // Several ranges (the live edges of rollup.ts) are read in one scan.
   const ranges = Array.isArray(range) ? range : [range as TimeRange];
   const params: Record<string, number> = {};
@@ -52,14 +71,14 @@ export function summaryPartialsSql(
     .map((r, i) => {
       params[`from${i}`] = r.from;
       params[`to${i}`] = r.to;
-      return `(window_start >= ${t(`from${i}`)} AND window_start < ${t(`to${i}`)})`;
+      return `(${time} >= ${t(`from${i}`)} AND ${time} < ${t(`to${i}`)})`;
     })
     .join(' OR ');
   const bucket =
     group === 'hour'
-      ? 'toUnixTimestamp(toStartOfHour(window_start)) * 1000 AS bucket, '
+      ? `toUnixTimestamp(toStartOfHour(${time})) * 1000 AS bucket, `
       : group === 'minute'
-        ? 'toUnixTimestamp64Milli(window_start) AS bucket, '
+        ? `toUnixTimestamp64Milli(${time}) AS bucket, `
         : '';
   const device = perDevice ? ', device_id, model, driver_id' : '';
   return {
@@ -67,14 +86,14 @@ export function summaryPartialsSql(
   sum(event_count) AS events,
   sum(field_sum['speedKmh']) AS speed_sum,
   sum(field_count['speedKmh']) AS speed_count,
-  sum(derived['distanceKm']) AS distance_km,
-  sum(derived['engineOnSeconds']) AS engine_on_seconds,
-  sum(derived['idleSeconds']) AS idle_seconds,
-  sum(derived['energyKwh']) AS energy_kwh,
-  sum(derived['availableSeconds']) AS available_seconds,
-  sum(derived['coveredSeconds']) AS covered_seconds,
+  sum(${derivedSum}['distanceKm']) AS distance_km,
+  sum(${derivedSum}['engineOnSeconds']) AS engine_on_seconds,
+  sum(${derivedSum}['idleSeconds']) AS idle_seconds,
+  sum(${derivedSum}['energyKwh']) AS energy_kwh,
+  sum(${derivedSum}['availableSeconds']) AS available_seconds,
+  sum(${derivedSum}['coveredSeconds']) AS covered_seconds,
   groupUniqArray(device_id) AS devices
-FROM aggregates_1m FINAL
+FROM ${from}
 WHERE ${where}
 GROUP BY ${bucket === '' ? '' : 'bucket, '}kind, site_id${device}`,
     params,
@@ -82,19 +101,27 @@ GROUP BY ${bucket === '' ? '' : 'bucket, '}kind, site_id${device}`,
 }
 
 /** Energy of every site per hour or minute (the cacheable part of site energy, all sites in one scan). */
-export function energyPartialsSql(range: TimeRange, group: 'hour' | 'minute' = 'hour'): Statement {
+export function energyPartialsSql(
+  range: TimeRange,
+  group: 'hour' | 'minute' = 'hour',
+  source: WindowSource = 'windows',
+): Statement {
+  if (source === 'rollups' && group === 'minute')
+    throw new FleetgridError('INVALID_ARGUMENT', 'the hourly rollups have no minutes');
+  const { from, time, derivedSum } = SOURCE[source];
   const bucket =
-    group === 'hour'
-      ? 'toUnixTimestamp(toStartOfHour(window_start)) * 1000'
-      : 'toUnixTimestamp64Milli(window_start)';
+    group === 'hour' ? `toUnixTimestamp(toStartOfHour(${time})) * 1000` : `toUnixTimestamp64Milli(${time})`;
   return {
-    sql: `SELECT ${bucket} AS bucket, site_id, kind, sum(derived['energyKwh']) AS kwh
-FROM aggregates_1m FINAL
-WHERE kind IN ('TURBINE', 'SOLAR') AND window_start >= ${t('from')} AND window_start < ${t('to')}
+    sql: `SELECT ${bucket} AS bucket, site_id, kind, sum(${derivedSum}['energyKwh']) AS kwh
+FROM ${from}
+WHERE kind IN ('TURBINE', 'SOLAR') AND ${time} >= ${t('from')} AND ${time} < ${t('to')}
 GROUP BY bucket, site_id, kind`,
     params: rangeParams(range),
   };
 }
+
+/** How far the stored hourly rollups reach: the sink's own statement (it keeps them). */
+export { rollupProgressSql } from '../sinks/rollups.ts';
 
 /**
  * Devices per kind and site, with their ids (the capacity of a site adds up its devices'

@@ -8,6 +8,7 @@ const range = { from: Date.UTC(2026, 0, 1), to: Date.UTC(2026, 0, 2) };
 const SAMPLES: { [N in TemplateName]: TemplateArgs<N> } = {
   summaryPartials: { ranges: [range], group: 'none', perDevice: true },
   energyPartials: { range, group: 'minute' },
+  rollupProgress: {},
   summaryDevices: {},
   summaryAlerts: { range, perDevice: true },
   dimDevices: {},

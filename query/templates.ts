@@ -32,6 +32,7 @@ const kind = z.enum(['TRUCK', 'TURBINE', 'SOLAR']);
 /** Alert ids are UUID-shaped (processors/alerts/engine.ts): they fit the id rule. */
 const alertIdArg = id;
 const step = z.enum(['1m', '1h', '1d']);
+const windowSource = z.enum(['windows', 'rollups']);
 const rowLimit = z.number().int().min(1).max(1_000_001);
 const positiveMs = z
   .number()
@@ -75,12 +76,15 @@ export const TEMPLATES = {
       ranges: z.array(range).min(1).max(4),
       group: z.enum(['none', 'hour', 'minute']),
       perDevice: z.boolean().optional(),
+      source: windowSource.optional(),
     }),
-    (a) => sql.summaryPartialsSql(a.ranges, a.group, a.perDevice),
+    (a) => sql.summaryPartialsSql(a.ranges, a.group, a.perDevice, a.source),
   ),
-  energyPartials: template(z.strictObject({ range, group: z.enum(['hour', 'minute']) }), (a) =>
-    sql.energyPartialsSql(a.range, a.group),
+  energyPartials: template(
+    z.strictObject({ range, group: z.enum(['hour', 'minute']), source: windowSource.optional() }),
+    (a) => sql.energyPartialsSql(a.range, a.group, a.source),
   ),
+  rollupProgress: template(none, () => sql.rollupProgressSql()),
   summaryDevices: template(z.strictObject({ perDevice: z.boolean().optional() }), (a) =>
     sql.summaryDevicesSql(a.perDevice),
   ),

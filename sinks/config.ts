@@ -70,6 +70,15 @@ const schema = z.strictObject({
    * them never share an unprefixed group.
    */
   dimsGroupId: z.string().min(1).optional(),
+  /**
+   * Stored hourly rollups (sinks/rollups.ts): how often the sink rolls up newly settled
+   * hours (0: never, e.g. a second sink of a cluster deployment), and the processors'
+   * window size and max lateness that decide when an hour is settled (their defaults,
+   * processors/core/config.ts; set them alike when the processors' differ).
+   */
+  rollupIntervalMs: z.number().int().min(0).default(60_000),
+  windowSizeMs: z.number().int().positive().default(60_000),
+  maxLatenessMs: z.number().int().positive().default(3_600_000),
 });
 
 export type SinkConfig = z.output<typeof schema>;

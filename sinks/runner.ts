@@ -54,6 +54,8 @@ import { migrate } from '../clickhouse/index.ts';
 import { createPartitionBuffers } from './partitions.ts';
 import { querySecret } from '../clickhouse/index.ts';
 import { type QueryServer, startQueryServer } from './query-server.ts';
+import { startRollupKeeper } from './rollups.ts';
+import { systemClock } from '../lib/clock.ts';
 
 export const SINK_STAGE = 'sink-clickhouse';
 /** The stage of the registry feed's dead letters (sinks/dims-feed.ts). */
@@ -119,6 +121,7 @@ export function createClickHouseSink(app: AppConfig, config: SinkConfig, deps: S
   let timer: NodeJS.Timeout | undefined;
   let metricsServer: MetricsServer | undefined;
   let queryServer: QueryServer | undefined;
+  let rollups: { stop(): Promise<void> } | undefined;
   let stopping = false;
   let starting: Promise<void> | undefined;
 
@@ -294,6 +297,7 @@ export function createClickHouseSink(app: AppConfig, config: SinkConfig, deps: S
       // A start still waiting for a dependency ends now; what it set up is released below.
       await starting?.catch(() => {});
       if (timer) clearInterval(timer);
+      await rollups?.stop();
       // Drain: no new records, batches in hand finish, buffered batches are written and
       // committed (member handler `drain`), then the member leaves the group.
       await member?.stop();
@@ -411,6 +415,14 @@ export function createClickHouseSink(app: AppConfig, config: SinkConfig, deps: S
     await member.start();
     // Time-based flushes; inserts themselves run in the per-partition chains.
     timer = setInterval(() => buffers.tick(), Math.max(10, Math.min(100, Math.floor(config.lingerMs / 4))));
+    if (config.rollupIntervalMs > 0)
+      rollups = startRollupKeeper({
+        backend: b,
+        intervalMs: config.rollupIntervalMs,
+        lateness: { maxLatenessMs: config.maxLatenessMs, windowSizeMs: config.windowSizeMs },
+        clock: { ...systemClock, now },
+        log,
+      });
     readiness.setReady(true);
   }
 }
