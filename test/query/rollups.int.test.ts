@@ -149,6 +149,23 @@ beforeAll(async () => {
     }
   });
   await insertWindows(rows);
+  // The devices' states: site energy answers only for a site that has devices.
+  await engine.insert(
+    'device_state',
+    DEVICES.map((device, d) => ({
+      device_id: device.id,
+      site_id: device.site,
+      kind: device.kind,
+      last_seen: END - M,
+      last_event_id: '',
+      seq: d,
+      event_count: 1,
+      active_diagnostic_codes: [],
+      open_alerts: [],
+      kafka_partition: 0,
+      kafka_offset: d,
+    })),
+  );
 }, 120_000);
 
 afterAll(async () => {
