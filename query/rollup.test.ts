@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  compactPartials,
+  createDayCompactor,
   createHourReader,
   emptyKindPartial,
   HOUR_MS,
@@ -8,6 +10,7 @@ import {
   hourSpans,
   mergeSummaryPartials,
   settledBefore,
+  type SummaryPartial,
   splitAtMark,
   splitRange,
 } from './rollup.ts';
@@ -100,6 +103,44 @@ describe('mergeSummaryPartials', () => {
     const merged = mergeSummaryPartials([a, b, c]);
     expect(merged.TRUCK).toMatchObject({ events: 15, speedSum: 1000, speedCount: 15, activeDevices: 3 });
     expect(merged.SOLAR).toMatchObject({ energyKwh: 1.5, activeDevices: 1 });
+  });
+});
+
+describe('compactPartials and createDayCompactor', () => {
+  /** An hour's partial: devices of the hour (ids repeat across hours), one group per kind. */
+  const hourPartial = (hour: number): SummaryPartial => ({
+    TRUCK: {
+      ...emptyKindPartial(),
+      events: hour % 7,
+      distanceKm: (hour % 5) / 4,
+      devices: [`t${hour % 3}`, `t${hour % 4}`],
+    },
+    ...(hour % 2 === 0 ? { SOLAR: { ...emptyKindPartial(), energyKwh: 0.5, devices: ['s1'] } } : {}),
+  });
+
+  it('merge whole days to the same answer as the hours, compacting each day once', () => {
+    // From 20:00 the day before: 4 loose hours, two whole days, then 3 loose hours.
+    const hours = Array.from({ length: 55 }, (_, i) => T0 - 4 * H + i * H);
+    const parts = hours.map((h) => hourPartial(h / H));
+    let compactions = 0;
+    const days = createDayCompactor((p: readonly SummaryPartial[]) => {
+      compactions += 1;
+      return compactPartials(p);
+    });
+    const compacted = days(hours, parts);
+    expect(compacted).toHaveLength(4 + 2 + 3);
+    expect(mergeSummaryPartials(compacted)).toEqual(mergeSummaryPartials(parts));
+    expect(compactions).toBe(2);
+    // The same hour objects: the days come from the compactor's cache.
+    expect(days(hours, parts)[4]).toBe(compacted[4]);
+    expect(compactions).toBe(2);
+    // A refreshed hour (a new object) compacts its day again.
+    const refreshed = [...parts];
+    refreshed[10] = { TRUCK: { ...emptyKindPartial(), events: 100, devices: ['t9'] } };
+    const again = days(hours, refreshed);
+    expect(compactions).toBe(3);
+    expect(mergeSummaryPartials(again)).toEqual(mergeSummaryPartials(refreshed));
+    expect(again[5]).toBe(compacted[5]);
   });
 });
 

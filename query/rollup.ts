@@ -20,6 +20,8 @@ import type { TimeRange } from './params.ts';
 // The settled rule and the spans of one grouped statement are the stored rollups' too (sinks/rollups.ts).
 export { HOUR_MS, hourSpans, settledBefore } from '../sinks/rollups.ts';
 
+const DAY_MS = 24 * HOUR_MS;
+
 export interface SplitRange {
   /** Live parts, queried on every request (0, 1 or 2). */
   live: TimeRange[];
@@ -266,6 +268,76 @@ export function mergeSummaryPartials(
   }
   for (const [kind, acc] of Object.entries(out)) acc.activeDevices = sets[kind]?.size ?? 0;
   return out;
+}
+
+/**
+ * Many partials as one: groups added, device lists deduplicated. "Active devices" makes a
+ * merge insert every hour's device ids into a set; a 90-day range is 2,160 hours of up to
+ * 1,000 ids each, the warm summary's cost. A day's hours compacted once (createDayCompactor)
+ * leave 90 lists of distinct ids, and mergeSummaryPartials gives the same answer.
+ */
+export function compactPartials(partials: readonly SummaryPartial[]): SummaryPartial {
+  const out: SummaryPartial = {};
+  const sets = new Map<string, Set<string>>();
+  for (const partial of partials) {
+    for (const [key, p] of Object.entries(partial)) {
+      const acc = out[key] ?? emptyKindPartial();
+      out[key] = acc;
+      acc.events += p.events;
+      acc.speedSum += p.speedSum;
+      acc.speedCount += p.speedCount;
+      acc.distanceKm += p.distanceKm;
+      acc.engineOnSeconds += p.engineOnSeconds;
+      acc.idleSeconds += p.idleSeconds;
+      acc.energyKwh += p.energyKwh;
+      acc.availableSeconds += p.availableSeconds;
+      acc.coveredSeconds += p.coveredSeconds;
+      const set = sets.get(key) ?? new Set<string>();
+      sets.set(key, set);
+      for (const d of p.devices) set.add(d);
+    }
+  }
+  for (const [key, set] of sets) {
+    const acc = out[key];
+    if (acc) acc.devices = [...set];
+  }
+  return out;
+}
+
+/**
+ * Replaces each whole UTC day of consecutive hourly partials by one compacted partial,
+ * computed once per day and reused while the day's 24 hourly partials are the same objects
+ * (a cache refresh of an hour makes a new object, so the day is compacted again).
+ */
+export function createDayCompactor<V>(
+  compact: (parts: readonly V[]) => V,
+  maxDays = 93,
+): (hours: readonly number[], parts: readonly V[]) => V[] {
+  const days = new Map<number, { parts: readonly V[]; merged: V }>();
+  return (hours, parts) => {
+    const out: V[] = [];
+    let i = 0;
+    while (i < hours.length) {
+      const hour = hours[i] as number;
+      if (hour % DAY_MS === 0 && hours[i + 23] === hour + DAY_MS - HOUR_MS) {
+        const day = parts.slice(i, i + 24);
+        const cached = days.get(hour);
+        if (cached?.parts.every((p, j) => p === day[j])) out.push(cached.merged);
+        else {
+          const merged = compact(day);
+          days.delete(hour);
+          days.set(hour, { parts: day, merged });
+          while (days.size > maxDays) days.delete(days.keys().next().value as number);
+          out.push(merged);
+        }
+        i += 24;
+      } else {
+        out.push(parts[i] as V);
+        i += 1;
+      }
+    }
+    return out;
+  };
 }
 
 /** Site energy per hour: site → kind → kWh. */

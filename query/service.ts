@@ -28,6 +28,8 @@ import {
 import {
   addKindPartials,
   type ComputeHours,
+  compactPartials,
+  createDayCompactor,
   createHourReader,
   type EnergyPartial,
   emptyKindPartial,
@@ -540,7 +542,7 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
       byDimension
         ? run('summaryPartials', { ranges: [storedPart(range, at)], group: 'none', perDevice: true })
         : Promise.all([
-            summaryHours(split.hours),
+            summaryHours(split.hours).then((parts) => summaryDays(split.hours, parts)),
             edgeMinutes(split.live, settled, summaryMinutes).then((pairs) => pairs.map(([, p]) => p)),
           ]).then((parts) => parts.flat()),
       run('summaryDevices', perDevice),
@@ -651,6 +653,8 @@ export function createQueryService(config: QueryConfig, deps: QueryServiceDeps) 
   }
 
   const summaryHours = createHourReader(new HourCache<SummaryPartial>(cacheOptions), computeSummaryHours);
+  // Whole days of cached hours merged once (rollup.ts compactPartials): the warm cost of a long range.
+  const summaryDays = createDayCompactor(compactPartials);
   const energyHours = createHourReader(new HourCache<EnergyPartial>(cacheOptions), computeEnergyHours);
   const summaryMinutes = minuteReaders(computeSummaryMinutes);
   const energyMinutes = minuteReaders(computeEnergyMinutes);
