@@ -17,8 +17,6 @@ export interface BufferedRecord {
   topic: string;
   message: OutgoingMessage;
   bytes: number;
-  /** An alert or a dead letter: its partition commits at the short interval (cadence.ts). */
-  urgent?: boolean;
 }
 
 export interface BufferedState<S> {
@@ -51,7 +49,6 @@ export class OutputBuffer<S> {
   /** States replaced by a newer one of the same key before they were sent. */
   coalesced = 0;
   private records: BufferedRecord[] = [];
-  private urgentRecords = 0;
   private states = new Map<string, BufferedState<S>>();
   private pendingBytes = 0;
   private inflightRows = 0;
@@ -60,7 +57,6 @@ export class OutputBuffer<S> {
 
   append(record: BufferedRecord): void {
     this.records.push(record);
-    if (record.urgent) this.urgentRecords++;
     this.pendingBytes += record.bytes;
     this.appendedSeq++;
   }
@@ -85,11 +81,6 @@ export class OutputBuffer<S> {
   /** Pending aggregates, alerts and dead letters (not states). */
   get pendingRecords(): number {
     return this.records.length;
-  }
-
-  /** Pending records marked urgent (alerts, dead letters). */
-  get pendingUrgent(): number {
-    return this.urgentRecords;
   }
 
   get pendingRows(): number {
@@ -135,7 +126,6 @@ export class OutputBuffer<S> {
       bytes: this.pendingBytes - stateBytes,
     };
     this.records = [];
-    this.urgentRecords = 0;
     if (includeStates) this.states = new Map();
     this.pendingBytes = stateBytes;
     this.inflightRows += take.rows;
