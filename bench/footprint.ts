@@ -5,7 +5,11 @@
  * resident memory at the end of the window. CPU time is what the process itself used, so
  * other load on the machine changes it little (it does change the wall-clock latencies).
  *
- *   node bench/footprint.ts [--warmup 60] [--seconds 60]
+ *   node bench/footprint.ts [--warmup 60] [--seconds 60] [--cpu-prof-dir <dir>]
+ *
+ * --cpu-prof-dir passes NODE_OPTIONS=--cpu-prof to the demo and its children: each service
+ * writes a .cpuprofile there when it drains (profiling adds its own cost, so figures from a
+ * profiled run are for reading where the time goes, not for the table).
  *
  * The demo runs with its own topic prefix and data directory (removed afterwards) and stops
  * by itself (--duration). Needs `make up`; no other demo on the same ports (8124, 9464–9467).
@@ -25,8 +29,14 @@ function arg(name: string, fallback: number): number {
   return value;
 }
 
+function stringArg(name: string): string | undefined {
+  const at = process.argv.indexOf(`--${name}`);
+  return at > 0 ? process.argv[at + 1] : undefined;
+}
+
 const WARMUP_S = arg('warmup', 60);
 const WINDOW_S = arg('seconds', 60);
+const PROFILE_DIR = stringArg('cpu-prof-dir');
 const TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 const SERVICES = ['simulate', 'process', 'sink', 'serve', 'notify'] as const;
 
@@ -75,7 +85,7 @@ const run = Date.now().toString(36);
 const prefix = `footprint-${run}.`;
 const dataDir = mkdtempSync(join(tmpdir(), `fleetgrid-footprint-${run}-`));
 // The stack's generated credentials (PostgreSQL, Alertmanager, the query secret) live there.
-symlinkSync(resolve(PROJECT_ROOT, '.data', 'secrets'), join(dataDir, 'secrets'));
+symlinkSync(resolve(loadConfig().dataDir, 'secrets'), join(dataDir, 'secrets'));
 const demo: ChildProcess = spawn(
   process.execPath,
   [
@@ -87,7 +97,18 @@ const demo: ChildProcess = spawn(
     String(WARMUP_S + WINDOW_S + 15),
   ],
   {
-    env: { ...process.env, TOPIC_PREFIX: prefix, FLEETGRID_DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      TOPIC_PREFIX: prefix,
+      FLEETGRID_DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+      ...(PROFILE_DIR
+        ? {
+            NODE_OPTIONS:
+              `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${resolve(PROFILE_DIR)}`.trim(),
+          }
+        : {}),
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   },
 );
@@ -99,6 +120,8 @@ try {
   await sleep(WARMUP_S);
   const pids = servicePids(demo.pid as number);
   if (!pids.has('process') || !pids.has('sink')) throw new Error('the demo did not start its services');
+  // The profiles are named by process id.
+  if (PROFILE_DIR) console.error(`[footprint] pids ${JSON.stringify(Object.fromEntries(pids))}`);
   const before = new Map([...pids].map(([name, pid]) => [name, cpuSeconds(pid)]));
   await sleep(WINDOW_S);
   const rows = [...pids].map(([name, pid]) => ({

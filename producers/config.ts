@@ -56,6 +56,13 @@ export const simulatorConfigSchema = z.strictObject({
   idempotent: z.boolean().default(true),
   /** Live mode: how long a partial batch may wait before it is sent. */
   lingerMs: z.number().int().min(0).default(50),
+  /**
+   * A lane holding fewer than `quietBatchRecords` records waits this long instead (live mode,
+   * a trickle like the demo's 64 events/s): a request costs the same client CPU whatever it
+   * carries. 0 turns it off. Event times are not affected, only when records are sent.
+   */
+  quietLingerMs: z.number().int().min(0).default(250),
+  quietBatchRecords: positiveInt(100),
   /** Partitions per topic when this process creates the topics. */
   partitions: positiveInt(6),
   /** Full-jitter backoff of retriable send errors (lib/retry). */

@@ -500,6 +500,9 @@ export function createFleetSimulator(config: SimulatorConfig, deps: FleetSimulat
           maxRequestRows: config.batchSize,
           maxRequestBytes: config.maxRequestBytes,
           lingerMs: config.lingerMs,
+          ...(config.quietLingerMs > 0
+            ? { quietLinger: { rows: config.quietBatchRecords, ms: config.quietLingerMs } }
+            : {}),
           lanes: config.maxInFlight,
           retry: { baseMs: config.backoffBaseMs, capMs: config.backoffCapMs },
           idempotent: config.idempotent,

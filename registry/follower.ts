@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { FleetgridError } from '../lib/errors.ts';
 import { consumerGroupId } from '../lib/stream/index.ts';
-import type { KafkaClient } from '../lib/kafka/index.ts';
+import { IDLE_READER_MAX_WAIT_MS, type KafkaClient } from '../lib/kafka/index.ts';
 import type { EntityName } from './model.ts';
 import { createRegistryTable, type ApplyResult, type RegistryTable } from './table.ts';
 import { entityOfTopic, registryTopicNames } from './topics.ts';
@@ -90,7 +90,7 @@ export async function followRegistry(
   // A group of its own, read from the beginning: every reader gets the whole table.
   const consumer = kafka.consumer({
     groupId: options.groupId ?? consumerGroupId(topicPrefix, `registry-follower-${randomUUID().slice(0, 8)}`),
-    maxWaitTimeMs: 50,
+    maxWaitTimeMs: IDLE_READER_MAX_WAIT_MS,
   });
   await consumer.connect();
   if (options.onCrash) consumer.on('crash', options.onCrash);

@@ -16,7 +16,13 @@
 import type { ClickHouseBackend } from '../clickhouse/index.ts';
 import { sourceOf } from '../lib/dlq.ts';
 import { FleetgridError, isRetriable } from '../lib/errors.ts';
-import type { FetchedBatch, GroupConsumer, KafkaAdmin, KafkaClient } from '../lib/kafka/index.ts';
+import {
+  type FetchedBatch,
+  type GroupConsumer,
+  IDLE_READER_MAX_WAIT_MS,
+  type KafkaAdmin,
+  type KafkaClient,
+} from '../lib/kafka/index.ts';
 import type { Logger } from '../lib/log.ts';
 import { type BackoffPolicy, retry } from '../lib/retry.ts';
 import type { DeadLetterSender } from '../lib/stream/index.ts';
@@ -116,7 +122,7 @@ export function createDimsFeed(
       await whileRunning(() =>
         ensureTopics(deps.admin, registryTopicSpecs(config.topicPrefix, config.topicPolicy)),
       );
-      const c = deps.kafka.consumer({ groupId: config.groupId, maxWaitTimeMs: 100 });
+      const c = deps.kafka.consumer({ groupId: config.groupId, maxWaitTimeMs: IDLE_READER_MAX_WAIT_MS });
       consumer = c;
       await whileRunning(() => c.connect());
       await c.subscribe(

@@ -23,6 +23,7 @@ import { isClientError, TRANSIENT_CLIENT_ERRORS, toKafkaError, wrapKafka } from 
 import { createIdempotentSender, partitionRequests, unansweredPartitions } from './idempotent.ts';
 import { waitForTopicLeaders } from './leaders.ts';
 import { partitionForKey } from './partitioner.ts';
+import { fixRequestQueue } from './request-queue.ts';
 import type {
   ConsumerOptions,
   FetchedBatch,
@@ -39,6 +40,8 @@ import type {
 } from './types.ts';
 
 const { Kafka, logLevel: KafkaLogLevel, Partitioners } = kafkajs;
+// Before any connection exists: kafkajs' 1 ms timer loop per connection (request-queue.ts).
+fixRequestQueue();
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [KafkaLogLevel.ERROR]: 'error',

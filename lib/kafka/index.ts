@@ -17,6 +17,15 @@ export { createKafkaClient } from './client.ts';
 export { isKafkaUnreachable, toKafkaError, wrapKafka } from './errors.ts';
 export { partitionForKey } from './partitioner.ts';
 export { KAFKA_RECONNECT_CAP_MS, kafkaReconnectPolicy } from './reconnect.ts';
+
+/**
+ * maxWaitTimeMs of a reader that answers every record at once (minBytes 1: the broker
+ * replies as soon as one arrives, so this wait adds no latency) on topics that are quiet
+ * most of the time (the registry's CDC topics). It only bounds how often an idle reader
+ * polls: at 50 ms a reader sent 20 fetches a second at rest, each one a request to build,
+ * send and decode. Stop takes up to this long to end the poll in flight.
+ */
+export const IDLE_READER_MAX_WAIT_MS = 1_000;
 export type * from './types.ts';
 
 import type { RecordHeaders } from './types.ts';

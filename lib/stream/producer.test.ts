@@ -206,6 +206,24 @@ describe('batching producer', () => {
     expect(result.failed[0]?.error.code).toBe('TIMEOUT');
   });
 
+  it('lets a quiet lane linger longer, and a lane that fills up send at the usual linger', async () => {
+    const broker = fakeBroker();
+    const { producer, acked } = setup(broker, { lingerMs: 5, quietLinger: { rows: 10, ms: 2_000 } });
+    await producer.start();
+    const until = async (done: () => boolean, ms: number) => {
+      for (const end = Date.now() + ms; !done() && Date.now() < end; )
+        await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    producer.add('a', message('quiet', 0), 0);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(broker.landed).toHaveLength(0); // 5 ms is long past, 2 s is not
+    // The same partition (hence lane) reaches 10 records: due at lingerMs, not at 2 s.
+    for (let i = 1; i < 10; i++) producer.add('a', message('quiet', i), i);
+    await until(() => acked() === 10, 1_000);
+    expect(acked()).toBe(10);
+    await producer.flush();
+  });
+
   it('tells a waiting caller when the backlog is below a bound', async () => {
     const broker = fakeBroker();
     const { producer } = setup(broker, { lingerMs: 10_000 });
