@@ -38,7 +38,10 @@ export interface CommitterDeps {
   onCommitted(task: PartitionTask, states: readonly BufferedState<DeviceState>[]): void;
   /** A newer producer owns the partition's transactional id: this member must let go. */
   onFenced(task: PartitionTask): void;
-  /** The transaction could not be ended (Kafka unreachable): the partition must be claimed again. */
+  /**
+   * The producer cannot go on (a transaction it could not end, or a produce that failed and
+   * may have been written: transactions.ts): the partition must be claimed again.
+   */
   onLost(task: PartitionTask, error: unknown): void;
   /** A failure for good (not retriable, not fenced, not the drain deadline). */
   onFailure(error: unknown): void;

@@ -247,7 +247,7 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
       if (!ownership.fenced(task)) return;
       log.warn(
         { err: error, partition: task.id },
-        'checkpoint transaction could not be ended (Kafka unreachable): state dropped, claiming the partition again from its last checkpoint',
+        'checkpoint transaction lost (not ended, or a produce that may have been written): producer unusable, state dropped, claiming the partition again from its last checkpoint',
       );
       if (!stopping) void member?.restart('transaction-lost');
     },

@@ -52,7 +52,7 @@ describe('checkpoint transaction protocol', () => {
       expect(broker.visible('out')).toEqual(['out-1', 'out-2', 'out-1', 'out-2', 'out-3', 'out-4']);
     });
 
-    if (step !== 'commit') {
+    if (step === 'begin' || step === 'offsets') {
       it(`a retriable failure at "${step}" aborts and retries the same capture: visible once`, async () => {
         const broker = new FakeBroker();
         broker.fault = { step, error: new FleetgridError('KAFKA_UNAVAILABLE', 'broker away'), times: 2 };
@@ -64,6 +64,48 @@ describe('checkpoint transaction protocol', () => {
         expect(broker.restore('input', 3)).toEqual({ offset: 2, snapshot: { seen: [7, 8] } });
       });
     }
+  }
+
+  for (const [step, lands] of [
+    ['send', true],
+    ['changelog', true],
+    // The client cannot tell the two apart (kafkajs' own retries may have landed an earlier try).
+    ['send', false],
+  ] as const) {
+    it(`a failed produce at "${step}" (${lands ? 'written' : 'not written'}) is not retried on the same producer: "lost", then exactly once`, async () => {
+      // Issue 15: the broker wrote the request, the answer was lost (a broker killed after
+      // replicating it), kafkajs took its sequence numbers back. A retry on the same producer
+      // sends the same capture under the same numbers, and the broker takes it for a duplicate
+      // of the aborted attempt: nothing written, the old offset answered, the commit "succeeds"
+      // without those records (outputs lost, or a checkpoint pointer to an aborted record).
+      const broker = new FakeBroker();
+      await commitPartition(broker.producer(), capture([1], 1), options());
+      broker.fault = {
+        step,
+        error: new FleetgridError('KAFKA_UNAVAILABLE', 'answer lost'),
+        times: 1,
+        lands,
+      };
+      const clock = new ManualClock(0);
+      const run = commitPartition(broker.producer(), capture([1, 2, 3], 3), options(clock));
+      for (let i = 0; i < 10; i++) await clock.advance(5);
+      const result = await run;
+      // Whatever the outcome, readers and a new owner must agree with it: a committed capture
+      // has every output visible and its checkpoint restorable; one given up has nothing.
+      const committed = result.outcome === 'committed';
+      expect(broker.visible('out')).toEqual(committed ? ['out-1', 'out-1', 'out-2', 'out-3'] : ['out-1']);
+      expect(broker.restore('input', 3)).toEqual(
+        committed ? { offset: 3, snapshot: { seen: [1, 2, 3] } } : { offset: 1, snapshot: { seen: [1] } },
+      );
+      // Given up: the producer's numbering is in doubt whether or not the broker wrote it.
+      expect(result.outcome).toBe('lost');
+      // Claimed again (a new producer, a new epoch): the same capture commits once, whole.
+      expect(await commitPartition(broker.producer(), capture([1, 2, 3], 3), options())).toMatchObject({
+        outcome: 'committed',
+      });
+      expect(broker.visible('out')).toEqual(['out-1', 'out-1', 'out-2', 'out-3']);
+      expect(broker.restore('input', 3)).toEqual({ offset: 3, snapshot: { seen: [1, 2, 3] } });
+    });
   }
 
   it('a commit that fails on an unreachable broker is "lost", not fatal: a new producer goes on from the last checkpoint', async () => {

@@ -22,6 +22,18 @@
  * drops the partition and claims it again through the group (a new producer with the same
  * id aborts the dangling transaction; the state comes back from the last committed
  * checkpoint), rather than stopping the process over a broker outage.
+ *
+ * A failed produce (a `send` of outputs or of the checkpoint record) is `lost` too, never
+ * retried on the same producer (issue 15). kafkajs numbers a partition's records when the
+ * request leaves and takes the numbers back when it fails, although the broker may have
+ * written it (the answer lost with a broker that died after replicating it, or an earlier
+ * try of kafkajs' own retries landed). An abort does not change the producer's epoch, so
+ * the retry sends the same capture under the same numbers, and the broker takes each such
+ * batch for a duplicate of the aborted one: it writes nothing and answers with the aborted
+ * batch's offset. The retry then commits without those records — outputs lost for good,
+ * or a checkpoint pointer to an aborted record, from which the next owner restores an
+ * empty state. Only a new producer (InitProducerId: a new epoch, numbering from zero)
+ * is safe, which is what claiming the partition again does.
  */
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../../lib/clock.ts';
@@ -94,7 +106,10 @@ export function chunkOutputs(
   return chunks;
 }
 
-/** Producers left inside a transaction they cannot end: every later call on them is `lost`. */
+/**
+ * Producers left inside a transaction they cannot end, or whose numbering a failed produce
+ * put in doubt: every later call on them is `lost`.
+ */
 const unusableProducers = new WeakSet<TransactionalProducer>();
 
 /**
@@ -125,13 +140,16 @@ export async function commitPartition(
   if (unusableProducers.has(producer)) {
     return {
       outcome: 'lost',
-      error: new FleetgridError('KAFKA_UNAVAILABLE', 'the producer is inside a transaction it cannot end'),
+      error: new FleetgridError(
+        'KAFKA_UNAVAILABLE',
+        'the producer cannot be used again (a transaction it cannot end, or a failed produce)',
+      ),
     };
   }
   const chunks = chunkOutputs(capture.outputs, options.maxRequestBytes, options.maxRequestRows);
   let attempts = 0;
   let produceMs = 0;
-  /** The producer is left inside a transaction it cannot end (see the header). */
+  /** The producer cannot be used again: a transaction it cannot end, a failed produce (header). */
   let unusable = false;
   try {
     const changelogOffset = await retry(
@@ -144,10 +162,16 @@ export async function commitPartition(
             ? new FleetgridError('KAFKA_UNAVAILABLE', 'begin transaction', { cause: error })
             : error;
         });
+        /** A produce that failed may have been written: the producer's numbering is in doubt. */
+        const send = (batches: TopicMessages[]) =>
+          txn.send(batches).catch((error: unknown) => {
+            if (!isFleetgridError(error, 'KAFKA_PRODUCER_FENCED')) unusable = true;
+            throw error;
+          });
         try {
           const sendStart = performance.now();
-          for (const chunk of chunks) await txn.send(chunk);
-          const landed = await txn.send([
+          for (const chunk of chunks) await send(chunk);
+          const landed = await send([
             {
               topic: options.changelogTopic,
               messages: [
@@ -179,9 +203,10 @@ export async function commitPartition(
           await txn.commit();
           return at;
         } catch (error) {
-          // A fenced producer cannot abort; anything else is aborted before a retry, so
-          // nothing of this attempt ever becomes visible. A failed commit (or abort) leaves
-          // the transaction open for good on this producer.
+          // A fenced producer cannot abort; anything else is aborted (before a retry, or
+          // before the partition is given up), so nothing of this attempt ever becomes
+          // visible. A failed commit (or abort) leaves the transaction open for good on this
+          // producer; a failed produce leaves its numbering in doubt (see the header).
           if (!isFleetgridError(error, 'KAFKA_PRODUCER_FENCED')) {
             if (!txn.isActive()) unusable = true;
             else await txn.abort().catch(() => (unusable = true));
