@@ -20,8 +20,12 @@ export interface PipelineChild {
   metricsUrl: string | undefined;
   queryUrl: string | undefined;
   groupId: string;
-  /** SIGTERM (draining stop), SIGKILL after `graceMs`; resolves with the exit code. */
+  /**
+   * SIGTERM (draining stop), SIGKILL after `graceMs`; resolves with the exit code. A stop is
+   * on purpose: exited() stays false (a scale-out's removal is not a crash).
+   */
   stop(graceMs?: number): Promise<number | null>;
+  /** Starts it again after kill(), on the same ports; resolves when it is ready. */
   /** kill -9 and wait until it is gone (a fault: nothing drains). */
   kill(): Promise<void>;
   /** Starts it again after kill(), on the same ports; resolves when it is ready. */
@@ -140,6 +144,7 @@ async function spawnService(
     async stop(graceMs = 30_000) {
       const current = running;
       if (current.exitCode() !== undefined) return current.exitCode() ?? null;
+      killed = true;
       current.child.kill('SIGTERM');
       const timer = setTimeout(() => current.child.kill('SIGKILL'), graceMs);
       const code = await current.exit;
@@ -169,8 +174,10 @@ export interface StartPipelineOptions {
 export interface StartedPipeline {
   /** The first processor (the one a processor-kill fault hits). */
   processor: PipelineChild;
-  /** Every processor started, the first included. */
+  /** Every processor started, the first included (and those added since, stopped or not). */
   processors: PipelineChild[];
+  /** Starts one more processor in the group (a scale-out); resolves when it is ready. */
+  addProcessor(): Promise<PipelineChild>;
   sink: PipelineChild;
   /** The query API (with `queryApi`): its base URL is its metricsUrl's origin. */
   api?: PipelineChild | undefined;
@@ -265,6 +272,19 @@ export async function startPipeline(options: StartPipelineOptions): Promise<Star
     processors,
     sink: sink.value,
     api,
+    async addProcessor() {
+      // A new name per process: the report charts each process it watched on its own line.
+      const name = `processor-${processors.length + 1}`;
+      const child = await spawnService(
+        name,
+        processorArgs,
+        env,
+        resolve(options.logDir, `${name}.log`),
+        timeout,
+      );
+      processors.push(child);
+      return child;
+    },
     async stop() {
       // The API and the processor first: the processor stops feeding the derived topics, then the sink drains.
       await api?.stop(10_000);
