@@ -196,6 +196,11 @@ export function createFaultInjector(
         case 'stop':
         case 'kill': {
           const child = members.shift() as PipelineChild;
+          // A member that died by itself is a finding, not a removal: the run reports it.
+          if (child.exited()) {
+            note(`${child.name} had exited by itself before its removal (see its log)`);
+            error ??= `${child.name} exited by itself during the scale-out`;
+          }
           if (step.action === 'kill') await child.kill();
           else await child.stop();
           deps.unwatch?.(child);

@@ -143,8 +143,10 @@ async function spawnService(
     },
     async stop(graceMs = 30_000) {
       const current = running;
-      if (current.exitCode() !== undefined) return current.exitCode() ?? null;
+      // Stopped on purpose from here on, even one that had already exited by itself: the
+      // caller looks at exited() first if it cares (fault-run.ts notes it).
       killed = true;
+      if (current.exitCode() !== undefined) return current.exitCode() ?? null;
       current.child.kill('SIGTERM');
       const timer = setTimeout(() => current.child.kill('SIGKILL'), graceMs);
       const code = await current.exit;
