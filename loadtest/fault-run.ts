@@ -175,50 +175,77 @@ export function createFaultInjector(
     back('rolling restart done: every node restarted, every partition in sync');
   };
   /**
-   * The member changes of a scale-out, each at its time (a step that takes longer, such as a
-   * processor's start, delays the next). Removals take the oldest member still running.
+   * The member changes of a scale-out, each begun at its time whatever the earlier ones are
+   * doing (a processor's start, which joins the group and restores its partitions, takes
+   * seconds to tens of seconds on a loaded machine): a change every `everyS` means a change
+   * begun every `everyS`. Removals take the oldest member, once it is up if it is still
+   * starting. Each change is noted when it is done, with the count the plan gives.
    */
   const count = (n: number) => `${n} processor${n === 1 ? '' : 's'}`;
   const scale = async (): Promise<void> => {
-    if (!pipeline) throw new Error('--fault scale-out needs --start-pipeline');
-    const members = pipeline.processors.filter((p) => !p.exited());
+    const p = pipeline;
+    if (!p) throw new Error('--fault scale-out needs --start-pipeline');
+    const members: Promise<PipelineChild>[] = p.processors
+      .filter((c) => !c.exited())
+      .map((c) => Promise.resolve(c));
+    const changes: Promise<void>[] = [];
+    const change = (work: Promise<void>) => changes.push(work.catch(fail('a scale-out change')));
     for (const step of schedule.steps ?? []) {
       while (!cancelled && elapsed() < step.atS) await sleep(50);
-      if (cancelled) return note('scale-out cut short: the load ended');
+      if (cancelled) {
+        note('scale-out cut short: the load ended');
+        break;
+      }
+      const planned = count(step.processors);
       switch (step.action) {
         case 'add': {
-          const child = await pipeline.addProcessor();
-          deps.watch?.(child);
-          members.push(child);
-          note(`${child.name} joined: ${count(members.length)}`, `${members.length}p`);
+          note(`a processor starting (${planned} once it is up)`);
+          const joined = p.addProcessor();
+          members.push(joined);
+          change(
+            joined.then((child) => {
+              deps.watch?.(child);
+              note(`${child.name} joined: ${planned}`, `${step.processors}p`);
+            }),
+          );
           break;
         }
         case 'stop':
         case 'kill': {
-          const child = members.shift() as PipelineChild;
-          // A member that died by itself is a finding, not a removal: the run reports it.
-          if (child.exited()) {
-            note(`${child.name} had exited by itself before its removal (see its log)`);
-            error ??= `${child.name} exited by itself during the scale-out`;
-          }
-          if (step.action === 'kill') await child.kill();
-          else await child.stop();
-          deps.unwatch?.(child);
-          const how = step.action === 'kill' ? 'killed (-9)' : 'stopped (SIGTERM)';
-          note(`${child.name} ${how}: ${count(members.length)}`, `${members.length}p`);
+          const oldest = members.shift() as Promise<PipelineChild>;
+          change(
+            oldest.then(async (child) => {
+              // A member that died by itself is a finding, not a removal: the run reports it.
+              if (child.exited()) {
+                note(`${child.name} had exited by itself before its removal (see its log)`);
+                error ??= `${child.name} exited by itself during the scale-out`;
+              }
+              if (step.action === 'kill') await child.kill();
+              else await child.stop();
+              deps.unwatch?.(child);
+              const how = step.action === 'kill' ? 'killed (-9)' : 'stopped (SIGTERM)';
+              note(`${child.name} ${how}: ${planned}`, `${step.processors}p`);
+            }),
+          );
           break;
         }
-        case 'sink-handover': {
-          note('sink stopping (SIGTERM) for a handover');
-          await pipeline.sink.stop();
-          note('sink stopped; its successor starting on the same data directory');
-          await pipeline.sink.restart();
-          note('sink handed over: the new sink is ready', 'sink');
+        case 'sink-handover':
+          change(
+            (async () => {
+              note('sink stopping (SIGTERM) for a handover');
+              await p.sink.stop();
+              note('sink stopped; its successor starting on the same data directory');
+              await p.sink.restart();
+              note('sink handed over: the new sink is ready', 'sink');
+            })(),
+          );
           break;
-        }
       }
     }
-    note(`scale-out done: ${count(members.length)}`);
+    await Promise.all(changes);
+    note(
+      `scale-out done: ${count((await Promise.allSettled(members)).filter((m) => m.status === 'fulfilled' && !m.value.exited()).length)}`,
+    );
   };
   const child = () => {
     const started = schedule.target === 'processor' ? pipeline?.processor : pipeline?.sink;

@@ -242,6 +242,8 @@ export async function startPipeline(options: StartPipelineOptions): Promise<Star
     throw (failed as PromiseRejectedResult).reason;
   }
   const processors = started.map((s) => (s as PromiseFulfilledResult<PipelineChild>).value);
+  /** Processors started so far (names of the ones a scale-out adds go on from here). */
+  let added = processors.length;
   let api: PipelineChild | undefined;
   const sinkQueryUrl = sink.value.queryUrl;
   if (options.queryApi) {
@@ -275,8 +277,10 @@ export async function startPipeline(options: StartPipelineOptions): Promise<Star
     sink: sink.value,
     api,
     async addProcessor() {
-      // A new name per process: the report charts each process it watched on its own line.
-      const name = `processor-${processors.length + 1}`;
+      // A new name per process, taken before the start so that two starting at once differ:
+      // the report charts each process it watched on its own line.
+      added += 1;
+      const name = `processor-${added}`;
       const child = await spawnService(
         name,
         processorArgs,
