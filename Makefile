@@ -96,7 +96,7 @@ bench-cluster: up ## the three broker faults on a 3-node cluster at 1,500 ev/s, 
 # 2 minutes and a sink handover, then throughput with 1, 2 and 3 processors; on a private
 # 3-node cluster (SCALE_ARGS="--nodes 1" for one broker, "--only throughput" for a part).
 SCALE_ARGS ?=
-bench-scale: up ## scale-out 1→3→1 processors every 10 s for 2 min, and throughput with 1/2/3 processors, 3-node cluster (~15 min): docs/reliability.md
+bench-scale: up ## scale-out 1→3→1 processors every 10 s for 2 min, and throughput with 1/2/3 processors, 3-node cluster (~12 min): docs/reliability.md
 	@flock /tmp/fleetgrid-heavy.lock timeout -k 30 2400 node bench/scale.ts $(SCALE_ARGS)
 
 # The soak of issue 12 item 8: a started pipeline at the issue's load for an hour, with every

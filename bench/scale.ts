@@ -11,7 +11,7 @@
  *   the processors cost per event, summed over them (loadtest/cost.ts). On 2 shared cores
  *   the point is how the cost grows with members, not a speed-up.
  *
- *   node bench/scale.ts                         # both (about 15 minutes)
+ *   node bench/scale.ts                         # both (about 12 minutes)
  *   node bench/scale.ts --only scale-out --nodes 1
  *   node bench/scale.ts --only throughput
  *
@@ -131,7 +131,7 @@ if (parts.includes('throughput')) {
       `throughput-${processors}`,
       [
         '--duration',
-        '60',
+        '45',
         '--warmup',
         '10',
         '--processors',
@@ -139,7 +139,7 @@ if (parts.includes('throughput')) {
         '--kafka-nodes',
         String(nodes),
       ],
-      60 + 10 + 180 + 240,
+      45 + 10 + 180 + 240,
     );
     if (typeof report === 'string') {
       sections.push(`throughput with ${processors} processor(s): no report (${report})`);
@@ -149,7 +149,7 @@ if (parts.includes('throughput')) {
     costs.push(runCost(report, processors, 10));
   }
   sections.push(
-    `Throughput, ${rate} ev/s offered for 60 s after a 10 s warm-up, on ${nodes} node(s):\n\n${renderCosts(costs)}`,
+    `Throughput, ${rate} ev/s offered for 45 s after a 10 s warm-up, on ${nodes} node(s):\n\n${renderCosts(costs)}`,
   );
 }
 
