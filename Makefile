@@ -17,7 +17,7 @@ export npm_config_fund := false
 export npm_config_audit := false
 export npm_config_update_notifier := false
 
-.PHONY: help setup up down status demo test test-unit test-int test-faults test-notify-faults test-cluster bench-cluster typecheck lint bench bench-faults bench-soak clean
+.PHONY: help setup up down status demo test test-unit test-int test-faults test-notify-faults test-cluster bench-cluster bench-scale typecheck lint bench bench-faults bench-soak clean
 
 help: ## list the targets
 	@echo "fleetgrid: streaming telemetry pipeline"
@@ -79,7 +79,7 @@ bench-faults: up ## every fault once at ~2,500 ev/s for 75 s, and the table (~20
 
 # Issue 15: failover on private 3-node Kafka clusters (replication 3, min ISR 2). Each run
 # starts its own three JVMs, so it holds the machine's heavy-work lock, and is bounded.
-test-cluster: up ## the idempotent producer through kill -9, and the three broker faults with 2 processors, briefly (~12 min; not in `make test`): docs/reliability.md
+test-cluster: up ## the idempotent producer through kill -9, the three broker faults with 2 processors, scale-out 1→3→1, briefly (~15 min; not in `make test`): docs/reliability.md
 	@flock /tmp/fleetgrid-heavy.lock timeout -k 30 1800 npx vitest run -c vitest.cluster.config.ts
 
 CLUSTER_ARGS ?=
@@ -91,6 +91,13 @@ bench-cluster: up ## the three broker faults on a 3-node cluster at 1,500 ev/s, 
 	    --fault-kafka-nodes 3 --drain-timeout 180 --no-progress \
 	    --report reports/cluster-$$fault-$$(date -u +%Y%m%dT%H%M%SZ) $(CLUSTER_ARGS) || exit 1; \
 	done
+
+# Issue 15, scale-out: processors 1 → 3 → 1 with a member added or removed every 10 s for
+# 2 minutes and a sink handover, then throughput with 1, 2 and 3 processors; on a private
+# 3-node cluster (SCALE_ARGS="--nodes 1" for one broker, "--only throughput" for a part).
+SCALE_ARGS ?=
+bench-scale: up ## scale-out 1→3→1 processors every 10 s for 2 min, and throughput with 1/2/3 processors, 3-node cluster (~12 min): docs/reliability.md
+	@flock /tmp/fleetgrid-heavy.lock timeout -k 30 2400 node bench/scale.ts $(SCALE_ARGS)
 
 # The soak of issue 12 item 8: a started pipeline at the issue's load for an hour, with every
 # service's RSS and heap charted (report.html, "Heap used"). Max lateness 10 min bounds the

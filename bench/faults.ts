@@ -14,7 +14,6 @@
  * reports/faults-<time>/matrix.md and matrix.json (and each run's report beside them);
  * exit code 1 if any fault did not pass.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { resolve } from 'node:path';
@@ -23,6 +22,7 @@ import { PROJECT_ROOT } from '../lib/config.ts';
 import { FAULT_KINDS, type FaultKind } from '../loadtest/faults.ts';
 import { type MatrixRow, matrixRow, renderMatrix } from '../loadtest/matrix.ts';
 import type { LoadTestReport } from '../loadtest/report.ts';
+import { runFleetgrid as run } from './child.ts';
 
 const { values } = parseArgs({
   options: {
@@ -74,32 +74,6 @@ function argsFor(fault: FaultKind, reportDir: string): string[] {
     '--report',
     reportDir,
   ];
-}
-
-/** One run, bounded: killed (its process group, which this process started) if it overruns. */
-function run(args: string[], limitMs: number): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolveRun) => {
-    const child = spawn(process.execPath, [resolve(PROJECT_ROOT, 'bin/fleetgrid.mjs'), ...args], {
-      cwd: PROJECT_ROOT,
-      env: process.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    const keep = (chunk: Buffer) => {
-      process.stdout.write(chunk);
-      output = (output + chunk.toString()).slice(-20_000);
-    };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    // SIGINT first: the load test still drains, reports and cleans up (stops its own servers).
-    const soft = setTimeout(() => child.kill('SIGINT'), limitMs);
-    const hard = setTimeout(() => child.kill('SIGKILL'), limitMs + 120_000);
-    child.on('exit', (code) => {
-      clearTimeout(soft);
-      clearTimeout(hard);
-      resolveRun({ code, output });
-    });
-  });
 }
 
 const rows: MatrixRow[] = [];

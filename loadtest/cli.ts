@@ -49,6 +49,11 @@ interface LoadTestOptions {
   faultAt?: number;
   faultFor?: number;
   faultKafkaNodes?: number;
+  scaleEvery?: number;
+  scaleMax?: number;
+  scaleKill?: number;
+  scaleSinkHandover?: boolean;
+  kafkaNodes?: number;
   verifyOutputs?: boolean;
   processors?: number;
   sinks?: number;
@@ -120,11 +125,28 @@ export function register(program: Command): void {
     .option('--no-cleanup', 'keep the started run’s topics, groups, Redis keys and data dir')
     .option(
       '--fault <kind>',
-      'with --start-pipeline: redis-kill | redis-flush | registry-kill | broker-kill | broker-pause | rolling-restart | processor-kill | sink-kill (docs/reliability.md)',
+      'with --start-pipeline: redis-kill | redis-flush | registry-kill | broker-kill | broker-pause | rolling-restart | processor-kill | sink-kill | scale-out (docs/reliability.md)',
     )
     .option('--fault-at <s>', 'when the fault begins (default a third of the duration)', number)
     .option('--fault-for <s>', 'how long it lasts (default 10 s, at most a sixth of the duration)', number)
-    .option('--fault-kafka-nodes <n>', 'broker faults: nodes of the private Kafka (default 1)', number)
+    .option(
+      '--fault-kafka-nodes <n>',
+      'broker faults, scale-out: nodes of the private Kafka (default 1)',
+      number,
+    )
+    .option('--scale-every <s>', 'scale-out: seconds between two member changes (default 10)', number)
+    .option('--scale-max <n>', 'scale-out: the most processors the group grows to (default 3)', number)
+    .option(
+      '--scale-kill <n>',
+      'scale-out: which removal is a kill -9, not a SIGTERM (default 3; 0 none)',
+      number,
+    )
+    .option('--no-scale-sink-handover', 'scale-out: no sink handover halfway')
+    .option(
+      '--kafka-nodes <n>',
+      'with --start-pipeline and no fault: run on a private Kafka of n nodes',
+      number,
+    )
     .option('--verify-outputs', 'reconcile windows, alerts and device state too (default: on with --fault)')
     .action(async (options: LoadTestOptions) => {
       const { parseLoadTestConfig } = await import('./config.ts');
@@ -162,6 +184,11 @@ export function register(program: Command): void {
           faultAtS: options.faultAt,
           faultForS: options.faultFor,
           faultKafkaNodes: options.faultKafkaNodes,
+          scaleEveryS: options.scaleEvery,
+          scaleMax: options.scaleMax,
+          scaleKill: options.scaleKill,
+          scaleSinkHandover: options.scaleSinkHandover,
+          kafkaNodes: options.kafkaNodes,
           verifyOutputs: options.verifyOutputs,
           processors: options.processors,
           sinks: options.sinks,

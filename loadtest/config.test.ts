@@ -25,4 +25,17 @@ describe('loadtest config', () => {
     expect(parseLoadTestConfig({ startPipeline: true, sinks: 1 }).sinks).toBe(1);
     expect(() => parseLoadTestConfig({ startPipeline: true, sinks: 2 })).toThrow(/one sink only/);
   });
+
+  it('scales out from --processors to more than that, and runs on its own Kafka without a fault', () => {
+    const c = parseLoadTestConfig({ startPipeline: true, fault: 'scale-out', faultKafkaNodes: 3 });
+    expect(c).toMatchObject({ scaleEveryS: 10, scaleMax: 3, scaleKill: 3, scaleSinkHandover: true });
+    expect(() =>
+      parseLoadTestConfig({ startPipeline: true, fault: 'scale-out', processors: 3, scaleMax: 3 }),
+    ).toThrow(/--scale-max must be more than --processors/);
+    expect(parseLoadTestConfig({ startPipeline: true, kafkaNodes: 3 }).kafkaNodes).toBe(3);
+    expect(() => parseLoadTestConfig({ kafkaNodes: 3 })).toThrow(/--kafka-nodes needs/);
+    expect(() => parseLoadTestConfig({ startPipeline: true, kafkaNodes: 3, fault: 'broker-kill' })).toThrow(
+      /--kafka-nodes needs/,
+    );
+  });
 });

@@ -89,6 +89,16 @@ const schema = z
     faultForS: z.number().nonnegative().optional(),
     /** broker-kill / broker-pause: nodes of the private Kafka (one: an outage; three: a failover). */
     faultKafkaNodes: z.number().int().min(1).max(5).default(1),
+    /** scale-out (loadtest/scale.ts): seconds between member changes, the most processors, which removal is a kill -9 (0: none), a sink handover halfway. */
+    scaleEveryS: seconds.default(10),
+    scaleMax: z.number().int().min(2).max(6).default(3),
+    scaleKill: z.number().int().nonnegative().default(3),
+    scaleSinkHandover: z.boolean().default(true),
+    /**
+     * Without a fault: run on a private Kafka of this many nodes started for the run (a
+     * cluster of 3: replication 3, min ISR 2), e.g. to measure throughput on a cluster.
+     */
+    kafkaNodes: z.number().int().min(1).max(5).optional(),
     /**
      * Reconcile the derived outputs too (every device-window, alerts, device state;
      * loadtest/outputs.ts). Default: on in a fault run. Costs the load test a processor core's
@@ -117,6 +127,14 @@ const schema = z
     (c) => !(CLUSTER_FAULT_KINDS as readonly string[]).includes(c.fault ?? '') || c.faultKafkaNodes >= 2,
     { message: '--fault rolling-restart needs a cluster: --fault-kafka-nodes 3', path: ['fault'] },
   )
+  .refine((c) => c.kafkaNodes === undefined || (c.fault === undefined && c.startPipeline), {
+    message: '--kafka-nodes needs --start-pipeline and no --fault (a fault run takes --fault-kafka-nodes)',
+    path: ['kafkaNodes'],
+  })
+  .refine((c) => c.fault !== 'scale-out' || c.scaleMax > c.processors, {
+    message: '--fault scale-out: --scale-max must be more than --processors (where it starts)',
+    path: ['scaleMax'],
+  })
   .refine((c) => c.fault === undefined || c.startPipeline, {
     message: '--fault needs --start-pipeline: faults hit private servers and the children the run started',
     path: ['fault'],

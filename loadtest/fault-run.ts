@@ -15,8 +15,15 @@ import {
   startPrivateRedis,
   startPrivateRegistry,
 } from '../infra/local/private/index.ts';
-import { busiestLeader, type FaultEvent, type FaultSchedule } from './faults.ts';
-import type { StartedPipeline } from './pipeline.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  busiestLeader,
+  type FaultEvent,
+  type FaultKind,
+  type FaultSchedule,
+  privateServerOf,
+} from './faults.ts';
+import type { PipelineChild, StartedPipeline } from './pipeline.ts';
 
 export interface FaultServers {
   kafka?: PrivateKafka;
@@ -36,9 +43,13 @@ const KAFKA_SECURITY = [
   'KAFKA_SASL_PASSWORD_FILE',
 ];
 
-/** Starts the private server of an infrastructure fault (none for a process fault). */
+/**
+ * Starts the private server of an infrastructure fault (none for a process fault), or the
+ * private Kafka of a scale-out run or of a run without a fault on its own nodes (`kind`
+ * undefined).
+ */
 export async function startFaultServers(
-  schedule: FaultSchedule,
+  schedule: { kind: FaultKind } | undefined,
   base: NodeJS.ProcessEnv,
   options: { kafkaNodes?: number } = {},
 ): Promise<FaultServers> {
@@ -48,7 +59,7 @@ export async function startFaultServers(
     await Promise.allSettled([servers.kafka?.stop(), servers.redis?.stop(), servers.registry?.stop()]);
   };
   try {
-    switch (schedule.target) {
+    switch (privateServerOf(schedule?.kind)) {
       case 'kafka': {
         const kafka = await startPrivateKafka({ nodes: options.kafkaNodes ?? 1, name: 'loadtest-kafka' });
         servers.kafka = kafka;
@@ -100,14 +111,24 @@ export interface FaultInjector {
 
 export function createFaultInjector(
   schedule: FaultSchedule,
-  deps: { servers: FaultServers; pipeline: StartedPipeline | undefined; log: Logger },
+  deps: {
+    servers: FaultServers;
+    pipeline: StartedPipeline | undefined;
+    log: Logger;
+    /** A processor a scale-out added: the run watches its CPU, memory and /metrics too. */
+    watch?: (child: PipelineChild) => void;
+    /** A processor a scale-out removed: its /metrics is no longer scraped (a failed scrape would hide the others'). */
+    unwatch?: (child: PipelineChild) => void;
+  },
   elapsed: () => number,
 ): FaultInjector {
   const events: FaultEvent[] = [];
   let error: string | undefined;
   let backAtS: number | undefined;
-  const note = (event: string): void => {
-    events.push({ t: Math.round(elapsed() * 100) / 100, event });
+  /** The load ended: a scale-out takes no further step. */
+  let cancelled = false;
+  const note = (event: string, mark?: string): void => {
+    events.push({ t: Math.round(elapsed() * 100) / 100, event, ...(mark ? { mark } : {}) });
   };
   /** The restored server answers again: recovery after it is the pipeline's own part. */
   const back = (event: string): void => {
@@ -153,6 +174,79 @@ export function createFaultInjector(
     }
     back('rolling restart done: every node restarted, every partition in sync');
   };
+  /**
+   * The member changes of a scale-out, each begun at its time whatever the earlier ones are
+   * doing (a processor's start, which joins the group and restores its partitions, takes
+   * seconds to tens of seconds on a loaded machine): a change every `everyS` means a change
+   * begun every `everyS`. Removals take the oldest member, once it is up if it is still
+   * starting. Each change is noted when it is done, with the count the plan gives.
+   */
+  const count = (n: number) => `${n} processor${n === 1 ? '' : 's'}`;
+  const scale = async (): Promise<void> => {
+    const p = pipeline;
+    if (!p) throw new Error('--fault scale-out needs --start-pipeline');
+    const members: Promise<PipelineChild>[] = p.processors
+      .filter((c) => !c.exited())
+      .map((c) => Promise.resolve(c));
+    const changes: Promise<void>[] = [];
+    const change = (work: Promise<void>) => changes.push(work.catch(fail('a scale-out change')));
+    for (const step of schedule.steps ?? []) {
+      while (!cancelled && elapsed() < step.atS) await sleep(50);
+      if (cancelled) {
+        note('scale-out cut short: the load ended');
+        break;
+      }
+      const planned = count(step.processors);
+      switch (step.action) {
+        case 'add': {
+          note(`a processor starting (${planned} once it is up)`);
+          const joined = p.addProcessor();
+          members.push(joined);
+          change(
+            joined.then((child) => {
+              deps.watch?.(child);
+              note(`${child.name} joined: ${planned}`, `${step.processors}p`);
+            }),
+          );
+          break;
+        }
+        case 'stop':
+        case 'kill': {
+          const oldest = members.shift() as Promise<PipelineChild>;
+          change(
+            oldest.then(async (child) => {
+              // A member that died by itself is a finding, not a removal: the run reports it.
+              if (child.exited()) {
+                note(`${child.name} had exited by itself before its removal (see its log)`);
+                error ??= `${child.name} exited by itself during the scale-out`;
+              }
+              if (step.action === 'kill') await child.kill();
+              else await child.stop();
+              deps.unwatch?.(child);
+              const how = step.action === 'kill' ? 'killed (-9)' : 'stopped (SIGTERM)';
+              note(`${child.name} ${how}: ${planned}`, `${step.processors}p`);
+            }),
+          );
+          break;
+        }
+        case 'sink-handover':
+          change(
+            (async () => {
+              note('sink stopping (SIGTERM) for a handover');
+              await p.sink.stop();
+              note('sink stopped; its successor starting on the same data directory');
+              await p.sink.restart();
+              note('sink handed over: the new sink is ready', 'sink');
+            })(),
+          );
+          break;
+      }
+    }
+    await Promise.all(changes);
+    note(
+      `scale-out done: ${count((await Promise.allSettled(members)).filter((m) => m.status === 'fulfilled' && !m.value.exited()).length)}`,
+    );
+  };
   const child = () => {
     const started = schedule.target === 'processor' ? pipeline?.processor : pipeline?.sink;
     if (!started) throw new Error(`--fault ${schedule.kind} needs --start-pipeline`);
@@ -194,6 +288,8 @@ export function createFaultInjector(
       case 'rolling-restart':
         // The whole roll: its end is when the last node is back in sync, however long after `forS`.
         return roll();
+      case 'scale-out':
+        return scale();
       case 'processor-kill':
       case 'sink-kill':
         await child().kill();
@@ -205,6 +301,7 @@ export function createFaultInjector(
     switch (schedule.kind) {
       case 'redis-flush':
       case 'rolling-restart':
+      case 'scale-out':
         return;
       case 'redis-kill':
         note('redis restarting');
@@ -251,6 +348,7 @@ export function createFaultInjector(
       if (begun && !ended && elapsedS >= schedule.endS) doEnd();
     },
     async settle() {
+      cancelled = true;
       if (begun) doEnd();
       await begun;
       await ended;

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ALL_FAULT_KINDS, busiestLeader, faultRecovery, parseFaultSchedule } from './faults.ts';
+import {
+  ALL_FAULT_KINDS,
+  busiestLeader,
+  faultRecovery,
+  parseFaultSchedule,
+  privateServerOf,
+} from './faults.ts';
 
 describe('parseFaultSchedule', () => {
   it('takes --fault-at and --fault-for and names the target', () => {
@@ -38,6 +44,30 @@ describe('parseFaultSchedule', () => {
     );
     expect(() => parseFaultSchedule({ kind: 'broker-kill', durationS: 60, atS: -1 })).toThrow(/--fault-at/);
     expect(() => parseFaultSchedule({ kind: 'broker-kill', durationS: 60, forS: 0 })).toThrow(/more than 0/);
+  });
+
+  it('gives a scale-out its member changes, until 10 s before the load ends unless told', () => {
+    const schedule = parseFaultSchedule({ kind: 'scale-out', durationS: 150, atS: 10 });
+    expect(schedule).toMatchObject({ target: 'pipeline', atS: 10, forS: 130, endS: 140 });
+    expect(schedule.steps?.filter((s) => s.action !== 'sink-handover')).toHaveLength(13);
+    const two = parseFaultSchedule({
+      kind: 'scale-out',
+      durationS: 150,
+      atS: 20,
+      forS: 120,
+      scale: { everyS: 10, from: 1, max: 3, killRemoval: 0, sinkHandover: true },
+    });
+    expect(two.steps?.map((s) => s.action)).toContain('sink-handover');
+    expect(two.steps?.at(-1)).toMatchObject({ atS: 130, processors: 1 });
+    expect(parseFaultSchedule({ kind: 'broker-kill', durationS: 60 }).steps).toBeUndefined();
+  });
+
+  it('runs a scale-out, and a run without a fault, on a private Kafka', () => {
+    expect(privateServerOf('scale-out')).toBe('kafka');
+    expect(privateServerOf(undefined)).toBe('kafka');
+    expect(privateServerOf('broker-pause')).toBe('kafka');
+    expect(privateServerOf('redis-flush')).toBe('redis');
+    expect(privateServerOf('processor-kill')).toBeUndefined();
   });
 
   it('refuses an unknown fault, listing the known ones', () => {

@@ -14,9 +14,12 @@
  * - rolling-restart: every node of the private cluster in turn, stopped cleanly (SIGTERM),
  *   started again, and the next only once every partition is fully in sync again; begins at
  *   `atS`, its length is whatever that takes (`forS` is the minimum it is counted as);
- * - processor-kill / sink-kill: kill -9 of the started child, restarted `forS` later.
+ * - processor-kill / sink-kill: kill -9 of the started child, restarted `forS` later;
+ * - scale-out: processors added and removed every few seconds from `atS` for `forS`, and a
+ *   sink handover halfway (loadtest/scale.ts), on a private Kafka of one node or a cluster.
  */
 import { FleetgridError } from '../lib/errors.ts';
+import { type ScaleOptions, type ScaleStep, scaleSteps } from './scale.ts';
 
 /** The faults of the matrix (bench/faults.ts): each runs on one node or a cluster. */
 export const FAULT_KINDS = [
@@ -30,11 +33,13 @@ export const FAULT_KINDS = [
 ] as const;
 /** Faults only a cluster has (`--fault-kafka-nodes` 2 or more): bench/cluster.ts runs them. */
 export const CLUSTER_FAULT_KINDS = ['rolling-restart'] as const;
-export const ALL_FAULT_KINDS = [...FAULT_KINDS, ...CLUSTER_FAULT_KINDS] as const;
+/** Not a fault of a server but of the group's membership: bench/scale.ts runs it. */
+export const SCALE_FAULT_KINDS = ['scale-out'] as const;
+export const ALL_FAULT_KINDS = [...FAULT_KINDS, ...CLUSTER_FAULT_KINDS, ...SCALE_FAULT_KINDS] as const;
 export type FaultKind = (typeof ALL_FAULT_KINDS)[number];
 
 /** The private server a fault needs (the shared stack is never faulted), or the child it hits. */
-export type FaultTarget = 'redis' | 'registry' | 'kafka' | 'processor' | 'sink';
+export type FaultTarget = 'redis' | 'registry' | 'kafka' | 'processor' | 'sink' | 'pipeline';
 
 export interface FaultSchedule {
   kind: FaultKind;
@@ -45,6 +50,8 @@ export interface FaultSchedule {
   forS: number;
   /** atS + forS: the fault's end, from which recovery is measured. */
   endS: number;
+  /** scale-out: the member changes, in order. */
+  steps?: ScaleStep[];
 }
 
 const TARGETS: Record<FaultKind, FaultTarget> = {
@@ -56,7 +63,19 @@ const TARGETS: Record<FaultKind, FaultTarget> = {
   'rolling-restart': 'kafka',
   'processor-kill': 'processor',
   'sink-kill': 'sink',
+  'scale-out': 'pipeline',
 };
+
+/**
+ * The private server a run starts for its fault (the shared stack is never faulted), or
+ * undefined: a process fault runs on the shared stack. A scale-out run and a run without a
+ * fault given a node count (`--kafka-nodes`) get a private Kafka: one node or a cluster.
+ */
+export function privateServerOf(kind: FaultKind | undefined): 'kafka' | 'redis' | 'registry' | undefined {
+  if (kind === undefined || kind === 'scale-out') return 'kafka';
+  const target = TARGETS[kind];
+  return target === 'kafka' || target === 'redis' || target === 'registry' ? target : undefined;
+}
 
 /** Load seconds that must remain after the fault, so recovery is observed under load. */
 export const MIN_LOAD_AFTER_FAULT_S = 5;
@@ -75,6 +94,8 @@ export function parseFaultSchedule(input: {
   durationS: number;
   atS?: number | undefined;
   forS?: number | undefined;
+  /** scale-out: the schedule's other options (loadtest/scale.ts). */
+  scale?: Omit<ScaleOptions, 'atS' | 'forS'> | undefined;
 }): FaultSchedule {
   const invalid = (message: string) =>
     new FleetgridError('CONFIG_INVALID', `--fault ${input.kind}: ${message}`);
@@ -86,7 +107,12 @@ export function parseFaultSchedule(input: {
   const kind = input.kind;
   const atS = input.atS ?? Math.round(input.durationS / 3);
   const instantaneous = kind === 'redis-flush';
-  const forS = instantaneous ? 0 : (input.forS ?? Math.min(10, Math.max(1, Math.round(input.durationS / 6))));
+  // A scale-out lasts until 10 s before the load ends unless told: its changes are the point.
+  const defaultForS =
+    kind === 'scale-out'
+      ? Math.max(1, input.durationS - atS - 2 * MIN_LOAD_AFTER_FAULT_S)
+      : Math.min(10, Math.max(1, Math.round(input.durationS / 6)));
+  const forS = instantaneous ? 0 : (input.forS ?? defaultForS);
   if (!Number.isFinite(atS) || atS < 0) throw invalid('--fault-at must be 0 or more seconds');
   if (!Number.isFinite(forS) || forS < 0) throw invalid('--fault-for must be 0 or more seconds');
   if (instantaneous && input.forS !== undefined && input.forS !== 0)
@@ -96,7 +122,10 @@ export function parseFaultSchedule(input: {
     throw invalid(
       `the fault (${atS} s + ${forS} s) must end at least ${MIN_LOAD_AFTER_FAULT_S} s before the load does (${input.durationS} s)`,
     );
-  return { kind, target: TARGETS[kind], atS, forS, endS: atS + forS };
+  const schedule: FaultSchedule = { kind, target: TARGETS[kind], atS, forS, endS: atS + forS };
+  if (kind !== 'scale-out') return schedule;
+  const scale = input.scale ?? { everyS: 10, from: 1, max: 3, killRemoval: 3, sinkHandover: true };
+  return { ...schedule, steps: scaleSteps({ ...scale, atS, forS }) };
 }
 
 /** Partition leadership of one topic, as metadata gives it. */
@@ -128,6 +157,8 @@ export function busiestLeader(topics: readonly LeaderMetadata[]): number | undef
 export interface FaultEvent {
   t: number;
   event: string;
+  /** A short label that marks this moment on the report's charts (a scale-out's member count). */
+  mark?: string;
 }
 
 /** One sample of a fault run (seconds since the load began); a failed read leaves a field out. */

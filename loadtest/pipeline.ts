@@ -20,8 +20,12 @@ export interface PipelineChild {
   metricsUrl: string | undefined;
   queryUrl: string | undefined;
   groupId: string;
-  /** SIGTERM (draining stop), SIGKILL after `graceMs`; resolves with the exit code. */
+  /**
+   * SIGTERM (draining stop), SIGKILL after `graceMs`; resolves with the exit code. A stop is
+   * on purpose: exited() stays false (a scale-out's removal is not a crash).
+   */
   stop(graceMs?: number): Promise<number | null>;
+  /** Starts it again after kill(), on the same ports; resolves when it is ready. */
   /** kill -9 and wait until it is gone (a fault: nothing drains). */
   kill(): Promise<void>;
   /** Starts it again after kill(), on the same ports; resolves when it is ready. */
@@ -139,6 +143,9 @@ async function spawnService(
     },
     async stop(graceMs = 30_000) {
       const current = running;
+      // Stopped on purpose from here on, even one that had already exited by itself: the
+      // caller looks at exited() first if it cares (fault-run.ts notes it).
+      killed = true;
       if (current.exitCode() !== undefined) return current.exitCode() ?? null;
       current.child.kill('SIGTERM');
       const timer = setTimeout(() => current.child.kill('SIGKILL'), graceMs);
@@ -169,8 +176,10 @@ export interface StartPipelineOptions {
 export interface StartedPipeline {
   /** The first processor (the one a processor-kill fault hits). */
   processor: PipelineChild;
-  /** Every processor started, the first included. */
+  /** Every processor started, the first included (and those added since, stopped or not). */
   processors: PipelineChild[];
+  /** Starts one more processor in the group (a scale-out); resolves when it is ready. */
+  addProcessor(): Promise<PipelineChild>;
   sink: PipelineChild;
   /** The query API (with `queryApi`): its base URL is its metricsUrl's origin. */
   api?: PipelineChild | undefined;
@@ -233,6 +242,8 @@ export async function startPipeline(options: StartPipelineOptions): Promise<Star
     throw (failed as PromiseRejectedResult).reason;
   }
   const processors = started.map((s) => (s as PromiseFulfilledResult<PipelineChild>).value);
+  /** Processors started so far (names of the ones a scale-out adds go on from here). */
+  let added = processors.length;
   let api: PipelineChild | undefined;
   const sinkQueryUrl = sink.value.queryUrl;
   if (options.queryApi) {
@@ -265,6 +276,21 @@ export async function startPipeline(options: StartPipelineOptions): Promise<Star
     processors,
     sink: sink.value,
     api,
+    async addProcessor() {
+      // A new name per process, taken before the start so that two starting at once differ:
+      // the report charts each process it watched on its own line.
+      added += 1;
+      const name = `processor-${added}`;
+      const child = await spawnService(
+        name,
+        processorArgs,
+        env,
+        resolve(options.logDir, `${name}.log`),
+        timeout,
+      );
+      processors.push(child);
+      return child;
+    },
     async stop() {
       // The API and the processor first: the processor stops feeding the derived topics, then the sink drains.
       await api?.stop(10_000);

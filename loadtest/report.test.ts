@@ -192,6 +192,26 @@ describe('report', () => {
     expect(html).toContain('recovered 7.5 s after it was back');
   });
 
+  it("marks a scale-out's member changes on every chart, below the span's label", () => {
+    const report: LoadTestReport = {
+      ...sampleReport(),
+      fault: {
+        schedule: { kind: 'scale-out', target: 'pipeline', atS: 10, forS: 20, endS: 30 },
+        events: [
+          { t: 10.2, event: 'processor-2 joined: 2 processors', mark: '2p' },
+          { t: 15, event: 'sink stopping (SIGTERM) for a handover' },
+          { t: 20.1, event: 'processor stopped (SIGTERM): 1 processors', mark: '1p' },
+        ],
+        recovery: { lagS: 1, rawResumeS: 1, aggregatesResumeS: 1, seconds: 1, thresholdLag: 100 },
+      },
+    };
+    const html = renderHtml(report);
+    // 6 charts × (the span + two marked moments); the unmarked event draws nothing.
+    expect((html.match(/class="fault"/g) ?? []).length).toBe(18);
+    expect(html).toMatch(/y="52" font-size="10" fill="#d62728">2p</);
+    expect(html).toContain('processor-2 joined: 2 processors');
+  });
+
   it("draws the query API's latency and gives its p99 during the spike", () => {
     const report: LoadTestReport = {
       ...sampleReport(),

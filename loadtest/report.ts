@@ -254,7 +254,8 @@ export function svgLineChart(
     const x2 = Math.min(left + plotW, Math.max(x1 + 2, sx(mark.toX)));
     parts.push(
       `<rect class="fault" x="${x1.toFixed(1)}" y="${top}" width="${(x2 - x1).toFixed(1)}" height="${plotH}" fill="#d62728" fill-opacity="0.15" stroke="#d62728" stroke-dasharray="3,2"/>`,
-      `<text x="${(x1 + 2).toFixed(1)}" y="${top + 11}" font-size="10" fill="#d62728">${escapeHtml(mark.label)}</text>`,
+      // A moment's label sits below a span's, so one inside a span stays readable.
+      `<text x="${(x1 + 2).toFixed(1)}" y="${top + (mark.fromX === mark.toX ? 24 : 11)}" font-size="10" fill="#d62728">${escapeHtml(mark.label)}</text>`,
     );
   }
   series.forEach((s, index) => {
@@ -313,6 +314,8 @@ export function renderHtml(report: LoadTestReport): string {
           toX: report.fault.schedule.endS,
           label: report.fault.schedule.kind,
         },
+        // Moments within it (a scale-out's member changes): a thin band each, labelled.
+        ...report.fault.events.flatMap((e) => (e.mark ? [{ fromX: e.t, toX: e.t, label: e.mark }] : [])),
       ]
     : [];
   const chart = (title: string, yLabel: string, lines: ChartSeries[]) =>

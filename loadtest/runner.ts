@@ -157,6 +157,13 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
       durationS: config.durationS,
       atS: config.faultAtS,
       forS: config.faultForS,
+      scale: {
+        everyS: config.scaleEveryS,
+        from: config.processors,
+        max: config.scaleMax,
+        killRemoval: config.scaleKill,
+        sinkHandover: config.scaleSinkHandover,
+      },
     });
     if (config.profile === 'step')
       throw new FleetgridError(
@@ -164,6 +171,10 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
         '--fault: the step profile stops at its own pace; use constant or spike',
       );
     faultServers = await startFaultServers(schedule, env, { kafkaNodes: config.faultKafkaNodes });
+    env = faultServers.env;
+  } else if (config.kafkaNodes !== undefined) {
+    // No fault, a private Kafka all the same (a cluster's throughput).
+    faultServers = await startFaultServers(undefined, env, { kafkaNodes: config.kafkaNodes });
     env = faultServers.env;
   }
   const verifyOutputs = config.verifyOutputs ?? schedule !== undefined;
@@ -490,7 +501,19 @@ export async function runLoadTest(config: LoadTestConfig, options: RunOptions = 
     if (schedule && faultServers)
       injector = createFaultInjector(
         schedule,
-        { servers: faultServers, pipeline, log },
+        {
+          servers: faultServers,
+          pipeline,
+          log,
+          watch: (child) => {
+            if (child.metricsUrl) metricsUrls.push(child.metricsUrl);
+            watchChild(child);
+          },
+          unwatch: (child) => {
+            const at = child.metricsUrl ? metricsUrls.indexOf(child.metricsUrl) : -1;
+            if (at >= 0) metricsUrls.splice(at, 1);
+          },
+        },
         () => (Date.now() - startMs) / 1_000,
       );
 

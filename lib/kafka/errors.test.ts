@@ -61,6 +61,24 @@ describe('toKafkaError: refused credentials and untrusted brokers', () => {
     expect(toKafkaError('begin transaction', txn).retriable).toBe(true);
   });
 
+  it('makes a transaction end the coordinator failed (a new owner claimed the id mid-commit) retriable, nothing else', () => {
+    const protocol = named(
+      'KafkaJSProtocolError',
+      'The server experienced an unexpected error when processing the request',
+      {
+        type: 'UNKNOWN_SERVER_ERROR',
+        retriable: false,
+      },
+    );
+    expect(toKafkaError('commit transaction', protocol)).toMatchObject({
+      code: 'KAFKA_UNAVAILABLE',
+      retriable: true,
+    });
+    expect(toKafkaError('abort transaction', protocol).retriable).toBe(true);
+    // Elsewhere the client's word stands: a server error on a produce is not retried blindly.
+    expect(toKafkaError('send', protocol)).toMatchObject({ code: 'INTERNAL', retriable: false });
+  });
+
   it('makes a commit refused for an old generation (the group moved on in an outage) retriable', () => {
     const protocol = named('KafkaJSProtocolError', 'Specified group generation id is not valid', {
       type: 'ILLEGAL_GENERATION',

@@ -40,6 +40,16 @@ const SEQUENCE_TYPES = new Set([
   'INVALID_PRODUCER_ID_MAPPING',
 ]);
 
+/**
+ * Ending a transaction (EndTxn) refused with UNKNOWN_SERVER_ERROR: seen when a new member of
+ * a growing group claimed the partition's transactional id (InitProducerId) while the old
+ * owner's commit was in flight (issue 15, scale-out). The coordinator decides the
+ * transaction whole, committed or aborted, so the caller's producer is simply done with it
+ * (processors/runner/transactions.ts: `lost`, claimed again through the group); kafkajs
+ * calls it non-retriable, which stopped the process.
+ */
+const TXN_END_ACTIONS = new Set(['commit transaction', 'abort transaction']);
+
 /** A newer producer with our transactional id exists (old brokers' and new brokers' words). */
 const FENCED_TYPES = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED']);
 
@@ -115,6 +125,13 @@ export function toKafkaError(action: string, error: unknown): FleetgridError {
       'KAFKA_RECORD_TOO_LARGE',
       `${action}: a record is larger than the broker accepts: ${message}`,
       { cause: error },
+    );
+  }
+  if (TXN_END_ACTIONS.has(action) && causes.some((c) => c.type === 'UNKNOWN_SERVER_ERROR')) {
+    return new FleetgridError(
+      'KAFKA_UNAVAILABLE',
+      `${action}: the coordinator failed to end the transaction (it ends it whole itself): ${message}`,
+      { cause: error, retriable: true },
     );
   }
   if (causes.some((c) => c.type !== undefined && GROUP_MOVED_TYPES.has(c.type))) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../lib/clock.ts';
 import { FleetgridError } from '../../lib/errors.ts';
+import { toKafkaError } from '../../lib/kafka/index.ts';
 import { encodeCheckpoint } from './changelog.ts';
 import { FakeBroker, STEPS } from './fake-broker.ts';
 import { chunkOutputs, type CommitCapture, commitPartition, type OutputRecord } from './transactions.ts';
@@ -131,6 +132,22 @@ describe('checkpoint transaction protocol', () => {
     });
     expect(broker.visible('out')).toEqual(['out-1', 'out-1', 'out-2']);
     expect(broker.restore('input', 3)).toEqual({ offset: 2, snapshot: { seen: [1, 2] } });
+  });
+
+  it('a commit the coordinator failed as a new member claimed the id (UNKNOWN_SERVER_ERROR) is "lost", not fatal', async () => {
+    // Issue 15, scale-out: a processor joining mid-commit took the partition's transactional
+    // id; the old owner's EndTxn came back UNKNOWN_SERVER_ERROR and stopped the process.
+    const broker = new FakeBroker();
+    await commitPartition(broker.producer(), capture([1], 1), options());
+    const serverError = Object.assign(new Error('The server experienced an unexpected error'), {
+      name: 'KafkaJSProtocolError',
+      type: 'UNKNOWN_SERVER_ERROR',
+      retriable: false,
+    });
+    broker.fault = { step: 'commit', error: toKafkaError('commit transaction', serverError), times: 1 };
+    expect((await commitPartition(broker.producer(), capture([1, 2], 2), options())).outcome).toBe('lost');
+    expect(broker.restore('input', 3)).toEqual({ offset: 1, snapshot: { seen: [1] } });
+    expect(broker.visible('out')).toEqual(['out-1']);
   });
 
   it('a fenced producer gets "fenced", commits nothing, and is not retried', async () => {
