@@ -11,7 +11,7 @@ function row(offset: number, table = 't'): Entry {
     key: null,
     value: Buffer.from('vv'),
     table,
-    row: `{"o":${offset}}\n`,
+    line: `{"o":${offset}}\n`,
   };
 }
 

@@ -19,8 +19,7 @@ function entries(): Entry[] {
     key: null,
     value: Buffer.from('v'),
     table: 'truck_telemetry',
-    // truck_telemetry rows are RowBinary (sinks/rows.ts): bytes; these stand for them.
-    row: Buffer.from([offset]),
+    line: `[${offset}]\n`,
   });
   const bad: Entry = {
     kind: 'rejected',

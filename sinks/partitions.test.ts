@@ -12,7 +12,7 @@ function row(offset: number): Entry {
     key: null,
     value: Buffer.from('v'),
     table: 't',
-    row: '{}\n',
+    line: '{}\n',
   };
 }
 
