@@ -1,7 +1,15 @@
 /**
  * The embedded backend: the ClickHouse engine in this process (chDB), with its data in
- * `config.dataDir`. Inserts hand the JSONEachRow buffer to the engine zero-copy and its
- * parser runs on a libuv thread, so the event loop never parses or blocks on a batch.
+ * `config.dataDir`. Inserts hand the buffer to the engine zero-copy and its parser runs on
+ * a libuv thread, so the event loop never parses or blocks on a batch.
+ *
+ * RowBinary inserts (the sink's raw tables, clickhouse/rowbinary.ts): chDB 3.4's `insert`
+ * accepts text formats only — its whitelist waits on "the upstream inline-data feasibility
+ * check" for binary ones — but its native raw entry underneath (InsertRawAsyncConnection:
+ * the same `INSERT … FORMAT X` prefix plus the payload as bytes) carries binary payloads
+ * exactly; test/sinks/rowbinary.int.test.ts inserts NUL bytes, newlines and
+ * every raw kind through it and reads them back. The entry is reached through chDB's own
+ * loader, and its absence (another chDB) fails the backend's opening, not an insert.
  *
  * chDB binds one data directory per process and locks it (`status` file): a second
  * process cannot open it, not even read-only (tested, see docs/sinks.md). The owning
@@ -25,13 +33,50 @@ import {
   insertFormat,
   type QueryParams,
   toClickHouseError,
-  toJsonEachRow,
 } from '../backend.ts';
 
 type Chdb = typeof import('chdb');
 type ChdbSession = InstanceType<Chdb['Session']>;
 
 const require = createRequire(import.meta.url);
+
+/** chDB's native raw insert: prefix `INSERT INTO … FORMAT X`, then the payload's bytes. */
+type RawInsertNative = (
+  connection: unknown,
+  prefix: string,
+  payload: Buffer,
+  countLines: boolean,
+) => Promise<unknown>;
+
+/**
+ * The native raw insert, and chDB's mapping of its errors (the one its own insert applies:
+ * the ClickHouse code parsed from the message), both required from inside the package.
+ */
+function rawInsertNative(): { insert: RawInsertNative; mapError: (error: unknown) => unknown } {
+  const fromChdb = createRequire(require.resolve('chdb'));
+  const native = (fromChdb('./dist/loader.js') as { loadNative(): Record<string, unknown> }).loadNative();
+  const { mapNativeError } = fromChdb('./dist/errors.js') as {
+    mapNativeError(message: string, code: number | undefined, cause: unknown): unknown;
+  };
+  const insert = native.InsertRawAsyncConnection;
+  if (typeof insert !== 'function' || typeof mapNativeError !== 'function') {
+    throw new FleetgridError(
+      'CLICKHOUSE_UNAVAILABLE',
+      'this chDB has no native raw insert (InsertRawAsyncConnection): the sink needs chdb 3.4',
+      { retriable: false },
+    );
+  }
+  return {
+    insert: insert as RawInsertNative,
+    mapError: (error) =>
+      mapNativeError(error instanceof Error ? error.message : String(error), undefined, error),
+  };
+}
+
+/** A string literal of ClickHouse SQL. */
+function sqlString(text: string): string {
+  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
 
 export interface EmbeddedOptions {
   /** A read-only session; statements stop after this many seconds (max_execution_time). */
@@ -43,6 +88,7 @@ export async function createEmbeddedBackend(
   options: EmbeddedOptions = {},
 ): Promise<ClickHouseBackend> {
   const chdb = require('chdb') as Chdb;
+  const raw = rawInsertNative();
   const database = assertIdentifier(config.database);
   mkdirSync(config.dataDir, { recursive: true });
   let session: ChdbSession;
@@ -112,19 +158,37 @@ export async function createEmbeddedBackend(
     },
     async insert(table, rows, options: InsertOptions = {}) {
       if (closed) throw new FleetgridError('INTERNAL', 'embedded ClickHouse backend is closed');
-      const { payload, rows: count } = toJsonEachRow(rows);
+      const { format, columns, payload, rows: count } = insertFormat(rows, options);
       if (count === 0) return { rows: 0 };
-      const { format, columns } = insertFormat(Buffer.isBuffer(rows) ? options : {});
+      const target = `${database}.${assertIdentifier(table)}`;
       try {
-        await session.insert({
-          table: `${database}.${assertIdentifier(table)}`,
-          values: payload,
-          format,
-          ...(columns ? { columns } : {}),
-          settings: options.dedupToken
-            ? { insert_deduplicate: 1, insert_deduplication_token: options.dedupToken }
-            : {},
-        });
+        if (format === 'RowBinary') {
+          // The prefix chDB's own insert builds for a text format.
+          const token = options.dedupToken;
+          const settings = token
+            ? ` SETTINGS insert_deduplicate=1, insert_deduplication_token=${sqlString(token)}`
+            : '';
+          await raw
+            .insert(
+              session.connection,
+              `INSERT INTO ${target} (${(columns ?? []).join(', ')})${settings} FORMAT RowBinary`,
+              payload,
+              false,
+            )
+            .catch((error: unknown) => {
+              throw raw.mapError(error);
+            });
+        } else {
+          await session.insert({
+            table: target,
+            values: payload,
+            format,
+            ...(columns ? { columns } : {}),
+            settings: options.dedupToken
+              ? { insert_deduplicate: 1, insert_deduplication_token: options.dedupToken }
+              : {},
+          });
+        }
       } catch (error) {
         throw toClickHouseError(`insert into ${table}`, error);
       }
