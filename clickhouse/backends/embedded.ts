@@ -3,13 +3,13 @@
  * `config.dataDir`. Inserts hand the buffer to the engine zero-copy and its parser runs on
  * a libuv thread, so the event loop never parses or blocks on a batch.
  *
- * RowBinary inserts (the sink's raw tables, clickhouse/rowbinary.ts): chDB 3.4's `insert`
- * accepts text formats only — its whitelist waits on "the upstream inline-data feasibility
- * check" for binary ones — but its native raw entry underneath (InsertRawAsyncConnection:
- * the same `INSERT … FORMAT X` prefix plus the payload as bytes) carries binary payloads
- * exactly; test/sinks/rowbinary.int.test.ts inserts NUL bytes, newlines and
- * every raw kind through it and reads them back. The entry is reached through chDB's own
- * loader, and its absence (another chDB) fails the backend's opening, not an insert.
+ * RowBinary inserts (the sink's raw tables, clickhouse/rowbinary.ts) go through a staging
+ * file: chDB 3.4's `insert` accepts text formats only, and its native raw entry underneath
+ * does not carry binary payloads (rows cut, tried: docs/BENCHMARKS.md), but the engine reads
+ * a RowBinary file exactly: `INSERT INTO t (…) SETTINGS <token> SELECT * FROM file(<staged>,
+ * 'RowBinary', <the columns' types>)`. The staged file lives in the data directory and is
+ * removed after the insert; a batch under max_insert_block_size stays one block, so the
+ * deduplication token keeps its meaning (test/sinks/rowbinary.int.test.ts).
  *
  * chDB binds one data directory per process and locks it (`status` file): a second
  * process cannot open it, not even read-only (tested, see docs/sinks.md). The owning
@@ -22,7 +22,10 @@
  * postgresql, redis, executable, …) and any change of a setting, `readonly` included, for
  * the rest of the session; the writer's session is not affected.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type { ClickHouseConfig } from '../../lib/config.ts';
 import { FleetgridError } from '../../lib/errors.ts';
@@ -40,39 +43,6 @@ type ChdbSession = InstanceType<Chdb['Session']>;
 
 const require = createRequire(import.meta.url);
 
-/** chDB's native raw insert: prefix `INSERT INTO … FORMAT X`, then the payload's bytes. */
-type RawInsertNative = (
-  connection: unknown,
-  prefix: string,
-  payload: Buffer,
-  countLines: boolean,
-) => Promise<unknown>;
-
-/**
- * The native raw insert, and chDB's mapping of its errors (the one its own insert applies:
- * the ClickHouse code parsed from the message), both required from inside the package.
- */
-function rawInsertNative(): { insert: RawInsertNative; mapError: (error: unknown) => unknown } {
-  const fromChdb = createRequire(require.resolve('chdb'));
-  const native = (fromChdb('./dist/loader.js') as { loadNative(): Record<string, unknown> }).loadNative();
-  const { mapNativeError } = fromChdb('./dist/errors.js') as {
-    mapNativeError(message: string, code: number | undefined, cause: unknown): unknown;
-  };
-  const insert = native.InsertRawAsyncConnection;
-  if (typeof insert !== 'function' || typeof mapNativeError !== 'function') {
-    throw new FleetgridError(
-      'CLICKHOUSE_UNAVAILABLE',
-      'this chDB has no native raw insert (InsertRawAsyncConnection): the sink needs chdb 3.4',
-      { retriable: false },
-    );
-  }
-  return {
-    insert: insert as RawInsertNative,
-    mapError: (error) =>
-      mapNativeError(error instanceof Error ? error.message : String(error), undefined, error),
-  };
-}
-
 /** A string literal of ClickHouse SQL. */
 function sqlString(text: string): string {
   return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
@@ -88,7 +58,6 @@ export async function createEmbeddedBackend(
   options: EmbeddedOptions = {},
 ): Promise<ClickHouseBackend> {
   const chdb = require('chdb') as Chdb;
-  const raw = rawInsertNative();
   const database = assertIdentifier(config.database);
   mkdirSync(config.dataDir, { recursive: true });
   let session: ChdbSession;
@@ -125,6 +94,39 @@ export async function createEmbeddedBackend(
     throw toClickHouseError('open database', error);
   }
   let closed = false;
+  const staging = join(config.dataDir, 'insert-staging');
+  mkdirSync(staging, { recursive: true });
+  const structures = new Map<string, string>();
+  /** `name Type, …` of a table's columns, in the insert's order (cached: the sink's tables). */
+  async function structureOf(table: string, columns: readonly string[]): Promise<string> {
+    const key = `${table}(${columns.join(',')})`;
+    const known = structures.get(key);
+    if (known) return known;
+    const result = await session.queryBindAsync(
+      'SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String}',
+      { db: database, t: table },
+      { format: 'JSONEachRow' },
+    );
+    const types = new Map(
+      result
+        .text()
+        .split('\n')
+        .filter((line) => line.length > 0)
+        .map((line) => {
+          const { name, type } = JSON.parse(line) as { name: string; type: string };
+          return [name, type] as const;
+        }),
+    );
+    const structure = columns
+      .map((column) => {
+        const type = types.get(column);
+        if (!type) throw new FleetgridError('CLICKHOUSE_REJECTED', `${table} has no column ${column}`);
+        return `${column} ${type}`;
+      })
+      .join(', ');
+    structures.set(key, structure);
+    return structure;
+  }
 
   async function run(sql: string, params: QueryParams | undefined, format: string) {
     if (closed) throw new FleetgridError('INTERNAL', 'embedded ClickHouse backend is closed');
@@ -163,21 +165,20 @@ export async function createEmbeddedBackend(
       const target = `${database}.${assertIdentifier(table)}`;
       try {
         if (format === 'RowBinary') {
-          // The prefix chDB's own insert builds for a text format.
           const token = options.dedupToken;
           const settings = token
             ? ` SETTINGS insert_deduplicate=1, insert_deduplication_token=${sqlString(token)}`
             : '';
-          await raw
-            .insert(
-              session.connection,
-              `INSERT INTO ${target} (${(columns ?? []).join(', ')})${settings} FORMAT RowBinary`,
-              payload,
-              false,
-            )
-            .catch((error: unknown) => {
-              throw raw.mapError(error);
-            });
+          const structure = await structureOf(table, columns ?? []);
+          const staged = join(staging, `${randomUUID()}.rowbinary`);
+          await writeFile(staged, payload);
+          try {
+            await session.queryAsync(
+              `INSERT INTO ${target} (${(columns ?? []).join(', ')})${settings} SELECT * FROM file(${sqlString(staged)}, 'RowBinary', ${sqlString(structure)})`,
+            );
+          } finally {
+            await rm(staged, { force: true });
+          }
         } else {
           await session.insert({
             table: target,

@@ -150,8 +150,8 @@ describe('RowBinary rows of the raw tables', () => {
     const dataDir = join(data.dir, 'ch');
     jsonRows = await createEmbeddedBackend({ mode: 'embedded', dataDir, database: 'json_rows' });
     binaryRows = await createEmbeddedBackend({ mode: 'embedded', dataDir, database: 'binary_rows' });
-    await migrate(jsonRows, { RAW_TTL_DAYS: '30000', AGG_TTL_DAYS: '400' });
-    await migrate(binaryRows, { RAW_TTL_DAYS: '30000', AGG_TTL_DAYS: '400' });
+    await migrate(jsonRows, { RAW_TTL_DAYS: '10000', AGG_TTL_DAYS: '400' });
+    await migrate(binaryRows, { RAW_TTL_DAYS: '10000', AGG_TTL_DAYS: '400' });
   });
 
   afterAll(async () => {
