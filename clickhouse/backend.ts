@@ -15,12 +15,18 @@ export interface InsertOptions {
   /** insert_deduplication_token: the same token within the table's window is a no-op. */
   dedupToken?: string;
   /**
-   * With columns, a buffer holds JSONCompactEachRow lines (one JSON array per row, values in
-   * this order): no keys to write in JS nor to parse in the engine (the sink's hot path).
-   * Without, JSONEachRow objects.
+   * With columns, a buffer holds rows of these columns in this order, in `format`:
+   * JSONCompactEachRow lines (one JSON array per row) by default, or RowBinary
+   * (clickhouse/rowbinary.ts). Without, JSONEachRow objects.
    */
   columns?: readonly string[];
+  format?: ColumnsFormat;
+  /** Rows in a RowBinary buffer (required with it: binary rows cannot be counted by lines). */
+  rows?: number;
 }
+
+/** The formats of a buffer of positional rows (InsertOptions.columns). */
+export type ColumnsFormat = 'JSONCompactEachRow' | 'RowBinary';
 
 export interface InsertResult {
   /** Rows sent (lines of the JSONEachRow payload). */
@@ -124,13 +130,27 @@ export function toJsonEachRow(rows: Buffer | readonly object[]): { payload: Buff
   return { payload: Buffer.from(rows.map((row) => `${JSON.stringify(row)}\n`).join('')), rows: rows.length };
 }
 
-/** The format and column list of an insert, checked (column names go into SQL). */
-export function insertFormat(options: InsertOptions): {
-  format: 'JSONEachRow' | 'JSONCompactEachRow';
+/**
+ * The format, column list and row count of an insert, checked (column names go into SQL).
+ * A RowBinary buffer must say its columns and rows.
+ */
+export function insertFormat(
+  rows: Buffer | readonly object[],
+  options: InsertOptions,
+): {
+  format: 'JSONEachRow' | ColumnsFormat;
   columns: string[] | undefined;
+  payload: Buffer;
+  rows: number;
 } {
-  if (!options.columns) return { format: 'JSONEachRow', columns: undefined };
-  return { format: 'JSONCompactEachRow', columns: options.columns.map((c) => assertIdentifier(c)) };
+  const columns = Buffer.isBuffer(rows) ? options.columns?.map((c) => assertIdentifier(c)) : undefined;
+  if (Buffer.isBuffer(rows) && options.format === 'RowBinary') {
+    if (!columns || options.rows === undefined || !Number.isSafeInteger(options.rows) || options.rows < 0)
+      throw new FleetgridError('INTERNAL', 'a RowBinary insert needs its columns and its row count');
+    return { format: 'RowBinary', columns, payload: rows, rows: rows.length === 0 ? 0 : options.rows };
+  }
+  const { payload, rows: count } = toJsonEachRow(rows);
+  return { format: columns ? 'JSONCompactEachRow' : 'JSONEachRow', columns, payload, rows: count };
 }
 
 /** Opens the writing backend of the configured mode (the sink, replay, migrations). */

@@ -11,7 +11,7 @@ function row(offset: number, table = 't'): Entry {
     key: null,
     value: Buffer.from('vv'),
     table,
-    line: `{"o":${offset}}\n`,
+    row: `{"o":${offset}}\n`,
   };
 }
 

@@ -10,6 +10,7 @@
  * whoever owns the partition next finds the plan and seals its first batch at `last`.
  */
 import { positionPastHidden } from '../lib/stream/index.ts';
+import type { EncodedRow } from './rows.ts';
 
 export const PLAN_PREFIX = 'fleetgrid-plan:v1:';
 
@@ -37,8 +38,9 @@ export interface Rejected {
 }
 
 export interface TableRows {
-  lines: string[];
-  /** Per line: its record's index in Batch.sources (for the DLQ when ClickHouse rejects it). */
+  /** Rows in the table's format (sinks/rows.ts ROW_FORMAT). */
+  encoded: EncodedRow[];
+  /** Per row: its record's index in Batch.sources (for the DLQ when ClickHouse rejects it). */
   sources: number[];
   offsets: bigint[];
 }
@@ -72,13 +74,13 @@ export interface BatchLimits {
 }
 
 export type Entry =
-  | { kind: 'row'; offset: bigint; key: Buffer | null; value: Buffer | null; table: string; line: string }
+  | { kind: 'row'; offset: bigint; key: Buffer | null; value: Buffer | null; table: string; row: EncodedRow }
   | ({ kind: 'rejected' } & Rejected);
 
-/** Bytes an entry holds in memory: its JSON line plus the original bytes kept for the DLQ. */
+/** Bytes an entry holds in memory: its encoded row plus the original bytes kept for the DLQ. */
 export function entryBytes(entry: Entry): number {
   const original = (entry.value?.length ?? 0) + (entry.key?.length ?? 0);
-  return entry.kind === 'row' ? entry.line.length + original : original;
+  return entry.kind === 'row' ? entry.row.length + original : original;
 }
 
 function newBatch(topic: string, partition: number, offset: bigint, now: number): Batch {
@@ -135,10 +137,10 @@ export class PartitionBuffer {
     if (entry.kind === 'row') {
       let rows = batch.tables.get(entry.table);
       if (!rows) {
-        rows = { lines: [], sources: [], offsets: [] };
+        rows = { encoded: [], sources: [], offsets: [] };
         batch.tables.set(entry.table, rows);
       }
-      rows.lines.push(entry.line);
+      rows.encoded.push(entry.row);
       rows.sources.push(batch.sources.length);
       rows.offsets.push(entry.offset);
       batch.sources.push({ offset: entry.offset, key: entry.key, value: entry.value });

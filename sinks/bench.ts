@@ -1,8 +1,10 @@
 /**
  * Sink benchmark: `node sinks/bench.ts` (≤ 60 s). Three figures per table kind:
- *  - engine: JSONEachRow inserts of 50 000-row batches (with a deduplication token) into
- *    the embedded engine, rows/s and µs per row;
- *  - cpu: decode (serde, cached path) + validate + map to a JSON line, µs per row;
+ *  - engine: inserts of 50 000-row batches (with a deduplication token) into the embedded
+ *    engine in the table's format (sinks/rows.ts ROW_FORMAT), rows/s and µs per row;
+ *  - cpu: decode (serde, cached path) + validate + map to the encoded row, µs per row;
+ *  - for a RowBinary table, the same two figures for the JSONCompactEachRow rows it had
+ *    before (`<table> (json)`): the format's gain measured in the same run;
  *  - kafka: the whole sink process end to end for raw truck events: produced first, then
  *    the sink reads, decodes, batches, inserts and commits; rows/s from its start to the
  *    last commit (the target: ≥ 150 000 raw rows/s from one process).
@@ -23,8 +25,17 @@ import { validateRawEvent } from '../schemas/validate.ts';
 import { createEmbeddedBackend } from '../clickhouse/index.ts';
 import { parseSinkConfig } from './config.ts';
 import { migrate } from '../clickhouse/index.ts';
-import { mapRecord, TABLE_COLUMNS, type TableName } from './rows.ts';
+import {
+  type EncodedRow,
+  mapRecord,
+  RECORD_TABLES,
+  ROW_FORMAT,
+  rowObject,
+  TABLE_COLUMNS,
+  type TableName,
+} from './rows.ts';
 import { createClickHouseSink } from './runner.ts';
+import { insertPayload } from './writer.ts';
 
 const BATCH = 50_000;
 const BATCHES = Number(process.env.BENCH_BATCHES ?? 4);
@@ -136,51 +147,62 @@ await migrate(backend, { RAW_TTL_DAYS: '30', AGG_TTL_DAYS: '400' });
         'solar',
         { record: 'SolarTelemetry', schemaId: 1, value: make(i) },
         { partition: 0, offset: String(i) },
-      ).line,
+      ).row,
   );
   for (let i = 0; i < 3; i++)
-    await backend.insert('solar_telemetry', Buffer.from(lines.join('')), {
+    await backend.insert('solar_telemetry', insertPayload(ROW_FORMAT.solar_telemetry, lines), {
       dedupToken: `warm:${i}`,
       columns: TABLE_COLUMNS.solar_telemetry,
+      format: ROW_FORMAT.solar_telemetry,
+      rows: lines.length,
     });
 }
 
 for (const [record, make] of Object.entries(samples) as [RecordName, (i: number) => unknown][]) {
   const topicKey = TOPIC_OF[record] as 'truck' | 'turbine' | 'solar' | 'aggregates';
   const encoded = Array.from({ length: BATCH }, (_, i) => serde.encode(record, make(i) as never));
-  // cpu: the per-record work of the sink before the insert.
-  let lines: string[] = [];
-  let table = '';
-  const cpuStart = process.hrtime.bigint();
-  for (let round = 0; round < 2; round++) {
-    lines = [];
-    for (let i = 0; i < encoded.length; i++) {
-      const decoded = serde.decodeCached(encoded[i] as Buffer) as Decoded;
-      if (topicKey !== 'aggregates')
-        validateRawEvent({ type: decoded.record, value: decoded.value } as RawEvent, now);
-      const mapped = mapRecord(topicKey, decoded, { partition: 0, offset: String(i) });
-      table = mapped.table;
-      lines.push(mapped.line);
+  // The sink's encoding, and for a RowBinary table the JSON line it had before.
+  const encoders: [string, 'JSONCompactEachRow' | undefined][] = [['', undefined]];
+  if (ROW_FORMAT[RECORD_TABLES[record]] === 'RowBinary') encoders.push([' (json)', 'JSONCompactEachRow']);
+  for (const [suffix, json] of encoders) {
+    // cpu: the per-record work of the sink before the insert.
+    let rows: EncodedRow[] = [];
+    let table = '' as TableName;
+    const cpuStart = process.hrtime.bigint();
+    for (let round = 0; round < 2; round++) {
+      rows = [];
+      for (let i = 0; i < encoded.length; i++) {
+        const decoded = serde.decodeCached(encoded[i] as Buffer) as Decoded;
+        if (topicKey !== 'aggregates')
+          validateRawEvent({ type: decoded.record, value: decoded.value } as RawEvent, now);
+        const at = { partition: 0, offset: String(i) };
+        const mapped = mapRecord(topicKey, decoded, at);
+        table = mapped.table;
+        rows.push(json ? `${JSON.stringify(Object.values(rowObject(decoded, at)))}\n` : mapped.row);
+      }
     }
+    const cpuUsPerRow = Number(process.hrtime.bigint() - cpuStart) / 1_000 / (2 * BATCH);
+    const format = json ?? ROW_FORMAT[table];
+    const payload = insertPayload(format, rows);
+    // engine: the same batch inserted BATCHES times under distinct tokens (distinct blocks).
+    const engineStart = process.hrtime.bigint();
+    const engineCpu = process.cpuUsage();
+    for (let b = 0; b < BATCHES; b++) {
+      await backend.insert(table, payload, {
+        dedupToken: `bench:${record}${suffix}:${b}`,
+        columns: TABLE_COLUMNS[table],
+        format,
+        rows: rows.length,
+      });
+    }
+    const seconds = Number(process.hrtime.bigint() - engineStart) / 1e9;
+    results[`${table}${suffix}`] = {
+      cpuUsPerRow,
+      engineRowsPerS: Math.round((BATCHES * BATCH) / seconds),
+      engineUsPerRow: (seconds * 1e6) / (BATCHES * BATCH),
+      engineRowsPerCpuS: Math.round((BATCHES * BATCH) / cpuSeconds(engineCpu)),
+    };
   }
-  const cpuUsPerRow = Number(process.hrtime.bigint() - cpuStart) / 1_000 / (2 * BATCH);
-  const payload = Buffer.from(lines.join(''));
-  // engine: the same batch inserted BATCHES times under distinct tokens (distinct blocks).
-  const engineStart = process.hrtime.bigint();
-  const engineCpu = process.cpuUsage();
-  for (let b = 0; b < BATCHES; b++) {
-    await backend.insert(table, payload, {
-      dedupToken: `bench:${record}:${b}`,
-      columns: TABLE_COLUMNS[table as TableName],
-    });
-  }
-  const seconds = Number(process.hrtime.bigint() - engineStart) / 1e9;
-  results[table] = {
-    cpuUsPerRow,
-    engineRowsPerS: Math.round((BATCHES * BATCH) / seconds),
-    engineUsPerRow: (seconds * 1e6) / (BATCHES * BATCH),
-    engineRowsPerCpuS: Math.round((BATCHES * BATCH) / cpuSeconds(engineCpu)),
-  };
 }
 await backend.close();
 
@@ -243,10 +265,10 @@ console.log('\nsink benchmark (embedded chDB, one process)');
 console.log(
   `load average ${(await import('node:os')).loadavg()[0]?.toFixed(1)} on ${(await import('node:os')).cpus().length} cores`,
 );
-console.log('table                 cpu µs/row   engine rows/s   engine µs/row   engine rows/CPU-s');
+console.log('table                        cpu µs/row   engine rows/s   engine µs/row   engine rows/CPU-s');
 for (const [table, r] of Object.entries(results)) {
   console.log(
-    `${table.padEnd(20)}  ${r.cpuUsPerRow.toFixed(2).padStart(10)}   ${String(r.engineRowsPerS).padStart(13)}   ${r.engineUsPerRow.toFixed(2).padStart(13)}   ${String(r.engineRowsPerCpuS).padStart(17)}`,
+    `${table.padEnd(27)}  ${r.cpuUsPerRow.toFixed(2).padStart(10)}   ${String(r.engineRowsPerS).padStart(13)}   ${r.engineUsPerRow.toFixed(2).padStart(13)}   ${String(r.engineRowsPerCpuS).padStart(17)}`,
   );
 }
 console.log(

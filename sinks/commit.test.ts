@@ -19,7 +19,8 @@ function entries(): Entry[] {
     key: null,
     value: Buffer.from('v'),
     table: 'truck_telemetry',
-    line: `[${offset}]\n`,
+    // truck_telemetry rows are RowBinary (sinks/rows.ts): bytes; these stand for them.
+    row: Buffer.from([offset]),
   });
   const bad: Entry = {
     kind: 'rejected',

@@ -50,7 +50,7 @@ export function createSinkIntake(serde: Pick<Serde, 'decode' | 'decodeCached'>):
       if (RAW_KEYS.has(topicKey))
         validateRawEvent({ type: decoded.record, value: decoded.value } as RawEvent, now);
       const mapped = mapRecord(topicKey, decoded, { partition, offset: record.offset });
-      return { kind: 'row', ...base, table: mapped.table, line: mapped.line };
+      return { kind: 'row', ...base, table: mapped.table, row: mapped.row };
     } catch (error) {
       return { kind: 'rejected', ...base, error: toFleetgridError(error, 'INTERNAL', 'mapping failed') };
     }
@@ -66,7 +66,7 @@ export function createSinkIntake(serde: Pick<Serde, 'decode' | 'decodeCached'>):
       value,
       headers: headersToStrings(record.headers),
     });
-    return { kind: 'row', offset: BigInt(record.offset), key, value, table: mapped.table, line: mapped.line };
+    return { kind: 'row', offset: BigInt(record.offset), key, value, table: mapped.table, row: mapped.row };
   }
 
   return {

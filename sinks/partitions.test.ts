@@ -12,7 +12,7 @@ function row(offset: number): Entry {
     key: null,
     value: Buffer.from('v'),
     table: 't',
-    line: '{}\n',
+    row: '{}\n',
   };
 }
 

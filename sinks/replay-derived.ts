@@ -191,7 +191,7 @@ export async function replayDerived(
         const refused = await writeBatch(batch, writer);
         for (const [table, rows] of batch.tables) {
           const counts = tables.get(table as DerivedProjection);
-          if (counts) counts.written += rows.lines.length;
+          if (counts) counts.written += rows.encoded.length;
         }
         for (const row of refused) {
           const counts = tables.get(row.error.details?.table as DerivedProjection);
@@ -215,7 +215,7 @@ export async function replayDerived(
               key: null,
               value: null,
               table: mapped.table,
-              line: mapped.line,
+              row: mapped.row,
             },
             0,
           );

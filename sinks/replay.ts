@@ -223,10 +223,10 @@ export async function replayProjection(app: AppConfig, options: ReplayOptions): 
       if (all) buffer.flushAll();
       for (let batch = buffer.sealed[0]; batch; batch = buffer.sealed[0]) {
         const rows = batch.tables.get(projection);
-        if (rows && rows.lines.length > 0) {
+        if (rows && rows.encoded.length > 0) {
           const only = { ...batch, tables: new Map([[projection, rows]]) };
           await writeBatch(only, writer);
-          written += rows.lines.length;
+          written += rows.encoded.length;
           lastWritten.set(batch.partition, rows.offsets[rows.offsets.length - 1] as bigint);
         }
         buffer.done(batch);
@@ -272,7 +272,7 @@ export async function replayProjection(app: AppConfig, options: ReplayOptions): 
                     { partition: part, offset: message.offset },
                   );
             if (mapped.table === projection)
-              entry = { kind: 'row', ...base, table: mapped.table, line: mapped.line };
+              entry = { kind: 'row', ...base, table: mapped.table, row: mapped.row };
           } catch {
             // Bad records were dead-lettered when they were first read; a replay skips them.
           }

@@ -13,10 +13,21 @@ import {
   truck as truckSample,
   windowOf,
 } from '../test/sinks/fixtures.ts';
-import { mapDeadLetter, mapRecord, RECORD_TABLES, rowObject, TABLE_COLUMNS, type TableName } from './rows.ts';
+import {
+  type EncodedRow,
+  mapDeadLetter,
+  mapRecord,
+  RECORD_TABLES,
+  ROW_FORMAT,
+  rowObject,
+  TABLE_COLUMNS,
+  type TableName,
+} from './rows.ts';
 
 /** A compact line back into an object, by the table's column list. */
-function parse(table: TableName, line: string): Record<string, unknown> {
+function parse(table: TableName, line: EncodedRow): Record<string, unknown> {
+  expect(ROW_FORMAT[table]).toBe('JSONCompactEachRow');
+  if (typeof line !== 'string') throw new Error(`${table} rows are not JSON lines`);
   const values = JSON.parse(line) as unknown[];
   expect(values).toHaveLength(TABLE_COLUMNS[table].length);
   return Object.fromEntries(TABLE_COLUMNS[table].map((column, i) => [column, values[i]]));
@@ -41,12 +52,14 @@ const truck: TruckTelemetry = {
 };
 
 describe('mapRecord', () => {
-  it('maps a truck sample to a snake_case truck_telemetry line with its Kafka lineage', () => {
+  it('maps a truck sample to a snake_case truck_telemetry row with its Kafka lineage', () => {
     const decoded = { record: 'TruckTelemetry', schemaId: 3, value: truck } as Decoded;
-    const { table, line } = mapRecord('truck', decoded, at);
+    const { table, row } = mapRecord('truck', decoded, at);
     expect(table).toBe('truck_telemetry');
-    expect(line.endsWith('\n')).toBe(true);
-    expect(parse(table, line)).toEqual({
+    // Raw rows are RowBinary (test/sinks/rowbinary.int.test.ts stores both encodings and
+    // compares); the row object holds the values they carry.
+    expect(Buffer.isBuffer(row)).toBe(true);
+    expect(rowObject(decoded, at)).toEqual({
       event_id: 'e-1',
       device_id: 'truck-1',
       site_id: 'depot',
@@ -87,7 +100,7 @@ describe('mapRecord', () => {
       ],
       derived: { energyKwh: 0.1 },
     };
-    const { table, line } = mapRecord(
+    const { table, row: line } = mapRecord(
       'aggregates',
       { record: 'WindowAggregate', schemaId: 9, value: window } as Decoded,
       at,
@@ -129,7 +142,7 @@ describe('mapRecord', () => {
       { record: 'WindowAggregate', schemaId: 1, value: { ...windowOf([t], 0, 0), ...enriched } } as Decoded,
       at,
     );
-    expect(parse(window.table, window.line)).toMatchObject({
+    expect(parse(window.table, window.row)).toMatchObject({
       kind: 'TRUCK',
       model: 'Actros 1845',
       driver_id: 'drv-<b>',
@@ -143,7 +156,7 @@ describe('mapRecord', () => {
       } as Decoded,
       at,
     );
-    expect(parse(raised.table, raised.line)).toMatchObject({
+    expect(parse(raised.table, raised.row)).toMatchObject({
       model: 'Actros 1845',
       driver_id: 'drv-<b>',
       rule_version: 42,
@@ -158,7 +171,7 @@ describe('mapRecord', () => {
       } as Decoded,
       at,
     );
-    expect(parse(state.table, state.line)).toMatchObject({ model: 'Actros 1845', driver_id: 'drv-<b>' });
+    expect(parse(state.table, state.row)).toMatchObject({ model: 'Actros 1845', driver_id: 'drv-<b>' });
   });
 
   it('stores null registry fields and rule version 0 when the processor ran without the join', () => {
@@ -167,13 +180,13 @@ describe('mapRecord', () => {
       { record: 'Alert', schemaId: 1, value: alert('d', 1, 'RAISED') } as Decoded,
       at,
     );
-    expect(parse(raised.table, raised.line)).toMatchObject({ model: null, driver_id: null, rule_version: 0 });
+    expect(parse(raised.table, raised.row)).toMatchObject({ model: null, driver_id: null, rule_version: 0 });
     const state = mapRecord(
       'deviceState',
       { record: 'DeviceState', schemaId: 1, value: deviceState('d', 1, 1) } as Decoded,
       at,
     );
-    expect(parse(state.table, state.line)).toMatchObject({ model: null, driver_id: null });
+    expect(parse(state.table, state.row)).toMatchObject({ model: null, driver_id: null });
   });
 
   it('refuses a record type that does not belong on the topic', () => {
@@ -187,7 +200,7 @@ describe('mapRecord', () => {
 describe('mapDeadLetter', () => {
   it('loads a DLQ record with its headers and its original bytes in base64', () => {
     const value = Buffer.from([0, 255, 10, 13]);
-    const { table, line } = mapDeadLetter({
+    const { table, row: line } = mapDeadLetter({
       partition: 1,
       offset: '77',
       key: Buffer.from('truck-9'),
@@ -222,7 +235,7 @@ describe('mapDeadLetter', () => {
   it('loads a DLQ record without headers instead of failing (it must never be dead-lettered again)', () => {
     const row = parse(
       'dead_letters',
-      mapDeadLetter({ partition: 0, offset: '1', key: null, value: null, headers: {} }).line,
+      mapDeadLetter({ partition: 0, offset: '1', key: null, value: null, headers: {} }).row,
     );
     expect(row).toMatchObject({
       error_code: 'UNKNOWN',

@@ -1,9 +1,14 @@
 /**
- * Row mapping, pure: a decoded record (or a DLQ record) becomes one JSONCompactEachRow line
- * of its table — a JSON array of the values in the order of TABLE_COLUMNS (snake_case, as in
- * clickhouse/migrations and docs/sinks.md). Arrays rather than objects because the keys cost
- * on both sides of the hot path: JSON.stringify in JS and parsing in the engine. Times stay
- * epoch milliseconds (ClickHouse reads an integer into DateTime64(3) as milliseconds).
+ * Row mapping, pure: a decoded record (or a DLQ record) becomes one encoded row of its
+ * table, values in the order of TABLE_COLUMNS (snake_case, as in clickhouse/migrations and
+ * docs/sinks.md), in the table's ROW_FORMAT:
+ *  - the raw tables (the sink's volume: every device event) in RowBinary
+ *    (clickhouse/rowbinary.ts), written straight from the decoded record: no JSON text to
+ *    build in JS nor to parse in the engine;
+ *  - the others (a few rows per device and minute, with maps, arrays and nested objects)
+ *    as JSONCompactEachRow lines: a JSON array per row, no keys to write or parse.
+ * Times stay epoch milliseconds (DateTime64(3) holds milliseconds; ClickHouse reads a JSON
+ * integer into it as milliseconds too).
  * Hand-written per record instead of generic case conversion, building each row object in
  * column order (a unit test holds every mapping to TABLE_COLUMNS): a renamed field must be
  * a visible change here, not a silent new column.
@@ -11,6 +16,7 @@
 import { DLQ_HEADERS } from '../lib/dlq.ts';
 import { FleetgridError } from '../lib/errors.ts';
 import type { TopicKey } from '../lib/topics.ts';
+import { RowBinaryWriter } from '../clickhouse/rowbinary.ts';
 import { RECORD_TOPICS } from '../schemas/catalog.ts';
 import type { Decoded } from '../schemas/serde.ts';
 import type {
@@ -206,6 +212,22 @@ export const RAW_TABLES = [
   'solar_telemetry',
 ] as const;
 
+export type RowFormat = 'RowBinary' | 'JSONCompactEachRow';
+
+/** The insert format of each table's encoded rows (see the top of this file). */
+export const ROW_FORMAT: Record<TableName, RowFormat> = {
+  truck_telemetry: 'RowBinary',
+  truck_engine_events: 'RowBinary',
+  truck_diagnostics: 'RowBinary',
+  turbine_telemetry: 'RowBinary',
+  solar_telemetry: 'RowBinary',
+  aggregates_1m: 'JSONCompactEachRow',
+  alerts: 'JSONCompactEachRow',
+  device_state: 'JSONCompactEachRow',
+  alert_actions: 'JSONCompactEachRow',
+  dead_letters: 'JSONCompactEachRow',
+};
+
 /** Tables that each topic feeds: what `replay --projection` rebuilds from which topic. */
 export const TOPIC_TABLES: Record<TopicKey, readonly TableName[]> = {
   truck: ['truck_telemetry', 'truck_engine_events', 'truck_diagnostics'],
@@ -223,12 +245,17 @@ export interface KafkaPosition {
   offset: string;
 }
 
+/**
+ * One encoded row: a RowBinary row (Buffer) or a JSONCompactEachRow line (string, ending in
+ * '\n'), as its table's ROW_FORMAT says. Either way a batch is their concatenation.
+ */
+export type EncodedRow = Buffer | string;
+
 export interface MappedRow {
   table: TableName;
-  line: string;
+  row: EncodedRow;
 }
 
-/** Lines end in '\n' so a batch is their concatenation. */
 export function mapRecord(topicKey: TopicKey, decoded: Decoded, at: KafkaPosition): MappedRow {
   if (RECORD_TOPICS[decoded.record] !== topicKey) {
     throw new FleetgridError(
@@ -237,9 +264,69 @@ export function mapRecord(topicKey: TopicKey, decoded: Decoded, at: KafkaPositio
       { details: { record: decoded.record, schemaId: decoded.schemaId } },
     );
   }
-  const kafka = { schema_id: decoded.schemaId, kafka_partition: at.partition, kafka_offset: at.offset };
   const table = RECORD_TABLES[decoded.record];
-  return { table, line: compactLine(toRow(decoded.record, decoded.value, kafka)) };
+  if (ROW_FORMAT[table] === 'RowBinary') return { table, row: rawRowBinary(decoded, at) };
+  const kafka = { schema_id: decoded.schemaId, kafka_partition: at.partition, kafka_offset: at.offset };
+  return { table, row: compactLine(toRow(decoded.record, decoded.value, kafka)) };
+}
+
+/** One writer for the process: rows are views of its slabs (clickhouse/rowbinary.ts). */
+const binary = new RowBinaryWriter();
+
+/**
+ * A raw record's RowBinary row: the same values as toRow's, in TABLE_COLUMNS order, typed
+ * as clickhouse/migrations/001_raw_events.sql declares them (a unit test inserts both
+ * encodings and compares the stored rows).
+ */
+function rawRowBinary(decoded: Decoded, at: KafkaPosition): Buffer {
+  const w = binary.begin();
+  const v = decoded.value as TruckTelemetry;
+  w.string(v.eventId).string(v.deviceId).string(v.siteId).int64(v.ts).uint64(v.seq);
+  switch (decoded.record) {
+    case 'TruckTelemetry':
+      w.float64(v.lat)
+        .float64(v.lon)
+        .float32(v.speedKmh)
+        .float32(v.headingDeg)
+        .float32(v.engineTempC)
+        .float32(v.fuelPct)
+        .float64(v.odometerKm)
+        .bool(v.engineOn)
+        .nullableFloat32(v.cargoTempC);
+      break;
+    case 'EngineStateChanged':
+      w.bool((decoded.value as EngineStateChanged).engineOn);
+      break;
+    case 'DiagnosticReported': {
+      const d = decoded.value as DiagnosticReported;
+      w.string(d.code).string(d.severity).string(d.description).bool(d.active);
+      break;
+    }
+    case 'TurbineTelemetry': {
+      const t = decoded.value as TurbineTelemetry;
+      w.float32(t.windSpeedMs)
+        .float32(t.rotorRpm)
+        .float32(t.powerKw)
+        .float32(t.pitchDeg)
+        .float32(t.nacelleTempC)
+        .float32(t.vibrationMmS)
+        .string(t.status);
+      break;
+    }
+    case 'SolarTelemetry': {
+      const p = decoded.value as SolarTelemetry;
+      w.float32(p.irradianceWm2)
+        .float32(p.panelTempC)
+        .float32(p.dcVoltageV)
+        .float32(p.dcCurrentA)
+        .float32(p.acPowerW)
+        .string(p.status);
+      break;
+    }
+    default:
+      throw new FleetgridError('INTERNAL', `${decoded.record} has no RowBinary row`);
+  }
+  return w.uint32(decoded.schemaId).uint16(at.partition).uint64Text(at.offset).end();
 }
 
 /**
@@ -453,7 +540,7 @@ export interface DlqRecord extends KafkaPosition {
  * A record of the DLQ topic becomes a dead_letters row. Never throws: whatever its headers
  * say (or do not say), the record is loaded, because dead-lettering it again would loop.
  */
-export function mapDeadLetter(record: DlqRecord): MappedRow {
+export function mapDeadLetter(record: DlqRecord): MappedRow & { row: string } {
   const h = record.headers;
   const int = (text: string | undefined, fallback: number) => {
     const n = Number(text);
@@ -473,5 +560,5 @@ export function mapDeadLetter(record: DlqRecord): MappedRow {
     value_base64: record.value ? record.value.toString('base64') : '',
     value_size: record.value ? record.value.length : 0,
   };
-  return { table: DEAD_LETTERS_TABLE, line: compactLine(row) };
+  return { table: DEAD_LETTERS_TABLE, row: compactLine(row) };
 }

@@ -1,7 +1,15 @@
 /**
  * The embedded backend: the ClickHouse engine in this process (chDB), with its data in
- * `config.dataDir`. Inserts hand the JSONEachRow buffer to the engine zero-copy and its
- * parser runs on a libuv thread, so the event loop never parses or blocks on a batch.
+ * `config.dataDir`. Inserts hand the buffer to the engine zero-copy and its parser runs on
+ * a libuv thread, so the event loop never parses or blocks on a batch.
+ *
+ * RowBinary inserts (the sink's raw tables, clickhouse/rowbinary.ts) go through a staging
+ * file: chDB 3.4's `insert` accepts text formats only, and its native raw entry underneath
+ * does not carry binary payloads (rows cut, tried: docs/BENCHMARKS.md), but the engine reads
+ * a RowBinary file exactly: `INSERT INTO t (…) SETTINGS <token> SELECT * FROM file(<staged>,
+ * 'RowBinary', <the columns' types>)`. The staged file lives in the data directory and is
+ * removed after the insert; a batch under max_insert_block_size stays one block, so the
+ * deduplication token keeps its meaning (test/sinks/rowbinary.int.test.ts).
  *
  * chDB binds one data directory per process and locks it (`status` file): a second
  * process cannot open it, not even read-only (tested, see docs/sinks.md). The owning
@@ -14,7 +22,10 @@
  * postgresql, redis, executable, …) and any change of a setting, `readonly` included, for
  * the rest of the session; the writer's session is not affected.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type { ClickHouseConfig } from '../../lib/config.ts';
 import { FleetgridError } from '../../lib/errors.ts';
@@ -25,13 +36,17 @@ import {
   insertFormat,
   type QueryParams,
   toClickHouseError,
-  toJsonEachRow,
 } from '../backend.ts';
 
 type Chdb = typeof import('chdb');
 type ChdbSession = InstanceType<Chdb['Session']>;
 
 const require = createRequire(import.meta.url);
+
+/** A string literal of ClickHouse SQL. */
+function sqlString(text: string): string {
+  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
 
 export interface EmbeddedOptions {
   /** A read-only session; statements stop after this many seconds (max_execution_time). */
@@ -79,6 +94,39 @@ export async function createEmbeddedBackend(
     throw toClickHouseError('open database', error);
   }
   let closed = false;
+  const staging = join(config.dataDir, 'insert-staging');
+  mkdirSync(staging, { recursive: true });
+  const structures = new Map<string, string>();
+  /** `name Type, …` of a table's columns, in the insert's order (cached: the sink's tables). */
+  async function structureOf(table: string, columns: readonly string[]): Promise<string> {
+    const key = `${table}(${columns.join(',')})`;
+    const known = structures.get(key);
+    if (known) return known;
+    const result = await session.queryBindAsync(
+      'SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String}',
+      { db: database, t: table },
+      { format: 'JSONEachRow' },
+    );
+    const types = new Map(
+      result
+        .text()
+        .split('\n')
+        .filter((line) => line.length > 0)
+        .map((line) => {
+          const { name, type } = JSON.parse(line) as { name: string; type: string };
+          return [name, type] as const;
+        }),
+    );
+    const structure = columns
+      .map((column) => {
+        const type = types.get(column);
+        if (!type) throw new FleetgridError('CLICKHOUSE_REJECTED', `${table} has no column ${column}`);
+        return `${column} ${type}`;
+      })
+      .join(', ');
+    structures.set(key, structure);
+    return structure;
+  }
 
   async function run(sql: string, params: QueryParams | undefined, format: string) {
     if (closed) throw new FleetgridError('INTERNAL', 'embedded ClickHouse backend is closed');
@@ -112,19 +160,36 @@ export async function createEmbeddedBackend(
     },
     async insert(table, rows, options: InsertOptions = {}) {
       if (closed) throw new FleetgridError('INTERNAL', 'embedded ClickHouse backend is closed');
-      const { payload, rows: count } = toJsonEachRow(rows);
+      const { format, columns, payload, rows: count } = insertFormat(rows, options);
       if (count === 0) return { rows: 0 };
-      const { format, columns } = insertFormat(Buffer.isBuffer(rows) ? options : {});
+      const target = `${database}.${assertIdentifier(table)}`;
       try {
-        await session.insert({
-          table: `${database}.${assertIdentifier(table)}`,
-          values: payload,
-          format,
-          ...(columns ? { columns } : {}),
-          settings: options.dedupToken
-            ? { insert_deduplicate: 1, insert_deduplication_token: options.dedupToken }
-            : {},
-        });
+        if (format === 'RowBinary') {
+          const token = options.dedupToken;
+          const settings = token
+            ? ` SETTINGS insert_deduplicate=1, insert_deduplication_token=${sqlString(token)}`
+            : '';
+          const structure = await structureOf(table, columns ?? []);
+          const staged = join(staging, `${randomUUID()}.rowbinary`);
+          await writeFile(staged, payload);
+          try {
+            await session.queryAsync(
+              `INSERT INTO ${target} (${(columns ?? []).join(', ')})${settings} SELECT * FROM file(${sqlString(staged)}, 'RowBinary', ${sqlString(structure)})`,
+            );
+          } finally {
+            await rm(staged, { force: true });
+          }
+        } else {
+          await session.insert({
+            table: target,
+            values: payload,
+            format,
+            ...(columns ? { columns } : {}),
+            settings: options.dedupToken
+              ? { insert_deduplicate: 1, insert_deduplication_token: options.dedupToken }
+              : {},
+          });
+        }
       } catch (error) {
         throw toClickHouseError(`insert into ${table}`, error);
       }

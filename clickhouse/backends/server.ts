@@ -14,7 +14,6 @@ import {
   insertFormat,
   type QueryParams,
   toClickHouseError,
-  toJsonEachRow,
 } from '../backend.ts';
 
 export function createServerBackend(
@@ -98,13 +97,13 @@ export function createServerBackend(
       }
     },
     async insert(table, rows, insertOptions: InsertOptions = {}) {
-      const { payload, rows: count } = toJsonEachRow(rows);
+      const { format, columns, payload, rows: count } = insertFormat(rows, insertOptions);
       if (count === 0) return { rows: 0 };
       try {
         const c = await connect();
-        const { format, columns } = insertFormat(Buffer.isBuffer(rows) ? insertOptions : {});
         // exec with a raw values stream: the buffer goes to the server as it is, with no
-        // re-serialisation by the client.
+        // re-serialisation by the client (RowBinary included: the server reads any input
+        // format over HTTP).
         const result = await c.exec({
           query: `INSERT INTO ${assertIdentifier(table)}${columns ? ` (${columns.join(', ')})` : ''} FORMAT ${format}`,
           values: Readable.from([payload]),

@@ -273,19 +273,19 @@ export async function loadQueryDataset(backend: ClickHouseBackend, dataset: Quer
   const lines = new Map<string, string[]>();
   let offset = 0;
   const add = (record: RecordName, value: unknown) => {
-    const { table, line } = sinkRows.mapRecord(
-      RECORD_TOPICS[record],
-      { record, schemaId: 1, value } as Parameters<typeof sinkRows.mapRecord>[1],
-      { partition: 0, offset: String(offset++) },
-    );
-    lines.set(table, [...(lines.get(table) ?? []), line]);
+    // The row object (the values the sink's encoded rows carry, in JSON): any backend
+    // inserts it.
+    const decoded = { record, schemaId: 1, value } as Parameters<typeof sinkRows.mapRecord>[1];
+    const at = { partition: 0, offset: String(offset++) };
+    const { table } = sinkRows.mapRecord(RECORD_TOPICS[record], decoded, at);
+    lines.set(table, [...(lines.get(table) ?? []), JSON.stringify(sinkRows.rowObject(decoded, at))]);
   };
   for (const event of dataset.events) add(RECORD_OF(event), event.value);
   for (const aggregate of dataset.aggregates) add('WindowAggregate', aggregate);
   for (const alert of dataset.alerts) add('Alert', alert);
   for (const state of dataset.deviceStates) add('DeviceState', state);
   dataset.deadLetters.forEach((d, i) => {
-    const { table, line } = sinkRows.mapDeadLetter({
+    const { table, row: line } = sinkRows.mapDeadLetter({
       partition: 0,
       offset: String(i),
       key: Buffer.from('truck-1'),
