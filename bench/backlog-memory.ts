@@ -59,6 +59,35 @@ function procMemory(pid: number): ProcMemory {
   return { rss: kb('VmRSS'), hwm: kb('VmHWM'), anon: kb('RssAnon'), file: kb('RssFile') };
 }
 
+/**
+ * Where the anonymous resident memory sits, from /proc/<pid>/smaps: glibc's main arena
+ * ([heap], grown by brk), mappings of 60–64 MiB (glibc's per-thread arenas reserve 64 MiB
+ * each), and the other anonymous mappings (V8's heap pages, large Buffers, thread stacks).
+ */
+function anonBreakdown(pid: number): { brkHeap: number; arenaSized: number; otherAnon: number } {
+  const out = { brkHeap: 0, arenaSized: 0, otherAnon: 0 };
+  let kind: keyof typeof out | undefined;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    if (head) {
+      const size = Number.parseInt(head[2] as string, 16) - Number.parseInt(head[1] as string, 16);
+      const path = head[4] as string;
+      kind =
+        path === '[heap]'
+          ? 'brkHeap'
+          : path !== '' && !path.startsWith('[anon')
+            ? undefined
+            : size >= 60 * MB && size <= 64 * MB
+              ? 'arenaSized'
+              : 'otherAnon';
+      continue;
+    }
+    const anon = /^Anonymous:\s+(\d+) kB/.exec(line);
+    if (anon && kind) out[kind] += Number(anon[1]) * 1024;
+  }
+  return out;
+}
+
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
@@ -83,6 +112,7 @@ interface ServiceRun {
   settledHeapUsedBytes: number;
   settledHeapTotalBytes: number;
   settledExternalBytes: number;
+  settledAnon: { brkHeap: number; arenaSized: number; otherAnon: number };
   exitCode: number | null;
 }
 
@@ -141,6 +171,7 @@ async function runService(
       await sleep(200);
     }
     const settled = procMemory(pid);
+    const settledAnon = anonBreakdown(pid);
     const m = (await scrape()) ?? last;
     return {
       drainSeconds: Number(drainSeconds.toFixed(2)),
@@ -156,6 +187,7 @@ async function runService(
       settledHeapUsedBytes: m ? m('fleetgrid_nodejs_heap_size_used_bytes') : 0,
       settledHeapTotalBytes: m ? m('fleetgrid_nodejs_heap_size_total_bytes') : 0,
       settledExternalBytes: m ? m('fleetgrid_nodejs_external_memory_bytes') : 0,
+      settledAnon,
       exitCode: null,
     };
   } finally {
@@ -214,6 +246,7 @@ async function main(): Promise<void> {
     // ---- the processor alone, with the production defaults (as processors/bench.ts runs it)
     const processPort = await freePort();
     let emitted = 0;
+    let stateBytes = 0;
     const processor = await runService(
       'fleetgrid process',
       [
@@ -230,6 +263,8 @@ async function main(): Promise<void> {
       (m) => {
         const done = m('fleetgrid_processor_processed_total');
         emitted = m('fleetgrid_processor_emitted_total');
+        // The newest checkpoint of every partition as stored (gzipped): the state's own size.
+        stateBytes = m('fleetgrid_processor_state_bytes');
         const held =
           m('fleetgrid_processor_output_buffered_rows_total') -
           m('fleetgrid_processor_output_acked_rows_total');
@@ -281,7 +316,7 @@ async function main(): Promise<void> {
       );
     }
     console.log(
-      `BENCH_JSON ${JSON.stringify({ component: 'backlog-memory', events: EVENTS, devices: DEVICES, partitions: PARTITIONS, settleS: SETTLE_S, nodeOptions: process.env.NODE_OPTIONS ?? null, mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? null, producedPerSecond: Math.round(EVENTS / loadSeconds), processorOutputs: emitted, processor, sink })}`,
+      `BENCH_JSON ${JSON.stringify({ component: 'backlog-memory', events: EVENTS, devices: DEVICES, partitions: PARTITIONS, settleS: SETTLE_S, nodeOptions: process.env.NODE_OPTIONS ?? null, mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? null, producedPerSecond: Math.round(EVENTS / loadSeconds), processorOutputs: emitted, processorStateBytes: stateBytes, processor, sink })}`,
     );
   } finally {
     const mine = (await admin.listTopics().catch(() => [] as string[])).filter((t) => t.startsWith(prefix));

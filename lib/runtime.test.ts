@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { FleetgridError } from './errors.ts';
+import { RELAUNCHED_MARK, SERVICE_MALLOC_ARENA_MAX, SERVICE_NODE_FLAGS, serviceRelaunch } from './runtime.ts';
+
+describe('serviceRelaunch', () => {
+  it('relaunches a service with the malloc arena bound and the node flags, keeping the environment', () => {
+    const relaunch = serviceRelaunch('process', { TOPIC_PREFIX: 'x.' }, [], 'linux');
+    expect(relaunch?.env).toEqual({
+      TOPIC_PREFIX: 'x.',
+      MALLOC_ARENA_MAX: SERVICE_MALLOC_ARENA_MAX,
+      [RELAUNCHED_MARK]: '1',
+    });
+    expect(relaunch?.nodeFlags).toEqual(SERVICE_NODE_FLAGS);
+  });
+
+  it('leaves short commands, a relaunched process, other platforms and tuning=off alone', () => {
+    expect(serviceRelaunch('setup-topics', {}, [], 'linux')).toBeUndefined();
+    expect(serviceRelaunch(undefined, {}, [], 'linux')).toBeUndefined();
+    expect(serviceRelaunch('sink', { [RELAUNCHED_MARK]: '1' }, [], 'linux')).toBeUndefined();
+    expect(serviceRelaunch('sink', {}, [], 'darwin')).toBeUndefined();
+    expect(serviceRelaunch('sink', { FLEETGRID_RUNTIME_TUNING: 'off' }, [], 'linux')).toBeUndefined();
+  });
+
+  it("keeps the operator's own arena bound and node flags", () => {
+    const given = [...SERVICE_NODE_FLAGS.map((flag) => `${flag.split('=')[0]}=99`)];
+    expect(
+      serviceRelaunch('sink', { MALLOC_ARENA_MAX: '4', NODE_OPTIONS: given.join(' ') }, [], 'linux'),
+    ).toBeUndefined();
+    expect(serviceRelaunch('sink', { MALLOC_ARENA_MAX: '4' }, given, 'linux')).toBeUndefined();
+    const relaunch = serviceRelaunch('serve', { MALLOC_ARENA_MAX: '4' }, [], 'linux');
+    expect(relaunch?.env.MALLOC_ARENA_MAX).toBe('4');
+    expect(relaunch?.nodeFlags).toEqual(SERVICE_NODE_FLAGS);
+    expect(serviceRelaunch('serve', { NODE_OPTIONS: given.join(' ') }, [], 'linux')?.nodeFlags).toEqual([]);
+  });
+
+  it('rejects a malformed setting instead of ignoring it', () => {
+    expect(() => serviceRelaunch('process', { MALLOC_ARENA_MAX: 'two' }, [], 'linux')).toThrow(
+      FleetgridError,
+    );
+    expect(() => serviceRelaunch('process', { FLEETGRID_RUNTIME_TUNING: 'maybe' }, [], 'linux')).toThrow(
+      /FLEETGRID_RUNTIME_TUNING/,
+    );
+  });
+});
