@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { FleetgridError } from './errors.ts';
-import { RELAUNCHED_MARK, SERVICE_MALLOC_ARENA_MAX, SERVICE_NODE_FLAGS, serviceRelaunch } from './runtime.ts';
+import { RELAUNCHED_MARK, SERVICE_MALLOC_ENV, SERVICE_NODE_FLAGS, serviceRelaunch } from './runtime.ts';
 
 describe('serviceRelaunch', () => {
   it('relaunches a service with the malloc arena bound and the node flags, keeping the environment', () => {
     const relaunch = serviceRelaunch('process', { TOPIC_PREFIX: 'x.' }, [], 'linux');
     expect(relaunch?.env).toEqual({
       TOPIC_PREFIX: 'x.',
-      MALLOC_ARENA_MAX: SERVICE_MALLOC_ARENA_MAX,
+      ...SERVICE_MALLOC_ENV,
       [RELAUNCHED_MARK]: '1',
     });
     expect(relaunch?.nodeFlags).toEqual(SERVICE_NODE_FLAGS);

@@ -30,19 +30,25 @@ export const SERVICE_COMMANDS: ReadonlySet<string> = new Set([
 /** Set in the relaunched process: it never relaunches again. */
 export const RELAUNCHED_MARK = 'FLEETGRID_RUNTIME_APPLIED';
 
-/** glibc malloc arenas of a service (see above). */
-export const SERVICE_MALLOC_ARENA_MAX = '2';
+/** glibc malloc settings of a service (see above), each kept unless the operator set it. */
+export const SERVICE_MALLOC_ENV: Readonly<Record<MallocSetting, string>> = {
+  MALLOC_ARENA_MAX: '2',
+};
+type MallocSetting = 'MALLOC_ARENA_MAX';
+const MALLOC_SETTINGS = ['MALLOC_ARENA_MAX'] as const satisfies readonly MallocSetting[];
 /** V8 flags of a service, each kept unless the operator gave the same flag. */
 export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
 
+// Empty counts as unset, as in lib/config.ts.
+const positiveText = z
+  .string()
+  .regex(/^([1-9][0-9]*)?$/, 'a positive integer')
+  .optional()
+  .transform((value) => (value === '' ? undefined : value));
+
 const envSchema = z.object({
   FLEETGRID_RUNTIME_TUNING: z.enum(['on', 'off']).default('on'),
-  // Empty counts as unset, as in lib/config.ts.
-  MALLOC_ARENA_MAX: z
-    .string()
-    .regex(/^([1-9][0-9]*)?$/, 'a positive integer')
-    .optional()
-    .transform((value) => (value === '' ? undefined : value)),
+  ...Object.fromEntries(MALLOC_SETTINGS.map((name) => [name, positiveText])),
 });
 
 export interface Relaunch {
@@ -74,15 +80,16 @@ export function serviceRelaunch(
     throw new FleetgridError('CONFIG_INVALID', `invalid runtime settings: ${problems.join('; ')}`);
   }
   if (parsed.data.FLEETGRID_RUNTIME_TUNING === 'off' || platform !== 'linux') return undefined;
-  const given = new Set(
+  const flagsGiven = new Set(
     [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].filter(Boolean).map(flagName),
   );
-  const nodeFlags = SERVICE_NODE_FLAGS.filter((flag) => !given.has(flagName(flag)));
-  const setArenas = parsed.data.MALLOC_ARENA_MAX === undefined;
-  if (nodeFlags.length === 0 && !setArenas) return undefined;
+  const nodeFlags = SERVICE_NODE_FLAGS.filter((flag) => !flagsGiven.has(flagName(flag)));
+  const given = parsed.data as Record<string, string | undefined>;
+  const malloc = MALLOC_SETTINGS.filter((name) => given[name] === undefined);
+  if (nodeFlags.length === 0 && malloc.length === 0) return undefined;
   const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(env)) if (value !== undefined) out[key] = value;
+  for (const [key, value] of Object.entries(env)) if (value !== undefined && value !== '') out[key] = value;
   out[RELAUNCHED_MARK] = '1';
-  if (setArenas) out.MALLOC_ARENA_MAX = SERVICE_MALLOC_ARENA_MAX;
+  for (const name of malloc) out[name] = SERVICE_MALLOC_ENV[name];
   return { nodeFlags, env: out };
 }
