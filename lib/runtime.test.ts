@@ -23,12 +23,18 @@ describe('serviceRelaunch', () => {
 
   it("keeps the operator's own arena bound and node flags", () => {
     const given = [...SERVICE_NODE_FLAGS.map((flag) => `${flag.split('=')[0]}=99`)];
+    const malloc = {
+      MALLOC_ARENA_MAX: '4',
+      MALLOC_MMAP_THRESHOLD_: '65536',
+      MALLOC_TRIM_THRESHOLD_: '65536',
+    };
     expect(
-      serviceRelaunch('sink', { MALLOC_ARENA_MAX: '4', NODE_OPTIONS: given.join(' ') }, [], 'linux'),
+      serviceRelaunch('sink', { ...malloc, NODE_OPTIONS: given.join(' ') }, [], 'linux'),
     ).toBeUndefined();
-    expect(serviceRelaunch('sink', { MALLOC_ARENA_MAX: '4' }, given, 'linux')).toBeUndefined();
+    expect(serviceRelaunch('sink', malloc, given, 'linux')).toBeUndefined();
     const relaunch = serviceRelaunch('serve', { MALLOC_ARENA_MAX: '4' }, [], 'linux');
     expect(relaunch?.env.MALLOC_ARENA_MAX).toBe('4');
+    expect(relaunch?.env.MALLOC_MMAP_THRESHOLD_).toBe(SERVICE_MALLOC_ENV.MALLOC_MMAP_THRESHOLD_);
     expect(relaunch?.nodeFlags).toEqual(SERVICE_NODE_FLAGS);
     expect(serviceRelaunch('serve', { NODE_OPTIONS: given.join(' ') }, [], 'linux')?.nodeFlags).toEqual([]);
   });

@@ -10,9 +10,14 @@
  *   and compiler threads, kafkajs' zlib work) an arena of its own, up to 8 × cores, and
  *   hands little of it back; 2 arenas keep that memory shared at no measured cost.
  *   glibc reads it at start-up only: hence the relaunch, not a setting in the process.
+ * - MALLOC_MMAP_THRESHOLD_=131072, MALLOC_TRIM_THRESHOLD_=131072: glibc raises its mmap
+ *   threshold after each large block freed (up to 32 MiB), so the sink's 15–32 MiB JSON
+ *   batches and kafkajs' fetch responses end up in the brk heap, which only shrinks from
+ *   its top: freed, they stay resident. A fixed threshold keeps every block of 128 KiB and
+ *   more in a mapping of its own, returned to the system when freed.
  *   (chDB in the sink allocates with its own jemalloc and is not affected.)
  *
- * An operator's own MALLOC_ARENA_MAX, or the same flag in NODE_OPTIONS or on node's command
+ * An operator's own MALLOC_* setting, or the same flag in NODE_OPTIONS or on node's command
  * line, wins; FLEETGRID_RUNTIME_TUNING=off turns all of it off (docs/sizing.md "Memory").
  */
 import { z } from 'zod';
@@ -33,9 +38,15 @@ export const RELAUNCHED_MARK = 'FLEETGRID_RUNTIME_APPLIED';
 /** glibc malloc settings of a service (see above), each kept unless the operator set it. */
 export const SERVICE_MALLOC_ENV: Readonly<Record<MallocSetting, string>> = {
   MALLOC_ARENA_MAX: '2',
+  MALLOC_MMAP_THRESHOLD_: '131072',
+  MALLOC_TRIM_THRESHOLD_: '131072',
 };
-type MallocSetting = 'MALLOC_ARENA_MAX';
-const MALLOC_SETTINGS = ['MALLOC_ARENA_MAX'] as const satisfies readonly MallocSetting[];
+type MallocSetting = 'MALLOC_ARENA_MAX' | 'MALLOC_MMAP_THRESHOLD_' | 'MALLOC_TRIM_THRESHOLD_';
+const MALLOC_SETTINGS = [
+  'MALLOC_ARENA_MAX',
+  'MALLOC_MMAP_THRESHOLD_',
+  'MALLOC_TRIM_THRESHOLD_',
+] as const satisfies readonly MallocSetting[];
 /** V8 flags of a service, each kept unless the operator gave the same flag. */
 export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
 
