@@ -61,25 +61,18 @@ function procMemory(pid: number): ProcMemory {
 
 /**
  * Where the anonymous resident memory sits, from /proc/<pid>/smaps: glibc's main arena
- * ([heap], grown by brk), mappings of 60–64 MiB (glibc's per-thread arenas reserve 64 MiB
- * each), and the other anonymous mappings (V8's heap pages, large Buffers, thread stacks).
+ * ([heap], grown by brk) and the other anonymous mappings (V8's heap pages, glibc's thread
+ * arenas, large Buffers, thread stacks).
  */
-function anonBreakdown(pid: number): { brkHeap: number; arenaSized: number; otherAnon: number } {
-  const out = { brkHeap: 0, arenaSized: 0, otherAnon: 0 };
+function anonBreakdown(pid: number): { brkHeap: number; otherAnon: number } {
+  const out = { brkHeap: 0, otherAnon: 0 };
   let kind: keyof typeof out | undefined;
   for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
     const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
     if (head) {
-      const size = Number.parseInt(head[2] as string, 16) - Number.parseInt(head[1] as string, 16);
       const path = head[4] as string;
       kind =
-        path === '[heap]'
-          ? 'brkHeap'
-          : path !== '' && !path.startsWith('[anon')
-            ? undefined
-            : size >= 60 * MB && size <= 64 * MB
-              ? 'arenaSized'
-              : 'otherAnon';
+        path === '[heap]' ? 'brkHeap' : path === '' || path.startsWith('[anon') ? 'otherAnon' : undefined;
       continue;
     }
     const anon = /^Anonymous:\s+(\d+) kB/.exec(line);
@@ -112,7 +105,7 @@ interface ServiceRun {
   settledHeapUsedBytes: number;
   settledHeapTotalBytes: number;
   settledExternalBytes: number;
-  settledAnon: { brkHeap: number; arenaSized: number; otherAnon: number };
+  settledAnon: { brkHeap: number; otherAnon: number };
   exitCode: number | null;
 }
 
