@@ -11,6 +11,12 @@ describe('serviceRelaunch', () => {
       [RELAUNCHED_MARK]: '1',
     });
     expect(relaunch?.nodeFlags).toEqual(SERVICE_NODE_FLAGS);
+    // An empty setting counts as unset (ours applies); other empty variables pass through.
+    const empty = serviceRelaunch('sink', { MALLOC_ARENA_MAX: '', KAFKA_SASL_USERNAME: '' }, [], 'linux');
+    expect(empty?.env).toMatchObject({
+      MALLOC_ARENA_MAX: SERVICE_MALLOC_ENV.MALLOC_ARENA_MAX,
+      KAFKA_SASL_USERNAME: '',
+    });
   });
 
   it('leaves short commands, a relaunched process, other platforms and tuning=off alone', () => {

@@ -99,7 +99,7 @@ export function serviceRelaunch(
   const malloc = MALLOC_SETTINGS.filter((name) => given[name] === undefined);
   if (nodeFlags.length === 0 && malloc.length === 0) return undefined;
   const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(env)) if (value !== undefined && value !== '') out[key] = value;
+  for (const [key, value] of Object.entries(env)) if (value !== undefined) out[key] = value;
   out[RELAUNCHED_MARK] = '1';
   for (const name of malloc) out[name] = SERVICE_MALLOC_ENV[name];
   return { nodeFlags, env: out };
