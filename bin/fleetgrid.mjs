@@ -9,6 +9,23 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const major = Number(process.versions.node.split('.')[0]);
 if (major >= 24) {
+  // A service runs under its memory settings (lib/runtime.ts): the same command, same PID.
+  const { serviceRelaunch } = await import(resolve(root, 'lib/runtime.ts'));
+  let relaunch;
+  try {
+    relaunch = serviceRelaunch(process.argv[2], process.env, process.execArgv, process.platform);
+  } catch (error) {
+    console.error(`fleetgrid: ${error.code ?? 'INTERNAL'}: ${error.message}`);
+    process.exit(2);
+  }
+  if (relaunch) {
+    const script = fileURLToPath(import.meta.url);
+    process.execve(
+      process.execPath,
+      [process.execPath, ...process.execArgv, ...relaunch.nodeFlags, script, ...process.argv.slice(2)],
+      relaunch.env,
+    );
+  }
   await import(resolve(root, 'cli/main.ts'));
 } else {
   const node24 = resolve(root, '.cache/node24/node_modules/.bin/node');

@@ -26,6 +26,15 @@ describe('loadConfig', () => {
     expect(config.topicPrefix).toBe('');
   });
 
+  it("bounds the embedded engine's read caches (64 MiB each unless CLICKHOUSE_EMBEDDED_CACHE_MB says)", () => {
+    expect(loadConfig({}).clickhouse).toMatchObject({ mode: 'embedded', cacheBytes: 64 * 1024 * 1024 });
+    expect(loadConfig({ CLICKHOUSE_EMBEDDED_CACHE_MB: '256' }).clickhouse).toMatchObject({
+      cacheBytes: 256 * 1024 * 1024,
+    });
+    for (const bad of ['0', '-1', '1.5', 'lots'])
+      expect(() => loadConfig({ CLICKHOUSE_EMBEDDED_CACHE_MB: bad })).toThrow(/CLICKHOUSE_EMBEDDED_CACHE_MB/);
+  });
+
   it('switches to a ClickHouse server when CLICKHOUSE_URL is set', () => {
     const config = loadConfig({ CLICKHOUSE_URL: 'http://ch:8123', CLICKHOUSE_USER: 'sink' });
     expect(config.clickhouse).toMatchObject({

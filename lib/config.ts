@@ -60,6 +60,12 @@ const envSchema = z.object({
     .regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'a plain identifier')
     .default('fleetgrid'),
   /**
+   * Embedded engine only: the bound of each of chDB's read caches (marks, primary index,
+   * skip-index marks, query condition), in MiB. The engine's defaults (5 GiB each) suit a
+   * server of its own, not a sink sharing the host (docs/sinks.md "Memory").
+   */
+  CLICKHOUSE_EMBEDDED_CACHE_MB: z.coerce.number().int().min(1).max(65_536).default(64),
+  /**
    * A cluster of the servers' `remote_servers` the migrations target (server mode only):
    * DDL ON CLUSTER, Replicated engines, Distributed tables (docs/sinks.md "ClickHouse cluster").
    */
@@ -116,7 +122,13 @@ export interface RegistryConfig {
 }
 
 export type ClickHouseConfig =
-  | { mode: 'embedded'; dataDir: string; database: string }
+  | {
+      mode: 'embedded';
+      dataDir: string;
+      database: string;
+      /** Bound of each of the engine's read caches; unset: DEFAULT_EMBEDDED_CACHE_BYTES. */
+      cacheBytes?: number;
+    }
   | {
       mode: 'server';
       url: string;
@@ -133,6 +145,8 @@ export interface ClickHouseCluster {
 }
 
 export const DEFAULT_KEEPER_PATH_PREFIX = '/clickhouse/tables';
+/** CLICKHOUSE_EMBEDDED_CACHE_MB's default, for embedded configs made without the environment. */
+export const DEFAULT_EMBEDDED_CACHE_BYTES = 64 * 1024 * 1024;
 
 export interface ConnectConfig {
   url: string;
@@ -234,7 +248,12 @@ function clickhouseConfig(e: z.infer<typeof envSchema>, dataDir: string): ClickH
         'CONFIG_INVALID',
         'CLICKHOUSE_CLUSTER needs a ClickHouse server (CLICKHOUSE_URL): the embedded engine (chDB) is one node and has no cluster',
       );
-    return { mode: 'embedded', dataDir: resolve(dataDir, 'clickhouse'), database: e.CLICKHOUSE_DATABASE };
+    return {
+      mode: 'embedded',
+      dataDir: resolve(dataDir, 'clickhouse'),
+      database: e.CLICKHOUSE_DATABASE,
+      cacheBytes: e.CLICKHOUSE_EMBEDDED_CACHE_MB * 1024 * 1024,
+    };
   }
   if (e.CLICKHOUSE_KEEPER_PATH_PREFIX && !e.CLICKHOUSE_CLUSTER)
     throw new FleetgridError(

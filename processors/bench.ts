@@ -24,13 +24,14 @@ import { createKafkaClient, type OutgoingMessage } from '../lib/kafka/index.ts';
 import { createLogger } from '../lib/log.ts';
 import { retry } from '../lib/retry.ts';
 import { GROUPS } from '../lib/stream/index.ts';
-import { ensureTopics, type RAW_TOPIC_KEYS, topicNames, topicSpecs } from '../lib/topics.ts';
+import { ensureTopics, topicNames, topicSpecs } from '../lib/topics.ts';
 import { createSerde } from '../schemas/serde.ts';
-import type { DeviceState, RawEvent } from '../schemas/types.ts';
+import type { DeviceState } from '../schemas/types.ts';
 import { validateRawEvent } from '../schemas/validate.ts';
 import { createAlertEngine, type DeviceMachines } from './alerts/engine.ts';
 import { type CoreJoin, createPartitionCore, parseCoreConfig } from './core/index.ts';
 import { registryForStream } from './core/testing.ts';
+import { makeFleetEvents, RAW_TOPIC_OF } from './bench-fleet.ts';
 import { changelogTopics } from './runner/changelog.ts';
 
 const { values: args } = parseArgs({
@@ -44,81 +45,6 @@ const { values: args } = parseArgs({
 const EVENTS = Number(args.events);
 const DEVICES = Number(args.devices);
 const PARTITIONS = Number(args.partitions);
-const T0 = Date.UTC(2026, 0, 1);
-
-/** A fleet of 2/3 trucks, 1/6 turbines, 1/6 solar arrays, one sample per device per second. */
-function makeEvents(): RawEvent[] {
-  const out: RawEvent[] = [];
-  for (let i = 0; out.length < EVENTS; i++) {
-    const d = i % DEVICES;
-    const seq = Math.floor(i / DEVICES);
-    const ts = T0 + seq * 1_000 + (d % 1000);
-    const base = { eventId: `e-${d}-${seq}`, seq, ts };
-    // Smooth in time per device, like real sensors: a random walk would raise harsh-braking
-    // alerts on every other sample and benchmark the alert topic instead of the processor.
-    const wobble = Math.sin(seq * 0.05 + d);
-    if (d < (DEVICES * 2) / 3) {
-      out.push({
-        type: 'TruckTelemetry',
-        value: {
-          ...base,
-          deviceId: `truck-${d}`,
-          siteId: `depot-${d % 20}`,
-          lat: 52 + wobble * 0.1,
-          lon: 13 + wobble * 0.1,
-          speedKmh: 70 + wobble * 30,
-          headingDeg: 180 + wobble * 90,
-          engineTempC: 90 + wobble * 5,
-          fuelPct: 60,
-          odometerKm: 10_000 + seq * 0.02,
-          engineOn: true,
-          cargoTempC: d % 3 === 0 ? 4 + wobble : null,
-        },
-      });
-    } else if (d < (DEVICES * 5) / 6) {
-      out.push({
-        type: 'TurbineTelemetry',
-        value: {
-          ...base,
-          deviceId: `turbine-${d}`,
-          siteId: `plant-${d % 5}`,
-          windSpeedMs: 9 + wobble * 2,
-          rotorRpm: 14,
-          powerKw: 1500 + wobble * 300,
-          pitchDeg: 2,
-          nacelleTempC: 40,
-          vibrationMmS: 2 + wobble,
-          status: 'RUNNING',
-        },
-      });
-    } else {
-      out.push({
-        type: 'SolarTelemetry',
-        value: {
-          ...base,
-          deviceId: `solar-${d}`,
-          siteId: `plant-${d % 5}`,
-          irradianceWm2: 700 + wobble * 100,
-          panelTempC: 45,
-          dcVoltageV: 600,
-          dcCurrentA: 20,
-          acPowerW: 11_000 + wobble * 1000,
-          status: 'PRODUCING',
-        },
-      });
-    }
-  }
-  return out;
-}
-
-const TOPIC_OF: Record<RawEvent['type'], (typeof RAW_TOPIC_KEYS)[number]> = {
-  TruckTelemetry: 'truck',
-  EngineStateChanged: 'truck',
-  DiagnosticReported: 'truck',
-  TurbineTelemetry: 'turbine',
-  SolarTelemetry: 'solar',
-};
-
 /** Times `fn` after one untimed warm-up call, so the figure is for JIT-compiled code. */
 function time(fn: () => void, warmUp: () => void = fn): number {
   warmUp();
@@ -145,7 +71,7 @@ async function main(): Promise<void> {
   const redis = new Redis(app.redis.url);
 
   try {
-    const events = makeEvents();
+    const events = makeFleetEvents(EVENTS, DEVICES);
     const encoded = events.map((e) => serde.encode(e.type, e.value as never));
 
     // ---- stages in isolation
@@ -228,7 +154,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < events.length; i += 10_000) {
       const byTopic = new Map<string, OutgoingMessage[]>();
       for (let j = i; j < Math.min(i + 10_000, events.length); j++) {
-        const topic = topics[TOPIC_OF[events[j]!.type]];
+        const topic = topics[RAW_TOPIC_OF[events[j]!.type]];
         const list = byTopic.get(topic) ?? [];
         list.push({ key: events[j]!.value.deviceId, value: encoded[j]! });
         byTopic.set(topic, list);

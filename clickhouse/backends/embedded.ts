@@ -27,7 +27,7 @@ import { mkdirSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import type { ClickHouseConfig } from '../../lib/config.ts';
+import { type ClickHouseConfig, DEFAULT_EMBEDDED_CACHE_BYTES } from '../../lib/config.ts';
 import { FleetgridError } from '../../lib/errors.ts';
 import {
   assertIdentifier,
@@ -53,6 +53,16 @@ export interface EmbeddedOptions {
   readOnly?: { maxExecutionTimeS: number };
 }
 
+/** The engine's read caches, each bounded to `bytes` (uncompressed blocks stay uncached: 0). */
+export function embeddedCacheArgs(bytes: number): string[] {
+  return [
+    'mark_cache_size',
+    'primary_index_cache_size',
+    'index_mark_cache_size',
+    'query_condition_cache_size',
+  ].map((setting) => `--${setting}=${bytes}`);
+}
+
 export async function createEmbeddedBackend(
   config: Extract<ClickHouseConfig, { mode: 'embedded' }>,
   options: EmbeddedOptions = {},
@@ -66,7 +76,15 @@ export async function createEmbeddedBackend(
       // Load tables before the first query instead of racing with it; quote 64-bit
       // integers in JSON like the server does by default, so both backends return the
       // same shapes and no UInt64 loses precision in a JS number.
-      connectionArgs: ['--async_load_databases=0', '--output_format_json_quote_64bit_integers=1'],
+      // The read caches are bounded (CLICKHOUSE_EMBEDDED_CACHE_MB): the engine sizes each
+      // for a server of its own (5 GiB), which over months of reads would grow the sink's
+      // resident memory far past its budget. Server settings: the first session of the
+      // process sets them for all its sessions.
+      connectionArgs: [
+        '--async_load_databases=0',
+        '--output_format_json_quote_64bit_integers=1',
+        ...embeddedCacheArgs(config.cacheBytes ?? DEFAULT_EMBEDDED_CACHE_BYTES),
+      ],
     });
   } catch (error) {
     // Another process owns the directory: that will not pass by retrying here.
