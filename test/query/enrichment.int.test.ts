@@ -302,7 +302,8 @@ describe('registry enrichment on the read side', () => {
       ['device_state', null, null, 0],
     ]);
     const applied = await backend.query<Json>('SELECT version FROM schema_migrations ORDER BY version');
-    expect(applied.map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5, 6]);
+    // Every migration up to 006 (and any later one) applied, in order.
+    expect(applied.map((r) => Number(r.version)).slice(0, 6)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   it('summarises per driver: each window under the driver of its own time, old rows under the current one', async () => {

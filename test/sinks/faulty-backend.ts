@@ -11,7 +11,10 @@ export interface FaultPlan {
   before: number;
   /** Share of inserts that land and then fail with a retriable error. */
   after: number;
-  /** Lines containing this text get an unparsable `seq`, so the engine refuses them. */
+  /**
+   * Rows containing this text are made unreadable, so the engine refuses them: a JSON line
+   * gets an unparsable `seq`; a RowBinary row gets a string length past the buffer's end.
+   */
   poison?: string;
   random?: () => number;
 }
@@ -33,6 +36,22 @@ function seeded(seed: number): () => number {
 
 function unavailable(what: string): FleetgridError {
   return new FleetgridError('CLICKHOUSE_UNAVAILABLE', `injected: ${what}`, { details: { injected: true } });
+}
+
+/**
+ * Every string starting with `poison` in a RowBinary buffer gets a length prefix far past the
+ * buffer's end (a varint of 2^40), so the engine cannot read the batch: only bisection down to
+ * the row isolates it. The prefix of a short string is one byte (length < 128).
+ */
+function poisonRowBinary(rows: Buffer, poison: string): Buffer {
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (let at = rows.indexOf(poison, 0); at > 0; at = rows.indexOf(poison, at + poison.length)) {
+    parts.push(rows.subarray(from, at - 1), Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x20]));
+    from = at;
+  }
+  parts.push(rows.subarray(from));
+  return Buffer.concat(parts);
 }
 
 export function faultyBackend(inner: ClickHouseBackend, plan: FaultPlan): FaultyBackend {
@@ -59,7 +78,9 @@ export function faultyBackend(inner: ClickHouseBackend, plan: FaultPlan): Faulty
       }
       let payload = rows;
       const seqAt = options?.columns?.indexOf('seq') ?? -1;
-      if (plan.poison && seqAt >= 0 && Buffer.isBuffer(rows) && rows.includes(plan.poison)) {
+      if (plan.poison && options?.format === 'RowBinary' && Buffer.isBuffer(rows)) {
+        payload = poisonRowBinary(rows, plan.poison.replace(/^"/, ''));
+      } else if (plan.poison && seqAt >= 0 && Buffer.isBuffer(rows) && rows.includes(plan.poison)) {
         const text = rows
           .toString('utf8')
           .split('\n')
