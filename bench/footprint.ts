@@ -12,7 +12,11 @@
  * profiled run are for reading where the time goes, not for the table).
  *
  * The demo runs with its own topic prefix and data directory (removed afterwards) and stops
- * by itself (--duration). Needs `make up`; no other demo on the same ports (8124, 9464–9467).
+ * by itself (--duration). Its registry topics follow the prefix, so the bench first registers
+ * a CDC connector for that prefix (`registry cdc up`; `cdc down` and the topics go afterwards):
+ * without it no device is known and the processor quarantines every event as a dead letter,
+ * which is not the demo a user runs. The processor's dead letters per second over the window
+ * are printed to show it. Needs `make up`; no other demo on the same ports (8124, 9464–9467).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
@@ -21,6 +25,7 @@ import { join, resolve } from 'node:path';
 import { loadConfig, PROJECT_ROOT } from '../lib/config.ts';
 import { createKafkaClient } from '../lib/kafka/index.ts';
 import { silentLogger } from '../lib/log.ts';
+import { parsePrometheusText, sumMetric } from '../lib/stream/index.ts';
 
 function arg(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
@@ -39,6 +44,8 @@ const WINDOW_S = arg('seconds', 60);
 const PROFILE_DIR = stringArg('cpu-prof-dir');
 const TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 const SERVICES = ['simulate', 'process', 'sink', 'serve', 'notify'] as const;
+/** The demo's processor metrics port (cli/demo-runner.ts DEMO_METRICS_PORTS.process). */
+const PROCESSOR_METRICS = 'http://127.0.0.1:9465/metrics';
 
 /** user + system CPU seconds of one process. */
 function cpuSeconds(pid: number): number {
@@ -69,6 +76,25 @@ function servicePids(demoPid: number): Map<string, number> {
   return found;
 }
 
+/** `fleetgrid <args>` under the bench's prefix and data directory, to its end. */
+function fleetgrid(args: string[], env: NodeJS.ProcessEnv): void {
+  execFileSync(process.execPath, [resolve(PROJECT_ROOT, 'bin/fleetgrid.mjs'), ...args], {
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    timeout: 120_000,
+  });
+}
+
+/** The processor's handled and dead-lettered input records so far, off its /metrics. */
+async function processorCounts(): Promise<{ processed: number; deadLettered: number }> {
+  const response = await fetch(PROCESSOR_METRICS, { signal: AbortSignal.timeout(5_000) });
+  const samples = parsePrometheusText(await response.text());
+  return {
+    processed: sumMetric(samples, 'fleetgrid_processor_processed_total'),
+    deadLettered: sumMetric(samples, 'fleetgrid_processor_dead_lettered_total'),
+  };
+}
+
 /** The demo's topics go with it (its consumer groups expire by themselves). */
 async function deleteTopics(prefix: string): Promise<void> {
   const admin = createKafkaClient(loadConfig().kafka, { log: silentLogger }).admin();
@@ -86,6 +112,14 @@ const prefix = `footprint-${run}.`;
 const dataDir = mkdtempSync(join(tmpdir(), `fleetgrid-footprint-${run}-`));
 // The stack's generated credentials (PostgreSQL, Alertmanager, the query secret) live there.
 symlinkSync(resolve(loadConfig().dataDir, 'secrets'), join(dataDir, 'secrets'));
+const benchEnv = { ...process.env, TOPIC_PREFIX: prefix, FLEETGRID_DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+// The registry topics of the prefix, fed from the registry the demo seeds: its fleet known.
+try {
+  fleetgrid(['registry', 'cdc', 'up'], benchEnv);
+} catch (error) {
+  rmSync(dataDir, { recursive: true, force: true });
+  throw error;
+}
 const demo: ChildProcess = spawn(
   process.execPath,
   [
@@ -98,10 +132,7 @@ const demo: ChildProcess = spawn(
   ],
   {
     env: {
-      ...process.env,
-      TOPIC_PREFIX: prefix,
-      FLEETGRID_DATA_DIR: dataDir,
-      LOG_LEVEL: 'warn',
+      ...benchEnv,
       ...(PROFILE_DIR
         ? {
             NODE_OPTIONS:
@@ -122,8 +153,10 @@ try {
   if (!pids.has('process') || !pids.has('sink')) throw new Error('the demo did not start its services');
   // The profiles are named by process id.
   if (PROFILE_DIR) console.error(`[footprint] pids ${JSON.stringify(Object.fromEntries(pids))}`);
+  const countsBefore = await processorCounts();
   const before = new Map([...pids].map(([name, pid]) => [name, cpuSeconds(pid)]));
   await sleep(WINDOW_S);
+  const countsAfter = await processorCounts();
   const rows = [...pids].map(([name, pid]) => ({
     service: name,
     cpuPercent: ((cpuSeconds(pid) - (before.get(name) ?? 0)) / WINDOW_S) * 100,
@@ -136,12 +169,28 @@ try {
   console.log(
     `| all fleetgrid services | ${total.toFixed(1)} | ${rows.reduce((s, r) => s + r.rssMb, 0).toFixed(0)} |`,
   );
+  const processedPerS = (countsAfter.processed - countsBefore.processed) / WINDOW_S;
+  const deadLettersPerS = (countsAfter.deadLettered - countsBefore.deadLettered) / WINDOW_S;
   console.log(
-    `BENCH_JSON ${JSON.stringify({ warmupS: WARMUP_S, windowS: WINDOW_S, totalCpuPercent: total, rows })}`,
+    `processor: ${processedPerS.toFixed(1)} records/s handled, ${deadLettersPerS.toFixed(2)} dead letters/s`,
+  );
+  if (deadLettersPerS > 0.1) {
+    // Dead letters at rest mean devices the registry does not know: not the user's demo.
+    console.error('[footprint] the processor dead-letters at rest: these figures are not the demo at rest');
+    process.exitCode = 1;
+  }
+  console.log(
+    `BENCH_JSON ${JSON.stringify({ warmupS: WARMUP_S, windowS: WINDOW_S, totalCpuPercent: total, processedPerS, deadLettersPerS, rows })}`,
   );
 } finally {
   if (demo.exitCode === null) demo.kill('SIGTERM');
   await Promise.race([exited, sleep(60)]);
+  try {
+    // The connector and its replication slot (a slot left behind holds WAL for ever).
+    fleetgrid(['registry', 'cdc', 'down'], benchEnv);
+  } catch (error) {
+    console.error(`[footprint] registry cdc down failed, connector of ${prefix} left: ${error}`);
+  }
   rmSync(dataDir, { recursive: true, force: true });
   await deleteTopics(prefix).catch((error: unknown) => console.error(`[footprint] topics left: ${error}`));
 }

@@ -12,6 +12,7 @@ interface ProcessOptions {
   maxLateness?: string;
   idleTimeout?: string;
   checkpointInterval?: string;
+  quietCheckpointInterval?: string;
   timerInterval?: string;
   sessionTimeout?: string;
   heartbeatInterval?: string;
@@ -38,6 +39,10 @@ export function register(program: Command): void {
     .option(
       '--checkpoint-interval <duration>',
       'how often each partition commits its outputs, checkpoint and offset (one Kafka transaction)',
+    )
+    .option(
+      '--quiet-checkpoint-interval <duration>',
+      'how often a quiet partition commits (no alert or dead letter pending, few rows); default 5s',
     )
     .option('--timer-interval <duration>', 'how often the idle/stream-time timer runs')
     .option('--session-timeout <duration>', 'Kafka group session timeout')

@@ -24,6 +24,13 @@ export const processorConfigSchema = z.strictObject({
    * read_committed readers at the commit, so this is also the output latency's floor.
    */
   checkpointIntervalMs: positive(1_000),
+  /**
+   * A quiet partition's interval (runner/cadence.ts): at most `quietMaxRows` rows pending and
+   * no alert or dead letter. Its aggregates and device states may then lag this long;
+   * set it to checkpointIntervalMs for the old cadence.
+   */
+  quietCheckpointIntervalMs: positive(5_000),
+  quietMaxRows: positive(100),
   /** Kafka aborts a transaction left open this long (a member that died mid-commit). */
   transactionTimeoutMs: positive(60_000),
   /** max.message.bytes of the changelog topics: bounds one partition's gzipped snapshot. */

@@ -18,6 +18,18 @@ describe('OutputBuffer', () => {
     expect([buffer.rows, buffer.bytes]).toEqual([0, 0]);
   });
 
+  it('counts pending urgent records until they are taken', () => {
+    const buffer = new OutputBuffer<string>();
+    buffer.append(record());
+    buffer.append({ ...record(), urgent: true });
+    buffer.append({ ...record(), urgent: true });
+    expect(buffer.pendingUrgent).toBe(2);
+    buffer.take();
+    expect(buffer.pendingUrgent).toBe(0);
+    buffer.append(record());
+    expect(buffer.pendingUrgent).toBe(0);
+  });
+
   it('keeps only the newest pending state of a device', () => {
     const buffer = new OutputBuffer<string>();
     buffer.appendState({ topic: 's', key: 'dev-1', state: 'old', bytes: 5 });

@@ -17,6 +17,8 @@ export interface BufferedRecord {
   topic: string;
   message: OutgoingMessage;
   bytes: number;
+  /** An alert or a dead letter: its partition commits at the short interval (cadence.ts). */
+  urgent?: boolean;
 }
 
 export interface BufferedState<S> {
@@ -49,6 +51,7 @@ export class OutputBuffer<S> {
   /** States replaced by a newer one of the same key before they were sent. */
   coalesced = 0;
   private records: BufferedRecord[] = [];
+  private urgentRecords = 0;
   private states = new Map<string, BufferedState<S>>();
   private pendingBytes = 0;
   private inflightRows = 0;
@@ -57,6 +60,7 @@ export class OutputBuffer<S> {
 
   append(record: BufferedRecord): void {
     this.records.push(record);
+    if (record.urgent) this.urgentRecords++;
     this.pendingBytes += record.bytes;
     this.appendedSeq++;
   }
@@ -81,6 +85,11 @@ export class OutputBuffer<S> {
   /** Pending aggregates, alerts and dead letters (not states). */
   get pendingRecords(): number {
     return this.records.length;
+  }
+
+  /** Pending records marked urgent (alerts, dead letters). */
+  get pendingUrgent(): number {
+    return this.urgentRecords;
   }
 
   get pendingRows(): number {
@@ -126,6 +135,7 @@ export class OutputBuffer<S> {
       bytes: this.pendingBytes - stateBytes,
     };
     this.records = [];
+    this.urgentRecords = 0;
     if (includeStates) this.states = new Map();
     this.pendingBytes = stateBytes;
     this.inflightRows += take.rows;

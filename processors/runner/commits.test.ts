@@ -43,9 +43,9 @@ function setup(broker = new FakeBroker()) {
     committedStates: new Map(),
     checkpointBytes: 0,
   };
-  const apply = (event: number) => {
+  const apply = (event: number, urgent = false) => {
     seen.push(event);
-    buffer.append({ topic: 'out', message: { key: 'k', value: `out-${event}` }, bytes: 10 });
+    buffer.append({ topic: 'out', message: { key: 'k', value: `out-${event}` }, bytes: 10, urgent });
     buffer.appendState({
       topic: 'state',
       key: 'dev',
@@ -62,6 +62,8 @@ function setup(broker = new FakeBroker()) {
   const committer = createCommitter({
     config: {
       checkpointIntervalMs: 1_000,
+      quietCheckpointIntervalMs: 5_000,
+      quietMaxRows: 10,
       changelogMaxMessageBytes: 1_000_000,
       maxSendBytes: 1_000,
       maxSendRows: 100,
@@ -104,7 +106,7 @@ describe('partition commits', () => {
 
   it('commits when due: after the interval, or at once when a full request is pending', async () => {
     const { task, apply, committer, broker, clock } = setup();
-    apply(0);
+    apply(0, true); // an alert: the short interval
     committer.due([task]);
     expect(task.committing).toBeUndefined();
     await clock.advance(1_000);
@@ -115,6 +117,23 @@ describe('partition commits', () => {
     committer.due([task]); // 100 pending records = maxSendRows, interval not elapsed
     await task.committing;
     expect(broker.visible('out')).toHaveLength(101);
+  });
+
+  it('lets a quiet partition wait for the quiet interval, and a busy one not', async () => {
+    const { task, apply, committer, broker, clock } = setup();
+    apply(0); // one record and one state: quiet
+    await clock.advance(1_000);
+    committer.due([task]);
+    expect(task.committing).toBeUndefined();
+    await clock.advance(4_000);
+    committer.due([task]);
+    await task.committing;
+    expect(broker.visible('out')).toEqual(['out-0']);
+    for (let i = 1; i <= 10; i++) apply(i); // 10 records + 1 state > quietMaxRows
+    await clock.advance(1_000);
+    committer.due([task]);
+    await task.committing;
+    expect(broker.visible('out')).toHaveLength(11);
   });
 
   it('reports a fence (nothing booked) and a failure for good', async () => {

@@ -12,6 +12,7 @@ import type { RateLimitedLog } from '../../lib/stream/index.ts';
 import type { Serde } from '../../schemas/serde.ts';
 import type { DeviceState } from '../../schemas/types.ts';
 import type { BufferedState, Take } from './buffer.ts';
+import { commitDue } from './cadence.ts';
 import { encodeCheckpoint } from './changelog.ts';
 import type { ProcessorMetrics } from './metrics.ts';
 import type { PartitionTask } from './task.ts';
@@ -20,6 +21,8 @@ import { type CommitCapture, commitPartition, type OutputRecord } from './transa
 export interface CommitterDeps {
   config: {
     checkpointIntervalMs: number;
+    quietCheckpointIntervalMs: number;
+    quietMaxRows: number;
     changelogMaxMessageBytes: number;
     maxSendBytes: number;
     maxSendRows: number;
@@ -54,7 +57,7 @@ export interface Committer {
   start(task: PartitionTask, reason: string): Promise<void> | undefined;
   /** Commits each of `tasks` now, after the transaction each may be running. */
   all(tasks: Iterable<PartitionTask>, reason: string): Promise<void>;
-  /** Starts the transactions that are due (interval elapsed, or a full request pending). */
+  /** Starts the transactions that are due (cadence.ts: interval elapsed, or a full request pending). */
   due(tasks: Iterable<PartitionTask>): void;
 }
 
@@ -174,12 +177,14 @@ export function createCommitter(deps: CommitterDeps): Committer {
     due(tasks) {
       const now = clock.now();
       for (const task of tasks) {
-        if (
-          now - task.lastCommitAt >= config.checkpointIntervalMs ||
-          task.buffer.pendingRecords >= config.maxSendRows
-        ) {
-          start(task, 'interval');
-        }
+        const { buffer } = task;
+        const pending = {
+          sinceCommitMs: now - task.lastCommitAt,
+          records: buffer.pendingRecords,
+          rows: buffer.pendingRows,
+          urgent: buffer.pendingUrgent,
+        };
+        if (commitDue(pending, config)) start(task, 'interval');
       }
     },
   };

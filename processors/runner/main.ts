@@ -25,6 +25,7 @@ export function optionsToConfig(options: ProcessOptions): Record<string, unknown
   const input: Record<string, unknown> = { core };
   const durations: [keyof ProcessOptions, string][] = [
     ['checkpointInterval', 'checkpointIntervalMs'],
+    ['quietCheckpointInterval', 'quietCheckpointIntervalMs'],
     ['timerInterval', 'timerIntervalMs'],
     ['sessionTimeout', 'sessionTimeoutMs'],
     ['heartbeatInterval', 'heartbeatIntervalMs'],

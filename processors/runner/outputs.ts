@@ -49,7 +49,7 @@ export function createOutputRouter(deps: {
     // The original headers travel along (tracing ids, producer metadata); ours win on clashes.
     const message = toDeadLetter(source, error, stage, clock.now(), letterOptions);
     const bytes = (message.value as Buffer | null)?.length ?? 0;
-    buffer.append({ topic: topics.dlq, message, bytes: bytes + 512 });
+    buffer.append({ topic: topics.dlq, message, bytes: bytes + 512, urgent: true });
     metrics?.deadLettered.inc({ topic: source.topic, code: error.code });
     metrics?.outputBuffered.inc();
   }
@@ -69,7 +69,12 @@ export function createOutputRouter(deps: {
       }
       for (const alert of output.alerts) {
         const value = serde.encode('Alert', alert);
-        buffer.append({ topic: topics.alerts, message: { key: alert.deviceId, value }, bytes: value.length });
+        buffer.append({
+          topic: topics.alerts,
+          message: { key: alert.deviceId, value },
+          bytes: value.length,
+          urgent: true,
+        });
       }
       for (const state of output.deviceStates) {
         buffer.appendState({

@@ -98,6 +98,8 @@ describe('hostile records between valid ones', () => {
       '0',
       '--checkpoint-interval',
       '500ms',
+      '--quiet-checkpoint-interval',
+      '500ms',
       '--drain-timeout',
       `${DRAIN_TIMEOUT_MS}ms`,
     ]);

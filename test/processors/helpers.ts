@@ -445,6 +445,8 @@ export async function startProcessor(
     // The test devices are not in any registry: processed as they are (the join still runs).
     unknownDevice: 'accept',
     checkpointIntervalMs: 500,
+    // The tests' partitions are quiet; they keep the short cadence (cadence.test.ts covers the quiet rule).
+    quietCheckpointIntervalMs: 500,
     timerIntervalMs: 200,
     sessionTimeoutMs: 6_000,
     heartbeatIntervalMs: 500,
@@ -548,6 +550,8 @@ export function quickProcessorOptions(partitions: number, redisKeyPrefix: string
   return {
     partitions,
     checkpointIntervalMs: 500,
+    // The tests' partitions are quiet; they keep the short cadence (cadence.test.ts covers the quiet rule).
+    quietCheckpointIntervalMs: 500,
     timerIntervalMs: 200,
     sessionTimeoutMs: 6_000,
     heartbeatIntervalMs: 500,

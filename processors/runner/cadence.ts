@@ -1,0 +1,42 @@
+/**
+ * When a partition's next transaction is due: the commit cadence as a pure rule.
+ *
+ * Every transaction costs about five Kafka requests (outputs, AddOffsetsToTxn, the offset
+ * commit, EndTxn, the changelog record) whatever it carries, so a processor owning 18
+ * partitions at one commit per second each spends most of its CPU at rest on requests
+ * that carry three or four events. A quiet partition — little pending, no alert, no dead
+ * letter — therefore commits every `quietCheckpointIntervalMs` instead of every
+ * `checkpointIntervalMs`; a partition with an alert or a dead letter pending, or with more
+ * than `quietMaxRows` rows, keeps the short interval, and one with a full request's worth
+ * commits at once. Exactly-once is unaffected: a longer interval only means more input is
+ * read again after a failover. What grows is the latency of a quiet partition's window
+ * aggregates and device states (docs/processors.md, "Commit cadence").
+ */
+
+export interface CadenceConfig {
+  checkpointIntervalMs: number;
+  /** A quiet partition's interval (≥ checkpointIntervalMs to have any effect). */
+  quietCheckpointIntervalMs: number;
+  /** Pending rows (records + coalesced states) up to which a partition counts as quiet. */
+  quietMaxRows: number;
+  /** A partition with this many pending records commits at once (a full produce request). */
+  maxSendRows: number;
+}
+
+export interface PendingOutputs {
+  /** Milliseconds since the partition's last commit. */
+  sinceCommitMs: number;
+  /** Pending aggregates, alerts and dead letters. */
+  records: number;
+  /** Pending records plus pending (coalesced) device states. */
+  rows: number;
+  /** Alerts and dead letters pending: they keep the short interval. */
+  urgent: number;
+}
+
+export function commitDue(pending: PendingOutputs, config: CadenceConfig): boolean {
+  if (pending.records >= config.maxSendRows) return true;
+  if (pending.sinceCommitMs < config.checkpointIntervalMs) return false;
+  if (pending.urgent > 0 || pending.rows > config.quietMaxRows) return true;
+  return pending.sinceCommitMs >= config.quietCheckpointIntervalMs;
+}
