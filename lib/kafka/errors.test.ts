@@ -1,6 +1,15 @@
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { FleetgridError } from '../errors.ts';
 import { isClientError, isKafkaUnreachable, toKafkaError } from './errors.ts';
+
+/** kafkajs' protocol error for a Kafka error code, built by the client itself. */
+const kafkajsProtocolError = (code: number): Error =>
+  (
+    createRequire(import.meta.url)('kafkajs/src/protocol/error.js') as {
+      createErrorFromCode(code: number): Error;
+    }
+  ).createErrorFromCode(code);
 
 const named = (name: string, message: string, extra: Record<string, unknown> = {}) =>
   Object.assign(new Error(message), { name, ...extra });
@@ -62,14 +71,10 @@ describe('toKafkaError: refused credentials and untrusted brokers', () => {
   });
 
   it('makes a transaction end the coordinator failed (a new owner claimed the id mid-commit) retriable, nothing else', () => {
-    const protocol = named(
-      'KafkaJSProtocolError',
-      'The server experienced an unexpected error when processing the request',
-      {
-        type: 'UNKNOWN_SERVER_ERROR',
-        retriable: false,
-      },
-    );
+    // The client's own error for code -1, as its EndTxn response parser throws it (kafkajs
+    // names it 'UNKNOWN', not Kafka's UNKNOWN_SERVER_ERROR: a hand-made stand-in hid that).
+    const protocol = kafkajsProtocolError(-1);
+    expect(protocol.name).toBe('KafkaJSProtocolError');
     expect(toKafkaError('commit transaction', protocol)).toMatchObject({
       code: 'KAFKA_UNAVAILABLE',
       retriable: true,

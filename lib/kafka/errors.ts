@@ -50,6 +50,12 @@ const SEQUENCE_TYPES = new Set([
  */
 const TXN_END_ACTIONS = new Set(['commit transaction', 'abort transaction']);
 
+/**
+ * Kafka's UNKNOWN_SERVER_ERROR (error code -1). kafkajs names it 'UNKNOWN' (its
+ * protocol/error.js), not by Kafka's name: matching only the latter never matched a real one.
+ */
+const UNKNOWN_SERVER_TYPES = new Set(['UNKNOWN', 'UNKNOWN_SERVER_ERROR']);
+
 /** A newer producer with our transactional id exists (old brokers' and new brokers' words). */
 const FENCED_TYPES = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED']);
 
@@ -127,7 +133,10 @@ export function toKafkaError(action: string, error: unknown): FleetgridError {
       { cause: error },
     );
   }
-  if (TXN_END_ACTIONS.has(action) && causes.some((c) => c.type === 'UNKNOWN_SERVER_ERROR')) {
+  if (
+    TXN_END_ACTIONS.has(action) &&
+    causes.some((c) => c.type !== undefined && UNKNOWN_SERVER_TYPES.has(c.type))
+  ) {
     return new FleetgridError(
       'KAFKA_UNAVAILABLE',
       `${action}: the coordinator failed to end the transaction (it ends it whole itself): ${message}`,

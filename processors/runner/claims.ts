@@ -111,8 +111,22 @@ export async function claimPartitions(
       let checkpoint: Checkpoint | undefined;
       if (plan.kind === 'checkpoint') {
         const value = records.get(ref.topic)?.get(ref.partition);
-        if (value) checkpoint = decodeCheckpoint(value);
-        else {
+        if (value) {
+          checkpoint = decodeCheckpoint(value);
+          // One transaction commits the offset and the record it points to with the same offset
+          // (transactions.ts): a difference means the pointer led to another checkpoint.
+          if (checkpoint.offset !== plan.committedOffset) {
+            deps.log.warn(
+              {
+                partition: `${ref.topic}:${ref.partition}`,
+                changelogOffset: plan.changelogOffset,
+                committedOffset: plan.committedOffset,
+                checkpointOffset: checkpoint.offset,
+              },
+              'restored checkpoint is not the one of the committed offset: continuing from the checkpoint',
+            );
+          }
+        } else {
           // The committed offset points at a record the changelog no longer has (the topic was
           // deleted or truncated by hand). Said loudly; processing continues from the offset.
           deps.log.error(

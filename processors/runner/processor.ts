@@ -379,7 +379,9 @@ export function createProcessor(config: ProcessorRunConfig, deps: ProcessorDeps)
     };
     // Counted before the map holds it: ownership adds it right after this returns.
     metrics.ownedPartitions.set(tasks.size + 1);
-    log.info(
+    // An offset without a checkpoint restarts the state empty mid-stream: said at warn, so that
+    // runs logged at warn (bench/scale.ts) show it; a first start ('empty') stays at info.
+    log[claimed.plan.kind === 'offset' ? 'warn' : 'info'](
       { partition: task.id, offset: claimed.nextOffset ?? null, restore: claimed.plan.kind },
       claimed.checkpoint
         ? 'partition claimed; state restored from the changelog'

@@ -141,7 +141,9 @@ describe('checkpoint transaction protocol', () => {
     await commitPartition(broker.producer(), capture([1], 1), options());
     const serverError = Object.assign(new Error('The server experienced an unexpected error'), {
       name: 'KafkaJSProtocolError',
-      type: 'UNKNOWN_SERVER_ERROR',
+      // kafkajs' name for Kafka's UNKNOWN_SERVER_ERROR (code -1), as its EndTxn parser throws it.
+      type: 'UNKNOWN',
+      code: -1,
       retriable: false,
     });
     broker.fault = { step: 'commit', error: toKafkaError('commit transaction', serverError), times: 1 };
