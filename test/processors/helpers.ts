@@ -199,10 +199,20 @@ export async function createTestSerde(stack: TestStack): Promise<Serde> {
 }
 
 /** Produces events keyed by deviceId to their kind's topic, in order, in a few requests. */
-export async function produceEvents(stack: TestStack, serde: Serde, events: RawEvent[]): Promise<void> {
-  // Idempotent, as every producer of the product: tests count exactly what was produced, and
-  // a plain producer's retry under load can write a batch twice (seen once: 907 records of 700).
-  const producer = stack.kafka.producer({ idempotent: true });
+/**
+ * Produces `events` to their raw topics. Idempotent by default, as every producer of the
+ * product: tests count exactly what was produced, and a plain producer's retry under load can
+ * write a batch twice (seen once: 907 records of 700). `idempotent: false` for callers that
+ * send a few events every few hundred ms with event times from the wall clock, where a new
+ * idempotent producer per call (InitProducerId, a metadata read) shifts their timing.
+ */
+export async function produceEvents(
+  stack: TestStack,
+  serde: Serde,
+  events: RawEvent[],
+  options: { idempotent?: boolean } = {},
+): Promise<void> {
+  const producer = stack.kafka.producer({ idempotent: options.idempotent ?? true });
   await producer.connect();
   try {
     for (let i = 0; i < events.length; i += 2_000) {

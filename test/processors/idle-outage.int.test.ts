@@ -61,7 +61,7 @@ function fleet(stack: TestStack, serde: Serde) {
   let buffering = false;
   let running = true;
   let failure: unknown;
-  const send = (events: RawEvent[]) => produceEvents(stack, serde, events);
+  const send = (events: RawEvent[]) => produceEvents(stack, serde, events, { idempotent: false });
   const loop = (async () => {
     while (running) {
       const ts = T0 + (Date.now() - started);
