@@ -25,12 +25,13 @@ export const processorConfigSchema = z.strictObject({
    */
   checkpointIntervalMs: positive(1_000),
   /**
-   * A quiet partition's interval (runner/cadence.ts): at most `quietMaxRows` rows pending and
-   * no alert or dead letter. Its aggregates and device states may then lag this long;
+   * A quiet partition's interval (runner/cadence.ts): at most `quietMaxRows` rows pending, at
+   * most `quietMaxEvents` input events since its last commit, and no alert or dead letter. Its aggregates and device states may then lag this long;
    * set it to checkpointIntervalMs for the old cadence.
    */
   quietCheckpointIntervalMs: positive(5_000),
   quietMaxRows: positive(100),
+  quietMaxEvents: positive(100),
   /** Kafka aborts a transaction left open this long (a member that died mid-commit). */
   transactionTimeoutMs: positive(60_000),
   /** max.message.bytes of the changelog topics: bounds one partition's gzipped snapshot. */

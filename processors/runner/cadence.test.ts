@@ -5,6 +5,7 @@ const config: CadenceConfig = {
   checkpointIntervalMs: 1_000,
   quietCheckpointIntervalMs: 5_000,
   quietMaxRows: 100,
+  quietMaxEvents: 100,
   maxSendRows: 5_000,
 };
 const pending = (p: Partial<PendingOutputs>): PendingOutputs => ({
@@ -12,6 +13,7 @@ const pending = (p: Partial<PendingOutputs>): PendingOutputs => ({
   records: 0,
   rows: 0,
   urgent: 0,
+  events: 0,
   ...p,
 });
 
@@ -40,5 +42,15 @@ describe('commit cadence', () => {
     const same = { ...config, quietCheckpointIntervalMs: 500 };
     expect(commitDue(pending({ sinceCommitMs: 1_000, rows: 1 }), same)).toBe(true);
     expect(commitDue(pending({ sinceCommitMs: 999, rows: 1 }), same)).toBe(false);
+  });
+
+  it('keeps the short interval for a partition read fast, however few rows it holds', () => {
+    // 1,000 devices at 4,000 events/s: ~220 events a second per partition, ~55 coalesced states.
+    expect(commitDue(pending({ sinceCommitMs: 1_000, records: 2, rows: 57, events: 220 }), config)).toBe(
+      true,
+    );
+    expect(commitDue(pending({ sinceCommitMs: 999, records: 2, rows: 57, events: 220 }), config)).toBe(false);
+    // The demo at rest: a few events a second per partition stays quiet.
+    expect(commitDue(pending({ sinceCommitMs: 1_000, records: 1, rows: 4, events: 4 }), config)).toBe(false);
   });
 });

@@ -64,6 +64,7 @@ function setup(broker = new FakeBroker()) {
       checkpointIntervalMs: 1_000,
       quietCheckpointIntervalMs: 5_000,
       quietMaxRows: 10,
+      quietMaxEvents: 1_000,
       changelogMaxMessageBytes: 1_000_000,
       maxSendBytes: 1_000,
       maxSendRows: 100,

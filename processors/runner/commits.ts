@@ -23,6 +23,7 @@ export interface CommitterDeps {
     checkpointIntervalMs: number;
     quietCheckpointIntervalMs: number;
     quietMaxRows: number;
+    quietMaxEvents: number;
     changelogMaxMessageBytes: number;
     maxSendBytes: number;
     maxSendRows: number;
@@ -183,6 +184,7 @@ export function createCommitter(deps: CommitterDeps): Committer {
           records: buffer.pendingRecords,
           rows: buffer.pendingRows,
           urgent: buffer.pendingUrgent,
+          events: task.version - task.committedVersion,
         };
         if (commitDue(pending, config)) start(task, 'interval');
       }
