@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createKafkaClient } from '../../lib/kafka/index.ts';
 import { silentLogger } from '../../lib/log.ts';
+import { retry } from '../../lib/retry.ts';
 import { ensureTopics, topicNames, topicSpecs } from '../../lib/topics.ts';
 import { freePorts, isAlive } from '../support/index.ts';
 import { removeDir } from '../support/index.ts';
@@ -79,13 +80,19 @@ describe('the stack Kafka with KAFKA_NODES=3', () => {
         for (const partition of topic.partitions) expect(partition.replicas, topic.name).toHaveLength(2);
       }
       const truck = topicNames('cluster-policy.').truck;
-      const [truckConfig] = await admin.describeConfigs([
-        {
-          type: 'topic',
-          name: truck,
-          configNames: ['min.insync.replicas', 'retention.ms', 'compression.type'],
-        },
-      ]);
+      // A topic just created is not yet known to every broker: the one asked may answer "does
+      // not host this topic-partition" (retriable) for a moment. Bounded: about 10 s at most.
+      const [truckConfig] = await retry(
+        () =>
+          admin.describeConfigs([
+            {
+              type: 'topic',
+              name: truck,
+              configNames: ['min.insync.replicas', 'retention.ms', 'compression.type'],
+            },
+          ]),
+        { policy: { baseMs: 200, capMs: 1_000, maxRetries: 15 } },
+      );
       expect(truckConfig?.configs).toEqual({
         'min.insync.replicas': '2',
         'retention.ms': '-1',
