@@ -247,26 +247,9 @@ export function mergeSummaryPartials(
   partials: readonly SummaryPartial[],
 ): Record<string, KindPartial & { activeDevices: number }> {
   const out: Record<string, KindPartial & { activeDevices: number }> = {};
-  const sets: Record<string, Set<string>> = {};
-  for (const partial of partials) {
-    for (const [kind, p] of Object.entries(partial)) {
-      const acc = out[kind] ?? { ...emptyKindPartial(), activeDevices: 0 };
-      out[kind] = acc;
-      acc.events += p.events;
-      acc.speedSum += p.speedSum;
-      acc.speedCount += p.speedCount;
-      acc.distanceKm += p.distanceKm;
-      acc.engineOnSeconds += p.engineOnSeconds;
-      acc.idleSeconds += p.idleSeconds;
-      acc.energyKwh += p.energyKwh;
-      acc.availableSeconds += p.availableSeconds;
-      acc.coveredSeconds += p.coveredSeconds;
-      const set = sets[kind] ?? new Set<string>();
-      sets[kind] = set;
-      for (const d of p.devices) set.add(d);
-    }
+  for (const [kind, p] of Object.entries(compactPartials(partials))) {
+    out[kind] = { ...p, devices: [], activeDevices: p.devices.length };
   }
-  for (const [kind, acc] of Object.entries(out)) acc.activeDevices = sets[kind]?.size ?? 0;
   return out;
 }
 
